@@ -1,0 +1,85 @@
+"""In-place development build of fastbp's compiled core with setuptools.
+
+    python setup.py build_ext --inplace
+
+Builds the same sources with the same flags as CMakeLists.txt (the wheel
+backend): both read csrc/sources.json. The per-ISA kernel files are compiled
+on their own with their -m flags, as CMake does.
+"""
+import json
+import os
+import platform
+import sys
+import tempfile
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+import numpy
+from Cython.Build import cythonize
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(ROOT, "csrc", "sources.json")) as f:
+    CONFIG = json.load(f)
+
+
+def compiler_takes(compiler, flags):
+    """Does this compiler accept these flags (compiling and linking a stub)?"""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "t.c")
+        with open(src, "w") as f:
+            f.write("int main(void) { return 0; }\n")
+        try:
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+            compiler.link_executable(objs, os.path.join(tmp, "t"), extra_postargs=flags)
+        except Exception:
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    def build_extension(self, ext):
+        cc = self.compiler
+        base_flags = list(CONFIG["c_flags"])
+        if compiler_takes(cc, ["-fopenmp"]):
+            ext.extra_compile_args += ["-fopenmp"]
+            ext.extra_link_args += ["-fopenmp"]
+            base_flags += ["-fopenmp"]
+        else:
+            print("fastbp: WARNING: OpenMP not found; building single-threaded", file=sys.stderr)
+        if platform.machine() in CONFIG["isa_machines"]:
+            for isa, spec in CONFIG["isa_kernels"].items():
+                if not compiler_takes(cc, spec["flags"]):
+                    print(f"fastbp: compiler lacks {spec['flags']}; no {isa} kernels", file=sys.stderr)
+                    continue
+                ext.extra_objects += cc.compile(
+                    [os.path.join(ROOT, s) for s in spec["sources"]],
+                    output_dir=self.build_temp,
+                    include_dirs=ext.include_dirs,
+                    extra_postargs=base_flags + spec["flags"],
+                )
+                ext.define_macros.append((f"FASTBP_HAVE_{isa.upper()}", None))
+        super().build_extension(ext)
+
+
+core = Extension(
+    CONFIG["module"],
+    sources=[CONFIG["pyx"]] + CONFIG["c_sources"],
+    include_dirs=CONFIG["include_dirs"] + [numpy.get_include()],
+    extra_compile_args=list(CONFIG["c_flags"]),
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+)
+
+version = {}
+with open(os.path.join(ROOT, "src", "fastbp", "_version.py")) as f:
+    exec(f.read(), version)
+
+setup(
+    name="fastbp",
+    version=version["__version__"],
+    package_dir={"": "src"},
+    packages=["fastbp", "fastbp.datasets"],
+    package_data={"fastbp.datasets": ["data/*"]},
+    ext_modules=cythonize([core], include_path=["csrc"], language_level=3),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,45 @@
+"""fastbp: backpropagation for dense feed-forward networks, compiled and exact.
+
+    net = fastbp.Network([784, 30, 10])
+    net.fit(X, y, epochs=30, batch_size=10, lr=3.0)
+
+The public API is small: Network (forward, loss, gradients, fit, evaluate,
+predict, save), load, check_gradients, the thread count and show_config.
+fastbp.reference is the same mathematics in plain NumPy.
+"""
+import os as _os
+import warnings as _warnings
+
+from . import _core
+from ._version import __version__
+from ._threads import get_num_threads, set_num_threads
+from ._io import ModelFileError, load
+from .network import History, Network
+from .gradcheck import check_gradients
+from . import reference, datasets
+
+__all__ = ["Network", "History", "load", "check_gradients", "set_num_threads",
+           "get_num_threads", "show_config", "reference", "datasets", "ModelFileError",
+           "__version__"]
+
+_requested_isa = _os.environ.get("FASTBP_ISA", "")
+if _requested_isa and _core.build_info()["isa_selected"] != _requested_isa:
+    _warnings.warn(f"FASTBP_ISA={_requested_isa!r} is not compiled in or not supported by this "
+                   f"CPU; using {_core.build_info()['isa_selected']!r}", RuntimeWarning)
+
+
+def show_config():
+    """Print how this fastbp was built and what it runs on."""
+    info = _core.build_info()
+    runs = [isa for isa in info["isa_compiled"] if _core.isa_runs(isa)]
+    lines = [
+        f"fastbp {__version__}",
+        f"  compiler:       {info['compiler']}",
+        f"  OpenMP:         {'yes' if info['openmp'] else 'no (single-threaded build)'}",
+        f"  threads:        {get_num_threads()} (set_num_threads / OMP_NUM_THREADS)",
+        "  float types:    float32, float64",
+        f"  ISA compiled:   {', '.join(info['isa_compiled'])}",
+        f"  ISA this CPU:   {', '.join(runs)}",
+        f"  ISA selected:   {info['isa_selected']} (override: FASTBP_ISA)",
+    ]
+    print("\n".join(lines))

@@ -1,0 +1,139 @@
+"""Input checks at fastbp's Python boundary: the only place inputs are checked.
+
+The compiled core assumes what these functions guarantee: C-contiguous,
+finite arrays of the network's dtype with the right shapes. Each error names
+the argument it is about. Nothing here changes a network.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+from . import _core
+
+ACTIVATIONS = _core.ACTIVATIONS            # index = code in the core
+HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
+COSTS = _core.COSTS
+INITS = ("auto", "gaussian", "xavier", "he")
+DTYPES = {"float32": np.float32, "float64": np.float64}
+LEAKY_SLOPE = _core.LEAKY_SLOPE
+# Output activation each cost requires (its output delta is A − Y only then).
+COST_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+
+def check_name(value, allowed, argname):
+    if not isinstance(value, str):
+        raise TypeError(f"{argname} must be a string, one of {list(allowed)}; got {type(value).__name__}")
+    if value not in allowed:
+        raise ValueError(f"unknown {argname} {value!r}; expected one of {list(allowed)}")
+    return value
+
+
+def check_dtype(dtype):
+    """'float32'/'float64' or the NumPy type/dtype -> numpy dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64'; got {dtype!r}") from None
+    if dt.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dt.name!r}")
+    return dt
+
+
+def check_sizes(sizes):
+    """Layer widths [n_in, hidden..., n_out] -> tuple of ints."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of layer widths; got {type(sizes).__name__}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least 2 entries (inputs and outputs); got {list(sizes)}")
+    out = []
+    for s in sizes:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"sizes entries must be integers; got {s!r}")
+        if s < 1:
+            raise ValueError(f"sizes entries must be positive; got {list(sizes)}")
+        out.append(operator.index(s))
+    return tuple(out)
+
+
+def check_positive_int(value, argname):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{argname} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{argname} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_positive_float(value, argname):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argname} must be a positive number; got {value!r}")
+    value = float(value)
+    if not (value > 0 and np.isfinite(value)):
+        raise ValueError(f"{argname} must be a positive finite number; got {value}")
+    return value
+
+
+def _numeric_array(X, argname):
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{argname} must be a numeric array; got {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError(f"{argname} cannot be read as an array: {e}") from None
+    if arr.dtype == object:
+        raise TypeError(f"{argname} must be a numeric array; got dtype object")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+        raise TypeError(f"{argname} must be a real numeric array; got dtype {arr.dtype}")
+    return arr
+
+
+def _finite_copy(arr, dtype, argname):
+    """C-contiguous array of dtype (a copy only when needed), checked finite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{argname} contains NaN or inf (or values too large for {np.dtype(dtype).name})")
+    return out
+
+
+def check_inputs(X, n_features, dtype, argname="X"):
+    """X of shape (n, n_features), or one sample (n_features,) -> (n, n_features)."""
+    arr = _numeric_array(X, argname)
+    if arr.ndim == 1 and arr.shape[0] == n_features:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValueError(f"{argname} must be 2-D (n_samples, {n_features}); got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{argname} is empty: it has no samples")
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{argname} has {arr.shape[1]} features per sample; the network takes {n_features}")
+    return _finite_copy(arr, dtype, argname)
+
+
+def check_targets(Y, n_samples, n_outputs, dtype, argname="Y"):
+    """Targets (n, n_outputs), or 1-D class labels (one-hot; one output unit
+    takes the labels 0/1 or any real target as its single column)."""
+    arr = _numeric_array(Y, argname)
+    if arr.ndim == 1:
+        if n_outputs == 1:
+            arr = arr.reshape(-1, 1)
+        else:
+            if arr.dtype.kind == "f":
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"{argname} contains NaN or inf")
+                if np.any(arr != np.round(arr)):
+                    raise ValueError(f"{argname} is 1-D, so it must hold integer class labels; "
+                                     f"got non-integer values")
+            labels = arr.astype(np.int64)
+            if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+                raise ValueError(f"{argname} has class labels out of range: they must be in "
+                                 f"[0, {n_outputs - 1}]; got min {labels.min()}, max {labels.max()}")
+            arr = np.zeros((labels.shape[0], n_outputs), dtype=dtype)
+            arr[np.arange(labels.shape[0]), labels] = 1
+    if arr.ndim != 2:
+        raise ValueError(f"{argname} must be 1-D labels or 2-D (n_samples, {n_outputs}); got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"{argname} has {arr.shape[0]} samples but X has {n_samples}")
+    if arr.shape[1] != n_outputs:
+        raise ValueError(f"{argname} has {arr.shape[1]} columns; the network has {n_outputs} outputs")
+    return _finite_copy(arr, dtype, argname)

@@ -1,0 +1,352 @@
+"""Network: a dense feed-forward network trained by backpropagation.
+
+All parameters live in one flat buffer, `params`, in layer order
+[W_0, b_0, W_1, b_1, ...] (each W_l row-major, shape (sizes[l+1], sizes[l]));
+`weights` and `biases` are views into it, so writing into them changes the
+model. Gradients use the same layout. Inputs are validated here, once, and
+the compiled core (fastbp._core) does the arithmetic.
+"""
+import threading
+import time
+
+import numpy as np
+
+from . import _core
+from ._threads import get_num_threads
+from ._validation import (COST_OUTPUT, COSTS, HIDDEN_ACTIVATIONS, ACTIVATIONS, INITS,
+                          check_dtype, check_inputs, check_name, check_positive_float,
+                          check_positive_int, check_sizes, check_targets)
+
+# Rows per block when evaluating data sets larger than this: bounds the work
+# buffers without changing any result (rows are independent in a forward pass).
+EVAL_BLOCK = 1024
+
+
+class _ParamList(list):
+    """A list of views into the flat buffer: item assignment copies into the
+    view (so `net.weights[0] = W` changes the model), shape checked."""
+
+    def __init__(self, views, argname):
+        super().__init__(views)
+        self._argname = argname
+
+    def __setitem__(self, index, value):
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{self._argname} only supports assignment of one layer at a time")
+        view = self[index]
+        value = np.asarray(value)
+        if value.shape != view.shape:
+            raise ValueError(f"{self._argname}[{index}] has shape {view.shape}; got {value.shape}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{self._argname}[{index}] must be finite")
+        view[...] = value
+
+
+class History:
+    """Per-epoch training record; `history` is a dict of lists, as in Keras."""
+
+    def __init__(self):
+        self.epoch = []
+        self.history = {}
+
+    def _append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def __repr__(self):
+        last = {k: round(v[-1], 6) for k, v in self.history.items()} if self.epoch else {}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+def _layout(sizes):
+    """Offsets of each W_l and b_l in the flat buffer, and its total length."""
+    w_off, b_off, pos = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        w_off.append(pos)
+        pos += n_out * n_in
+        b_off.append(pos)
+        pos += n_out
+    return w_off, b_off, pos
+
+
+class Network:
+    """A dense feed-forward network.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, inputs first: ``[784, 30, 10]``.
+    activation : str
+        Hidden activation: 'sigmoid', 'tanh', 'relu', 'leaky_relu' (slope
+        0.01) or 'identity'.
+    output_activation : str or None
+        Output activation; None means 'softmax' for cost='cross_entropy',
+        'sigmoid' for cost='binary_cross_entropy', else `activation`.
+    cost : str
+        'quadratic' (½‖a−y‖²), 'binary_cross_entropy' (sigmoid outputs) or
+        'cross_entropy' (categorical, softmax outputs); the network
+        minimises the mean over samples.
+    dtype : 'float64' or 'float32'
+    init : str
+        'auto' (N(0, 1/n_in) for sigmoid/tanh/identity/softmax layers, He's
+        N(0, 2/n_in) for relu-like), 'gaussian' (N(0, 1), biases too:
+        Nielsen ch. 1), 'xavier' (Glorot uniform), 'he'. Biases start at zero
+        except for 'gaussian'.
+    seed : int or None
+        Seed of the initial parameters.
+    """
+
+    def __init__(self, sizes, activation="sigmoid", output_activation=None,
+                 cost="quadratic", dtype="float64", init="auto", seed=None):
+        sizes = check_sizes(sizes)
+        check_name(activation, HIDDEN_ACTIVATIONS, "activation")
+        check_name(cost, COSTS, "cost")
+        if output_activation is None:
+            output_activation = COST_OUTPUT.get(cost, activation)
+        check_name(output_activation, ACTIVATIONS, "output_activation")
+        needed = COST_OUTPUT.get(cost)
+        if needed is not None and output_activation != needed:
+            raise ValueError(f"cost {cost!r} needs output_activation={needed!r}; "
+                             f"got {output_activation!r}")
+        if output_activation == "softmax" and sizes[-1] < 2:
+            raise ValueError("output_activation 'softmax' needs at least 2 output units")
+        dtype = check_dtype(dtype)
+        check_name(init, INITS, "init")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+
+        self._sizes = sizes
+        self._activation = activation
+        self._output_activation = output_activation
+        self._cost = cost
+        self._dtype = dtype
+        self._w_off, self._b_off, n_params = _layout(sizes)
+        self._params = np.zeros(n_params, dtype=dtype)
+        self._plans = {}
+        self._lock = threading.RLock()
+        self._make_views()
+        self._init_params(init, np.random.default_rng(seed))
+
+    # ------------------------------------------------------------ structure
+
+    def _make_views(self):
+        ws, bs = [], []
+        for l, (n_in, n_out) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
+            ws.append(self._params[self._w_off[l]:self._w_off[l] + n_out * n_in].reshape(n_out, n_in))
+            bs.append(self._params[self._b_off[l]:self._b_off[l] + n_out])
+        self._weights = _ParamList(ws, "weights")
+        self._biases = _ParamList(bs, "biases")
+
+    def _init_params(self, init, rng):
+        for l, (W, b) in enumerate(zip(self._weights, self._biases)):
+            n_out, n_in = W.shape
+            act = self._layer_activations()[l]
+            if init == "gaussian":
+                W[...] = rng.standard_normal(W.shape)
+                b[...] = rng.standard_normal(b.shape)
+            elif init == "xavier":
+                limit = np.sqrt(6.0 / (n_in + n_out))
+                W[...] = rng.uniform(-limit, limit, W.shape)
+            else:
+                he = init == "he" or (init == "auto" and act in ("relu", "leaky_relu"))
+                W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
+
+    def _layer_activations(self):
+        return [self._activation] * (len(self._sizes) - 2) + [self._output_activation]
+
+    def _plan(self, cap):
+        """Work buffers for batches of up to `cap` rows, made once and reused."""
+        key = (cap, get_num_threads())
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= 4:  # keep the cache small: drop the oldest
+                self._plans.pop(next(iter(self._plans)))
+            codes = [ACTIVATIONS.index(a) for a in self._layer_activations()]
+            plan = _core.Plan(self._sizes, self._w_off, self._b_off, codes,
+                              COSTS.index(self._cost), cap, key[1], self._dtype)
+            self._plans[key] = plan
+        return plan
+
+    @property
+    def sizes(self):
+        return self._sizes
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def activation(self):
+        return self._activation
+
+    @property
+    def output_activation(self):
+        return self._output_activation
+
+    @property
+    def cost(self):
+        return self._cost
+
+    @property
+    def params(self):
+        """Flat 1-D view of all parameters: [W_0, b_0, W_1, b_1, ...]."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        value = np.asarray(value)
+        if value.shape != self._params.shape:
+            raise ValueError(f"params must have shape {self._params.shape}; got {value.shape}")
+        if not np.isfinite(value).all():
+            raise ValueError("params must be finite")
+        self._params[...] = value
+
+    @property
+    def weights(self):
+        """weights[l], shape (sizes[l+1], sizes[l]): views into params."""
+        return self._weights
+
+    @property
+    def biases(self):
+        """biases[l], shape (sizes[l+1],): views into params."""
+        return self._biases
+
+    def unflatten(self, flat):
+        """Split a flat array of the params layout into (weights, biases) views."""
+        ws = [flat[o:o + W.size].reshape(W.shape) for o, W in zip(self._w_off, self._weights)]
+        bs = [flat[o:o + b.size] for o, b in zip(self._b_off, self._biases)]
+        return ws, bs
+
+    def __repr__(self):
+        return (f"Network(sizes={list(self._sizes)}, activation={self._activation!r}, "
+                f"output_activation={self._output_activation!r}, cost={self._cost!r}, "
+                f"dtype={self._dtype.name!r})")
+
+    # ------------------------------------------------------------ compute
+
+    def _inputs(self, X, argname="X"):
+        return check_inputs(X, self._sizes[0], self._dtype, argname)
+
+    def _data(self, X, Y, xname="X", yname="Y"):
+        X = self._inputs(X, xname)
+        return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
+
+    def forward(self, X):
+        """Outputs for X (n, sizes[0]) or one sample (sizes[0],) -> (n, sizes[-1])."""
+        X = self._inputs(X)
+        out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+        with self._lock:
+            _core.forward(self._plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out)
+        return out
+
+    def _per_sample(self, X, Y):
+        """Per-sample cost and correctness of validated (X, Y)."""
+        n = X.shape[0]
+        cost = np.empty(n, dtype=np.float64)
+        correct = np.empty(n, dtype=np.int8)
+        with self._lock:
+            _core.evaluate(self._plan(min(n, EVAL_BLOCK)), self._params, X, Y, cost, correct)
+        return cost, correct
+
+    def loss(self, X, Y):
+        """Mean over samples of the per-sample cost."""
+        cost, _ = self._per_sample(*self._data(X, Y))
+        return float(cost.mean())
+
+    def evaluate(self, X, Y):
+        """{'loss': mean cost, 'accuracy': fraction of samples classed right}."""
+        cost, correct = self._per_sample(*self._data(X, Y))
+        return {"loss": float(cost.mean()), "accuracy": float(correct.mean())}
+
+    def predict(self, X):
+        """Class indices: argmax of the outputs (threshold 0.5 for one output)."""
+        out = self.forward(X)
+        if out.shape[1] == 1:
+            return (out[:, 0] > 0.5).astype(np.int64)
+        return out.argmax(axis=1)
+
+    def gradients(self, X, Y):
+        """(loss, grad_weights, grad_biases): the mean cost over (X, Y) and its
+        gradients, shaped like `weights` and `biases` (views of one new flat
+        array in the params layout)."""
+        loss, grads = self._flat_gradients(*self._data(X, Y))
+        gw, gb = self.unflatten(grads)
+        return loss, gw, gb
+
+    def _flat_gradients(self, X, Y):
+        """(mean cost, gradient in the params layout) for validated (X, Y)."""
+        grads = np.empty_like(self._params)
+        with self._lock:
+            total = _core.gradients(self._plan(X.shape[0]), self._params, grads, X, Y)
+        return total / X.shape[0], grads
+
+    def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
+            validation_data=None, verbose=False):
+        """Mini-batch SGD, w ← w − lr·∇C (C the batch's mean cost).
+
+        Each epoch runs in the compiled core without returning to Python
+        between batches; batches are drawn from a permutation of the rows
+        (seeded by `seed`) when `shuffle`, else in order. Returns a History
+        with per-epoch 'loss' and 'accuracy' (averaged over the epoch's
+        batches, each measured before its update, as Keras does), 'seconds',
+        and 'val_loss'/'val_accuracy' at the end of each epoch when
+        `validation_data=(X_val, Y_val)` is given.
+        """
+        X, Y = self._data(X, Y)
+        epochs = check_positive_int(epochs, "epochs")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        lr = check_positive_float(lr, "lr")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, Y_val)")
+            X_val, Y_val = self._data(*validation_data, xname="validation_data[0]",
+                                      yname="validation_data[1]")
+        n = X.shape[0]
+        batch_size = min(batch_size, n)
+        rng = np.random.default_rng(seed)
+        history = History()
+        grads = np.empty_like(self._params)
+        with self._lock:
+            plan = self._plan(batch_size)
+            for epoch in range(epochs):
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                start = time.perf_counter()
+                total, n_correct = _core.train_epoch(plan, self._params, grads, X, Y,
+                                                     order.astype(np.intp), batch_size, lr)
+                seconds = time.perf_counter() - start
+                logs = {"loss": total / n, "accuracy": n_correct / n}
+                if validation_data is not None:
+                    cost, correct = self._per_sample(X_val, Y_val)
+                    logs["val_loss"] = float(cost.mean())
+                    logs["val_accuracy"] = float(correct.mean())
+                logs["seconds"] = seconds
+                history._append(epoch, logs)
+                if verbose:
+                    print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
+                        f"{k} {v:.4f}" for k, v in logs.items()) + f"  ({n / seconds:,.0f} samples/s)",
+                        flush=True)
+        return history
+
+    def save(self, path):
+        """Write the model to `path` (.npz, JSON header, no pickle), atomically."""
+        from ._io import save
+        save(self, path)
+
+    def copy(self):
+        """An independent network with the same structure and parameters."""
+        net = Network.__new__(Network)
+        net.__dict__.update(self.__dict__)
+        net._params = self._params.copy()
+        net._plans = {}
+        net._lock = threading.RLock()
+        net._make_views()
+        return net
