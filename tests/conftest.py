@@ -1,0 +1,79 @@
+"""Shared fixtures: thread counts, ISA paths, random networks and data."""
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _core
+
+HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+COSTS = ("quadratic", "binary_cross_entropy", "cross_entropy")
+DTYPES = ("float64", "float32")
+# Layer layouts with odd widths, a 1-unit hidden layer, 1 to 3 hidden layers.
+LAYOUTS = {1: [5, 7, 3], 2: [5, 33, 7, 3], 3: [5, 7, 1, 33, 3]}
+TOL = {"float64": 1e-12, "float32": 1e-5}
+RUNNABLE_ISAS = [isa for isa in _core.build_info()["isa_compiled"] if _core.isa_runs(isa)]
+
+
+def rel_err(a, b):
+    """Norm-wise relative error ‖a − b‖ / max(‖a‖, ‖b‖), 0 when both vanish."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def loss_close(loss, ref, dtype):
+    """float64: relative error <= 1e-12. float32: the cost is computed from
+    outputs of order 1 that each carry float32 rounding (~1e-7), so a small
+    loss can only be accurate in absolute terms: |Δ| <= 1e-5·max(1, |ref|)."""
+    if dtype == "float64":
+        return rel_err(loss, ref) <= TOL[dtype]
+    return abs(loss - ref) <= TOL[dtype] * max(1.0, abs(ref))
+
+
+@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}thr")
+def threads(request):
+    old = fastbp.get_num_threads()
+    fastbp.set_num_threads(request.param)
+    yield request.param
+    fastbp.set_num_threads(old)
+
+
+def set_threads(n):
+    """Context-free helper for tests that switch threads mid-test."""
+    fastbp.set_num_threads(n)
+
+
+@pytest.fixture(params=RUNNABLE_ISAS)
+def isa(request):
+    old = _core.build_info()["isa_selected"]
+    assert _core.select_isa(request.param)
+    yield request.param
+    assert _core.select_isa(old)
+
+
+def make_net(sizes, activation, cost, dtype="float64", seed=0, output_activation=None,
+             init="gaussian"):
+    # 'gaussian' init by default: biases are nonzero, so bias handling is exercised
+    return fastbp.Network(sizes, activation=activation, cost=cost, dtype=dtype,
+                          output_activation=output_activation, init=init, seed=seed)
+
+
+def make_data(net, n, seed=1):
+    """Inputs N(0,1) and targets that suit the cost: one-hot rows for
+    cross_entropy, values in [0, 1] otherwise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, net.sizes[0]))
+    if net.cost == "cross_entropy":
+        Y = np.eye(net.sizes[-1])[rng.integers(0, net.sizes[-1], n)]
+    else:
+        Y = rng.uniform(0, 1, (n, net.sizes[-1]))
+    return X, Y
+
+
+def as64(net):
+    """A float64 twin of net: the more exact oracle for float32 results."""
+    twin = fastbp.Network(net.sizes, net.activation, net.output_activation, net.cost,
+                          dtype="float64")
+    twin.params[...] = net.params
+    return twin

@@ -1,0 +1,150 @@
+"""The compiled forward pass, cost and backprop against fastbp.reference.
+
+Every hidden activation x cost x dtype x 1-3 hidden layers x batch sizes
+1, 7, 64 x 1 and 2 threads. float64 must agree to 1e-12 (norm-wise relative
+error per array), float32 to 1e-5 against a float64 reference.
+"""
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import reference
+
+from conftest import (COSTS, DTYPES, HIDDEN, LAYOUTS, RUNNABLE_ISAS, TOL, as64, loss_close,
+                      make_data, make_net, rel_err)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+@pytest.mark.parametrize("hidden", [1, 2, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cost", COSTS)
+@pytest.mark.parametrize("activation", HIDDEN)
+def test_matches_reference(activation, cost, dtype, hidden, batch, threads):
+    net = make_net(LAYOUTS[hidden], activation, cost, dtype)
+    X, Y = make_data(net, batch)
+    oracle = as64(net)
+    tol = TOL[dtype]
+
+    out = net.forward(X)
+    assert out.dtype == net.dtype and out.shape == (batch, net.sizes[-1])
+    assert rel_err(out, reference.forward(oracle, X)) <= tol
+
+    ref_loss, ref_gw, ref_gb = reference.gradients(oracle, X, Y)
+    assert loss_close(net.loss(X, Y), ref_loss, dtype)
+    loss, gw, gb = net.gradients(X, Y)
+    assert loss_close(loss, ref_loss, dtype)
+    for mine, ref in zip(gw + gb, ref_gw + ref_gb):
+        assert mine.dtype == net.dtype and mine.shape == ref.shape
+        assert rel_err(mine, ref) <= tol
+
+
+@pytest.mark.parametrize("cost,out_act", [("quadratic", "softmax"), ("quadratic", "identity"),
+                                          ("quadratic", "sigmoid"), ("quadratic", "relu")])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_activation_differs_from_hidden(cost, out_act, dtype, threads):
+    net = make_net([6, 9, 4], "tanh", cost, dtype, output_activation=out_act)
+    X, Y = make_data(net, 11)
+    oracle = as64(net)
+    ref_loss, ref_gw, ref_gb = reference.gradients(oracle, X, Y)
+    loss, gw, gb = net.gradients(X, Y)
+    assert loss_close(loss, ref_loss, dtype)
+    for mine, ref in zip(gw + gb, ref_gw + ref_gb):
+        assert rel_err(mine, ref) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "binary_cross_entropy"])
+def test_single_output_unit(cost, threads):
+    net = make_net([3, 4, 1], "sigmoid", cost)
+    X, Y = make_data(net, 9)
+    ref_loss, ref_gw, ref_gb = reference.gradients(net, X, Y)
+    loss, gw, gb = net.gradients(X, Y)
+    assert rel_err(loss, ref_loss) <= 1e-12
+    for mine, ref in zip(gw + gb, ref_gw + ref_gb):
+        assert rel_err(mine, ref) <= 1e-12
+
+
+# Widths that cross the GEMM blocking (KC=256, MC=96, NC=2048) and do not
+# divide any micro-kernel tile.
+@pytest.mark.parametrize("sizes,batch", [([1025, 33, 2], 97), ([7, 1025, 3], 33),
+                                         ([2100, 3, 2], 7), ([1, 1, 1], 1), ([3, 1025, 1025, 3], 5)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_block_edges(sizes, batch, dtype, isa, threads):
+    net = fastbp.Network(sizes, activation="tanh", cost="cross_entropy" if sizes[-1] > 1 else "quadratic",
+                         dtype=dtype, seed=3)
+    net.params[...] += 0.01  # nonzero biases
+    X, Y = make_data(net, batch)
+    oracle = as64(net)
+    ref_loss, ref_gw, ref_gb = reference.gradients(oracle, X, Y)
+    assert rel_err(net.forward(X), reference.forward(oracle, X)) <= TOL[dtype]
+    loss, gw, gb = net.gradients(X, Y)
+    assert loss_close(loss, ref_loss, dtype)
+    for mine, ref in zip(gw + gb, ref_gw + ref_gb):
+        assert rel_err(mine, ref) <= TOL[dtype]
+
+
+def test_forward_in_blocks_matches_one_block():
+    # forward/evaluate run large inputs in blocks of EVAL_BLOCK rows
+    from fastbp.network import EVAL_BLOCK
+    net = make_net([4, 6, 3], "relu", "cross_entropy")
+    X, Y = make_data(net, 2 * EVAL_BLOCK + 17)
+    out = net.forward(X)
+    assert np.array_equal(out[:5], net.forward(X[:5]))
+    assert rel_err(out, reference.forward(net, X)) <= 1e-12
+    assert rel_err(net.loss(X, Y), reference.loss(net, X, Y)) <= 1e-12
+
+
+def test_stable_costs_do_not_overflow():
+    # Huge pre-activations: a naive log(softmax) or log(sigmoid) gives inf/nan.
+    for cost in ("cross_entropy", "binary_cross_entropy"):
+        net = fastbp.Network([2, 3], activation="identity", cost=cost)
+        net.weights[0][...] = [[800, 0], [-800, 0], [0, 1]]
+        X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+        Y = np.array([[0, 1.0, 0], [1, 0, 0]]) if cost == "cross_entropy" else np.array([[0, 1.0, 0], [1, 0, 1]])
+        loss = net.loss(X, Y)
+        assert np.isfinite(loss)
+        # the true values: sample 1 misses by 1600 (CE) / softplus terms (BCE)
+        expected = reference.loss(net, X, Y)
+        assert loss == pytest.approx(expected, rel=1e-12)
+        assert loss > 700
+        _, gw, gb = net.gradients(X, Y)
+        assert all(np.isfinite(g).all() for g in gw + gb)
+
+
+def test_hand_worked_network():
+    # 1-1-1 sigmoid net, quadratic cost, worked by hand:
+    # z1 = 0.5*1 + 0 = 0.5, a1 = σ(0.5) = 0.6224593312
+    # z2 = 2*a1 - 1 = 0.2449186624, a2 = σ(z2) = 0.5609261
+    # C = ½(a2 - 1)² ; δ2 = (a2 - 1)·a2(1 - a2) ; ∂C/∂w2 = δ2·a1
+    net = fastbp.Network([1, 1, 1])
+    net.weights[0][...] = 0.5
+    net.weights[1][...] = 2.0
+    net.biases[1][...] = -1.0
+    s = lambda z: 1 / (1 + np.exp(-z))
+    a1 = s(0.5)
+    a2 = s(2 * a1 - 1)
+    d2 = (a2 - 1) * a2 * (1 - a2)
+    d1 = d2 * 2.0 * a1 * (1 - a1)
+    loss, gw, gb = net.gradients([[1.0]], [[1.0]])
+    assert loss == pytest.approx(0.5 * (a2 - 1) ** 2, rel=1e-15)
+    assert gw[1][0, 0] == pytest.approx(d2 * a1, rel=1e-14)
+    assert gb[1][0] == pytest.approx(d2, rel=1e-14)
+    assert gw[0][0, 0] == pytest.approx(d1 * 1.0, rel=1e-14)
+    assert gb[0][0] == pytest.approx(d1, rel=1e-14)
+
+
+def test_isa_paths_agree():
+    # every runnable ISA computes the same gradients to rounding
+    from fastbp import _core
+    net = make_net([40, 30, 5], "tanh", "cross_entropy")
+    X, Y = make_data(net, 50)
+    old = _core.build_info()["isa_selected"]
+    results = []
+    try:
+        for name in RUNNABLE_ISAS:
+            assert _core.select_isa(name)
+            results.append(net.gradients(X, Y)[1][0].copy())
+    finally:
+        _core.select_isa(old)
+    for r in results[1:]:
+        assert rel_err(r, results[0]) <= 1e-13
+    assert not _core.select_isa("no-such-isa")

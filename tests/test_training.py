@@ -1,0 +1,127 @@
+"""SGD epochs against fastbp.reference, thread-count independence, and
+training to a useful accuracy on real data."""
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import reference
+from fastbp.datasets import load_wheat_seeds, standardize, train_test_split
+
+from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err, set_threads
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cost", COSTS)
+@pytest.mark.parametrize("activation", HIDDEN)
+def test_sgd_epoch_matches_reference(activation, cost, dtype, batch, threads):
+    net = make_net([5, 7, 4, 3], activation, cost, dtype, seed=2, init="auto")
+    X, Y = make_data(net, 100)
+    oracle = as64(net)
+    order = np.arange(100)
+    ref_w, ref_b = reference.sgd_epoch(oracle, X, Y, order, batch, lr=0.1)
+    net.fit(X, Y, epochs=1, batch_size=batch, lr=0.1, shuffle=False)
+    # float32: 100 updates of float32 rounding; still far below any real change
+    tol = 1e-11 if dtype == "float64" else 1e-4
+    for mine, ref in zip(net.weights + net.biases, ref_w + ref_b):
+        assert rel_err(mine, ref) <= tol
+
+
+def test_shuffled_epochs_match_reference(threads):
+    # fit draws each epoch's order from default_rng(seed).permutation
+    net = make_net([4, 6, 3], "tanh", "cross_entropy", seed=4)
+    X, Y = make_data(net, 50)
+    oracle = as64(net)
+    rng = np.random.default_rng(123)
+    for _ in range(3):
+        w, b = reference.sgd_epoch(oracle, X, Y, rng.permutation(50), 8, lr=0.5)
+        oracle.params[...] = np.concatenate([a.ravel() for pair in zip(w, b) for a in pair])
+    history = net.fit(X, Y, epochs=3, batch_size=8, lr=0.5, seed=123)
+    assert rel_err(net.params, oracle.params) <= 1e-12
+    assert len(history) == 3 and set(history.history) == {"loss", "accuracy", "seconds"}
+
+
+def test_history_reports_epoch_losses():
+    net = make_net([4, 6, 3], "sigmoid", "cross_entropy", seed=5)
+    X, Y = make_data(net, 30)
+    before = as64(net)
+    history = net.fit(X, Y, epochs=1, batch_size=30, lr=0.5, validation_data=(X, Y))
+    # one full batch: the epoch loss is the loss before the update
+    assert history["loss"][0] == pytest.approx(reference.loss(before, X, Y), rel=1e-12)
+    assert history["accuracy"][0] == pytest.approx(reference.accuracy(before, X, Y))
+    assert history["val_loss"][0] == pytest.approx(reference.loss(net, X, Y), rel=1e-12)
+    assert history["val_accuracy"][0] == pytest.approx(net.evaluate(X, Y)["accuracy"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_results_identical_for_1_and_2_threads(dtype):
+    results = []
+    for n in (1, 2, 1):
+        set_threads(n)
+        net = make_net([9, 33, 7, 3], "relu", "cross_entropy", dtype, seed=6)
+        X, Y = make_data(net, 101)
+        results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),
+                        net.fit(X, Y, epochs=2, batch_size=7, lr=0.1, seed=1)["loss"],
+                        net.params.copy()))
+    set_threads(fastbp.get_num_threads())
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
+def test_fit_is_reproducible_and_seeded():
+    X, y = make_data(make_net([4, 5, 3], "sigmoid", "cross_entropy"), 40)
+    runs = []
+    for fit_seed in (7, 7, 8):
+        net = make_net([4, 5, 3], "sigmoid", "cross_entropy", seed=0)
+        net.fit(X, y, epochs=2, batch_size=5, lr=0.5, seed=fit_seed)
+        runs.append(net.params.copy())
+    assert np.array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_init_schemes():
+    for init, check in [("gaussian", lambda W, n: abs(W.std() - 1) < 0.05),
+                        ("auto", lambda W, n: abs(W.std() * np.sqrt(n) - 1) < 0.05),
+                        ("he", lambda W, n: abs(W.std() * np.sqrt(n / 2) - 1) < 0.05),
+                        ("xavier", lambda W, n: np.abs(W).max() <= np.sqrt(6 / (n + 300)))]:
+        net = fastbp.Network([400, 300, 2], init=init, seed=0)
+        assert check(net.weights[0], 400), init
+        assert (net.biases[0] != 0).all() == (init == "gaussian")
+    relu = fastbp.Network([400, 300, 2], activation="relu", seed=0)
+    assert abs(relu.weights[0].std() * np.sqrt(200) - 1) < 0.05  # He for relu under auto
+    a = fastbp.Network([3, 4, 2], seed=11)
+    b = fastbp.Network([3, 4, 2], seed=11, dtype="float32")
+    assert np.allclose(a.params, b.params, rtol=1e-7)
+
+
+def test_wheat_seeds_reaches_90_percent():
+    X, y = load_wheat_seeds()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, 0.25, seed=0)
+    X_train, X_test = standardize(X_train, X_test)
+    net = fastbp.Network([7, 10, 3], activation="sigmoid", cost="cross_entropy", seed=0)
+    net.fit(X_train, y_train, epochs=50, batch_size=10, lr=0.5, seed=0)
+    result = net.evaluate(X_test, y_test)
+    assert result["accuracy"] >= 0.90
+    assert np.mean(net.predict(X_test) == y_test) == pytest.approx(result["accuracy"])
+
+
+def test_predict_single_output_threshold():
+    net = fastbp.Network([1, 1], activation="identity")
+    net.weights[0][...] = 1.0
+    assert list(net.predict([[0.2], [0.7], [0.5]])) == [0, 1, 0]
+
+
+def test_repr_and_version():
+    net = fastbp.Network([3, 4, 2], activation="relu", cost="cross_entropy", dtype="float32")
+    text = repr(net)
+    for part in ("[3, 4, 2]", "'relu'", "'softmax'", "'cross_entropy'", "'float32'"):
+        assert part in text
+    assert isinstance(fastbp.__version__, str) and fastbp.__version__.count(".") == 2
+
+
+def test_show_config(capsys):
+    fastbp.show_config()
+    out = capsys.readouterr().out
+    for word in ("fastbp", "compiler", "OpenMP", "threads", "float32", "ISA selected", "generic"):
+        assert word in out
