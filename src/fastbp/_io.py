@@ -1,15 +1,18 @@
 """Model files: .npz holding a JSON header and the flat parameter array.
 
 No pickle anywhere: the header is UTF-8 JSON stored as a uint8 array, and
-files are read with allow_pickle=False. `load` checks every field before it
-builds anything; any problem with a file raises ValueError. `save` writes a
-temporary file beside the target, fsyncs it and renames it over the target,
-so a crash mid-save leaves the old file intact.
+`load` reads the zip members itself, checking each .npy header before it
+reads the data, so a file cannot make it unpickle or allocate more than the
+model's header allows. `load` checks every field before it builds anything;
+any problem with a file raises ValueError. `save` writes a temporary file
+beside the target, fsyncs it and renames it over the target, so a crash
+mid-save leaves the old file intact.
 """
 import json
 import os
-import tempfile
+import secrets
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -38,7 +41,9 @@ def save(net, path):
     path = os.fspath(path)
     header = np.frombuffer(json.dumps(_header(net)).encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
+    # not mkstemp: its files are 0600; 0o666 lets the umask decide, as open() does
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, header=header, params=net.params)
@@ -61,17 +66,36 @@ def _bad(path, why):
     return ModelFileError(f"{os.fspath(path)!r} is not a valid fastbp model file: {why}")
 
 
+def _read_member(path, archive, name, dtype, n_items):
+    """The 1-D array of n_items of dtype in member `name`. Its .npy header is
+    checked first and only the bytes it promises are read: a lying shape
+    cannot make NumPy allocate for it."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+    with archive.open(name) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in readers:
+            raise _bad(path, f"{name}: .npy format version {version}")
+        shape, _, file_dtype = readers[version](f)
+        count = shape[0] if len(shape) == 1 else -1
+        if file_dtype != dtype or not 0 <= count <= n_items:  # read(-1) would read it all
+            raise _bad(path, f"{name} holds {file_dtype} {shape}; expected {dtype} ({n_items},)")
+        nbytes = count * dtype.itemsize
+        data = f.read(nbytes)
+        if len(data) != nbytes or f.read(1):  # reading to the end also checks the CRC
+            raise _bad(path, f"{name} does not hold the {nbytes} bytes its header declares")
+    return np.frombuffer(data, dtype)
+
+
 def _read_header(path, archive):
-    raw = archive["header"]
-    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > MAX_HEADER_BYTES:
-        raise _bad(path, "malformed header")
+    raw = _read_member(path, archive, "header.npy", np.dtype(np.uint8), MAX_HEADER_BYTES)
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise _bad(path, "header is not JSON") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise _bad(path, "not a fastbp model")
-    if header.get("version") != VERSION:
+    if type(header.get("version")) is not int or header["version"] != VERSION:
         raise _bad(path, f"format version {header.get('version')!r} is not {VERSION}")
     sizes = header.get("sizes")
     if (not isinstance(sizes, list) or len(sizes) < 2
@@ -90,27 +114,29 @@ def load(path):
     from .network import Network
 
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise _bad(path, "not an .npz archive")
-            if set(archive.zip.namelist()) != MEMBERS:
-                raise _bad(path, f"members {sorted(archive.zip.namelist())}")
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if sorted(names) != sorted(MEMBERS):  # sorted lists: duplicates count
+                raise _bad(path, f"members {sorted(names)}")
+            # what np.savez and np.savez_compressed write; the others raise their own errors
+            if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+                   for i in archive.infolist()):
+                raise _bad(path, "members compressed other than stored or deflated")
             header = _read_header(path, archive)
             n_params = sum((a + 1) * b for a, b in zip(header["sizes"][:-1], header["sizes"][1:]))
             if n_params > MAX_PARAMS:
                 raise _bad(path, f"{n_params} parameters is more than fastbp loads")
-            info = archive.zip.getinfo("params.npy")
-            if info.file_size > n_params * 8 + 4096:  # zip bomb guard
-                raise _bad(path, "params member larger than its header allows")
-            params = archive["params"]
+            params = _read_member(path, archive, "params.npy", np.dtype(header["dtype"]), n_params)
     except (ModelFileError, FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile,
-            zipfile.LargeZipFile) as e:  # what NumPy and zipfile raise on damaged files
+    # What zipfile and NumPy raise on damaged files; zipfile raises
+    # NotImplementedError/RuntimeError for compression or encryption flags.
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile,
+            NotImplementedError, RuntimeError, zlib.error) as e:
         raise _bad(path, f"{type(e).__name__}: {e}") from None
 
-    if params.dtype != np.dtype(header["dtype"]) or params.shape != (n_params,):
-        raise _bad(path, f"params array {params.dtype} {params.shape} does not match the header")
+    if params.shape != (n_params,):
+        raise _bad(path, f"params has {params.size} values; the header needs {n_params}")
     if not np.isfinite(params).all():
         raise _bad(path, "params contain NaN or inf")
     try:

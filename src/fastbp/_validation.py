@@ -30,14 +30,19 @@ def check_name(value, allowed, argname):
 
 
 def check_dtype(dtype):
-    """'float32'/'float64' or the NumPy type/dtype -> numpy dtype."""
+    """'float32'/'float64' or the NumPy type/dtype -> native numpy dtype."""
+    if dtype is None:  # np.dtype(None) would quietly mean float64
+        raise TypeError("dtype must be 'float32' or 'float64'; got None")
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be 'float32' or 'float64'; got {dtype!r}") from None
+        # an unknown name is a bad value, like an unknown activation name
+        exc = ValueError if isinstance(dtype, str) else TypeError
+        raise exc(f"dtype must be 'float32' or 'float64'; got {dtype!r}") from None
     if dt.name not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dt.name!r}")
-    return dt
+    # '>f8' is named float64 too, but the core reads native byte order only
+    return np.dtype(DTYPES[dt.name])
 
 
 def check_sizes(sizes):
@@ -82,7 +87,8 @@ def _numeric_array(X, argname):
         raise ValueError(f"{argname} cannot be read as an array: {e}") from None
     if arr.dtype == object:
         raise TypeError(f"{argname} must be a numeric array; got dtype object")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+    # bool, ints and floats only: timedelta64 counts as a np.number but is no feature
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"{argname} must be a real numeric array; got dtype {arr.dtype}")
     return arr
 
@@ -94,6 +100,25 @@ def _finite_copy(arr, dtype, argname):
     if not np.isfinite(out).all():
         raise ValueError(f"{argname} contains NaN or inf (or values too large for {np.dtype(dtype).name})")
     return out
+
+
+def check_seed(seed, argname="seed"):
+    """None or a non-negative integer (what numpy.random.default_rng takes)."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{argname} must be a non-negative integer or None; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{argname} must be a non-negative integer or None; got {seed}")
+    return int(seed)
+
+
+def check_values(value, shape, dtype, argname):
+    """Finite values of exactly `shape`, as `dtype`: for writes into a model."""
+    arr = _numeric_array(value, argname)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{argname} must have shape {tuple(shape)}; got {arr.shape}")
+    return _finite_copy(arr, dtype, argname)
 
 
 def check_inputs(X, n_features, dtype, argname="X"):
@@ -124,10 +149,11 @@ def check_targets(Y, n_samples, n_outputs, dtype, argname="Y"):
                 if np.any(arr != np.round(arr)):
                     raise ValueError(f"{argname} is 1-D, so it must hold integer class labels; "
                                      f"got non-integer values")
-            labels = arr.astype(np.int64)
-            if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+            # range check before the int cast, which would wrap huge values
+            if arr.size and (arr.min() < 0 or arr.max() >= n_outputs):
                 raise ValueError(f"{argname} has class labels out of range: they must be in "
-                                 f"[0, {n_outputs - 1}]; got min {labels.min()}, max {labels.max()}")
+                                 f"[0, {n_outputs - 1}]; got min {arr.min()}, max {arr.max()}")
+            labels = arr.astype(np.int64)
             arr = np.zeros((labels.shape[0], n_outputs), dtype=dtype)
             arr[np.arange(labels.shape[0]), labels] = 1
     if arr.ndim != 2:

@@ -15,7 +15,8 @@ from . import _core
 from ._threads import get_num_threads
 from ._validation import (COST_OUTPUT, COSTS, HIDDEN_ACTIVATIONS, ACTIVATIONS, INITS,
                           check_dtype, check_inputs, check_name, check_positive_float,
-                          check_positive_int, check_sizes, check_targets)
+                          check_positive_int, check_seed, check_sizes, check_targets,
+                          check_values)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
@@ -34,12 +35,7 @@ class _ParamList(list):
         if not isinstance(index, (int, np.integer)):
             raise TypeError(f"{self._argname} only supports assignment of one layer at a time")
         view = self[index]
-        value = np.asarray(value)
-        if value.shape != view.shape:
-            raise ValueError(f"{self._argname}[{index}] has shape {view.shape}; got {value.shape}")
-        if not np.isfinite(value).all():
-            raise ValueError(f"{self._argname}[{index}] must be finite")
-        view[...] = value
+        view[...] = check_values(value, view.shape, view.dtype, f"{self._argname}[{index}]")
 
 
 class History:
@@ -119,8 +115,7 @@ class Network:
             raise ValueError("output_activation 'softmax' needs at least 2 output units")
         dtype = check_dtype(dtype)
         check_name(init, INITS, "init")
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        seed = check_seed(seed)
 
         self._sizes = sizes
         self._activation = activation
@@ -201,12 +196,7 @@ class Network:
 
     @params.setter
     def params(self, value):
-        value = np.asarray(value)
-        if value.shape != self._params.shape:
-            raise ValueError(f"params must have shape {self._params.shape}; got {value.shape}")
-        if not np.isfinite(value).all():
-            raise ValueError("params must be finite")
-        self._params[...] = value
+        self._params[...] = check_values(value, self._params.shape, self._dtype, "params")
 
     @property
     def weights(self):
@@ -303,8 +293,7 @@ class Network:
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         lr = check_positive_float(lr, "lr")
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        seed = check_seed(seed)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, Y_val)")
