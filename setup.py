@@ -62,9 +62,15 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
 
+# Rebuild when any C source or header changes, not only the listed sources.
+DEPENDS = sorted(os.path.relpath(os.path.join(d, f), ROOT)
+                 for d, _, files in os.walk(os.path.join(ROOT, "csrc"))
+                 for f in files if f.endswith((".c", ".h")))
+
 core = Extension(
     CONFIG["module"],
     sources=[CONFIG["pyx"]] + CONFIG["c_sources"],
+    depends=DEPENDS,
     include_dirs=CONFIG["include_dirs"] + [numpy.get_include()],
     extra_compile_args=list(CONFIG["c_flags"]),
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

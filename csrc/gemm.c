@@ -14,15 +14,25 @@
 
 #include "gemm.h"
 
-void fastbp_dgemm_generic_4x4(int, const double *, const double *, double *, ptrdiff_t, int, int, int);
-void fastbp_sgemm_generic_4x8(int, const float *, const float *, float *, ptrdiff_t, int, int, int);
+/* Kernels of each ISA file (contracts in gemm.h). */
+#define DECLARE_KERNELS(dk, dd, sk, sd)                                                  \
+    void dk(int, const double *, const double *, ptrdiff_t, double *, ptrdiff_t, int, int, \
+            double, int);                                                                \
+    void dd(int, const double *, ptrdiff_t, const double *, ptrdiff_t, double *,        \
+            ptrdiff_t, int, int, double, int);                                           \
+    void sk(int, const float *, const float *, ptrdiff_t, float *, ptrdiff_t, int, int,  \
+            float, int);                                                                 \
+    void sd(int, const float *, ptrdiff_t, const float *, ptrdiff_t, float *, ptrdiff_t, \
+            int, int, float, int);
+DECLARE_KERNELS(fastbp_dgemm_generic_4x4, fastbp_ddot_generic_2x4,
+                fastbp_sgemm_generic_4x8, fastbp_sdot_generic_2x4)
 #ifdef FASTBP_HAVE_AVX2
-void fastbp_dgemm_avx2_6x8(int, const double *, const double *, double *, ptrdiff_t, int, int, int);
-void fastbp_sgemm_avx2_6x16(int, const float *, const float *, float *, ptrdiff_t, int, int, int);
+DECLARE_KERNELS(fastbp_dgemm_avx2_6x8, fastbp_ddot_avx2_2x4,
+                fastbp_sgemm_avx2_6x16, fastbp_sdot_avx2_2x4)
 #endif
 #ifdef FASTBP_HAVE_AVX512
-void fastbp_dgemm_avx512_8x16(int, const double *, const double *, double *, ptrdiff_t, int, int, int);
-void fastbp_sgemm_avx512_8x32(int, const float *, const float *, float *, ptrdiff_t, int, int, int);
+DECLARE_KERNELS(fastbp_dgemm_avx512_8x16, fastbp_ddot_avx512_4x4,
+                fastbp_sgemm_avx512_8x32, fastbp_sdot_avx512_4x4)
 #endif
 
 static int always(void) { return 1; }
@@ -43,12 +53,15 @@ static int cpu_avx512(void)
 
 /* Best last: selection takes the last row the CPU supports. */
 static const fastbp_isa isa_table[] = {
-    {"generic", always, fastbp_dgemm_generic_4x4, 4, 4, fastbp_sgemm_generic_4x8, 4, 8},
+    {"generic", always, fastbp_dgemm_generic_4x4, 4, 4, fastbp_ddot_generic_2x4, 2, 4,
+     fastbp_sgemm_generic_4x8, 4, 8, fastbp_sdot_generic_2x4, 2, 4},
 #ifdef FASTBP_HAVE_AVX2
-    {"avx2", cpu_avx2, fastbp_dgemm_avx2_6x8, 6, 8, fastbp_sgemm_avx2_6x16, 6, 16},
+    {"avx2", cpu_avx2, fastbp_dgemm_avx2_6x8, 6, 8, fastbp_ddot_avx2_2x4, 2, 4,
+     fastbp_sgemm_avx2_6x16, 6, 16, fastbp_sdot_avx2_2x4, 2, 4},
 #endif
 #ifdef FASTBP_HAVE_AVX512
-    {"avx512", cpu_avx512, fastbp_dgemm_avx512_8x16, 8, 16, fastbp_sgemm_avx512_8x32, 8, 32},
+    {"avx512", cpu_avx512, fastbp_dgemm_avx512_8x16, 8, 16, fastbp_ddot_avx512_4x4, 4, 4,
+     fastbp_sgemm_avx512_8x32, 8, 32, fastbp_sdot_avx512_4x4, 4, 4},
 #endif
 };
 #define N_ISA ((int)(sizeof isa_table / sizeof isa_table[0]))
@@ -149,6 +162,9 @@ const char *fastbp_compiler(void)
 #define KERNEL_FIELD dkernel
 #define MR_FIELD dmr
 #define NR_FIELD dnr
+#define DOT_FIELD ddot
+#define DOT_MR_FIELD ddot_mr
+#define DOT_NR_FIELD ddot_nr
 #include "gemm_framework.h"
 #undef PACK_A
 #undef PACK_B
@@ -157,6 +173,9 @@ const char *fastbp_compiler(void)
 #undef KERNEL_FIELD
 #undef MR_FIELD
 #undef NR_FIELD
+#undef DOT_FIELD
+#undef DOT_MR_FIELD
+#undef DOT_NR_FIELD
 
 #define PACK_A pack_a_s
 #define PACK_B pack_b_s
@@ -165,4 +184,7 @@ const char *fastbp_compiler(void)
 #define KERNEL_FIELD skernel
 #define MR_FIELD smr
 #define NR_FIELD snr
+#define DOT_FIELD sdot
+#define DOT_MR_FIELD sdot_mr
+#define DOT_NR_FIELD sdot_nr
 #include "gemm_framework.h"

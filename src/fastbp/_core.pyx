@@ -30,10 +30,12 @@ cdef extern from "gemm.h" nogil:
     int FASTBP_ALIGN
     double FASTBP_LEAKY_SLOPE
     size_t fastbp_gemm_work_bytes()
-    int fastbp_dgemm(int m, int n, int k, const double *A, Py_ssize_t rsa, Py_ssize_t csa,
+    int fastbp_dgemm(int m, int n, int k, double alpha,
+                     const double *A, Py_ssize_t rsa, Py_ssize_t csa,
                      const double *B, Py_ssize_t rsb, Py_ssize_t csb,
                      int beta, double *C, Py_ssize_t ldc, void *work)
-    int fastbp_sgemm(int m, int n, int k, const float *A, Py_ssize_t rsa, Py_ssize_t csa,
+    int fastbp_sgemm(int m, int n, int k, float alpha,
+                     const float *A, Py_ssize_t rsa, Py_ssize_t csa,
                      const float *B, Py_ssize_t rsb, Py_ssize_t csb,
                      int beta, float *C, Py_ssize_t ldc, void *work)
     int fastbp_isa_select(const char *name)
@@ -295,13 +297,15 @@ cdef class Plan:
         return p + (-(<size_t> p)) % FASTBP_ALIGN
 
 
-cdef inline int _gemm(int m, int n, int k, const floating *A, Py_ssize_t rsa, Py_ssize_t csa,
+cdef inline int _gemm(int m, int n, int k, floating alpha,
+                      const floating *A, Py_ssize_t rsa, Py_ssize_t csa,
                       const floating *B, Py_ssize_t rsb, Py_ssize_t csb,
-                      floating *C, Py_ssize_t ldc, void *work) noexcept nogil:
+                      int beta, floating *C, Py_ssize_t ldc, void *work) noexcept nogil:
+    """C = beta·C + alpha·A·B (see csrc/gemm.h)."""
     if floating is float:
-        return fastbp_sgemm(m, n, k, A, rsa, csa, B, rsb, csb, 0, C, ldc, work)
+        return fastbp_sgemm(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, work)
     else:
-        return fastbp_dgemm(m, n, k, A, rsa, csa, B, rsb, csb, 0, C, ldc, work)
+        return fastbp_dgemm(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, work)
 
 
 cdef struct Net:
@@ -370,9 +374,9 @@ cdef int _forward_rows(const Net *net, const floating *P, const floating *x,
         n_out = net.sizes[l + 1]
         a = acts + net.a_off[l + 1] + r0 * n_out
         z = zout + r0 * n_out if l == L - 1 else a
-        err |= _gemm(<int> rows, <int> n_out, <int> n_in,
+        err |= _gemm(<int> rows, <int> n_out, <int> n_in, <floating> 1,
                      _layer_input(net, x, acts, l) + r0 * n_in, n_in, 1,
-                     P + net.w_off[l], 1, n_in, z, n_out, work)
+                     P + net.w_off[l], 1, n_in, 0, z, n_out, work)
         _bias_activate_rows(a, z, P + net.b_off[l], rows, n_out, net.act[l])
     return err
 
@@ -404,10 +408,10 @@ cdef int _backward_rows(const Net *net, const floating *P, const floating *y,
         # δ_{l-1} = (δ_l · W_l) ⊙ σ'(a_l); δ_l is (n, n_out), W_l is (n_out, n_in)
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        err |= _gemm(<int> rows, <int> n_in, <int> n_out,
+        err |= _gemm(<int> rows, <int> n_in, <int> n_out, <floating> 1,
                      deltas + net.a_off[l + 1] + r0 * n_out, n_out, 1,
                      P + net.w_off[l], n_in, 1,
-                     deltas + net.a_off[l] + r0 * n_in, n_in, work)
+                     0, deltas + net.a_off[l] + r0 * n_in, n_in, work)
         _mul_activation_grad(deltas + net.a_off[l] + r0 * n_in,
                              acts + net.a_off[l] + r0 * n_in, rows * n_in, net.act[l - 1])
     return err
@@ -417,28 +421,33 @@ cdef int _param_grads(const Net *net, floating *P, floating *G, const floating *
                       const floating *acts, const floating *deltas, Py_ssize_t n,
                       int l, Py_ssize_t j0, Py_ssize_t j1, floating lr,
                       void *work) noexcept nogil:
-    """BP3/BP4 for units j0:j1 of layer l: ∇W = δᵀ·a_in, ∇b = Σ δ; then, if
-    lr > 0, the SGD update of those rows (their old values are no longer needed:
-    the deltas were propagated before this runs)."""
-    # δ_l is (n, n_out); a_l is (n, n_in); ∇W rows j0:j1 are (j1-j0, n_in)
-    cdef Py_ssize_t i, j, p, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    """BP3/BP4 for units j0:j1 of layer l: ∇W = δᵀ·a_in, ∇b = Σ δ, into G.
+
+    With lr > 0 it is the SGD step instead, fused into the product:
+    W += (−lr)·δᵀ·a_in and b −= lr·Σ δ, and G is not written. The rows of W
+    it changes are no longer needed: the deltas were propagated before this
+    runs, and no other task touches these rows."""
+    # δ_l is (n, n_out); a_l is (n, n_in); W rows j0:j1 are (j1-j0, n_in)
+    cdef Py_ssize_t i, j, n_in = net.sizes[l], n_out = net.sizes[l + 1]
     cdef const floating *d = deltas + net.a_off[l + 1]
-    cdef floating *gw = G + net.w_off[l] + j0 * n_in
     cdef floating *gb = G + net.b_off[l]
-    cdef floating *w = P + net.w_off[l] + j0 * n_in
     cdef floating *b = P + net.b_off[l]
+    cdef floating s
     cdef int err
-    err = _gemm(<int> (j1 - j0), <int> n_in, <int> n,
-                d + j0, 1, n_out, _layer_input(net, x, acts, l), n_in, 1,
-                gw, n_in, work)
+    if lr > 0:
+        err = _gemm(<int> (j1 - j0), <int> n_in, <int> n, -lr,
+                    d + j0, 1, n_out, _layer_input(net, x, acts, l), n_in, 1,
+                    1, P + net.w_off[l] + j0 * n_in, n_in, work)
+    else:
+        err = _gemm(<int> (j1 - j0), <int> n_in, <int> n, <floating> 1,
+                    d + j0, 1, n_out, _layer_input(net, x, acts, l), n_in, 1,
+                    0, G + net.w_off[l] + j0 * n_in, n_in, work)
     for j in range(j0, j1):
         gb[j] = 0
     for i in range(n):
         for j in range(j0, j1):
             gb[j] += d[i * n_out + j]
     if lr > 0:
-        for p in range((j1 - j0) * n_in):
-            w[p] -= lr * gw[p]
         for j in range(j0, j1):
             b[j] -= lr * gb[j]
     return err
