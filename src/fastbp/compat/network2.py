@@ -1,0 +1,237 @@
+"""Nielsen's chapter 3 ``network2.py``, with fastbp's compiled core underneath.
+
+Adds to ``fastbp.compat.network`` what his ``network2.py`` adds: the cost
+classes ``QuadraticCost`` and ``CrossEntropyCost`` (his static ``fn`` and
+``delta``), L2 regularization (``lmbda``), the four ``monitor_*`` flags and
+their returned lists, ``total_cost``, ``accuracy``, and ``save``/``load`` in
+his JSON format. The cost classes select the compiled cost: his
+``CrossEntropyCost`` on sigmoid outputs is fastbp's 'binary_cross_entropy',
+his ``QuadraticCost`` is 'quadratic'; their ``fn``/``delta`` are kept for
+code that calls them, but the training does not call them.
+
+With ``lmbda == 0`` an epoch runs in the compiled core; otherwise each
+mini-batch applies his weight decay ``(1 - eta*(lmbda/n))*w`` from Python
+before its (compiled) gradient step, since the core has no decay yet.
+"""
+import json
+
+import numpy as np
+
+from .network import _as_list, _CompatNetwork, _shuffle, _stack, sigmoid, sigmoid_prime
+
+__all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load", "vectorized_result",
+           "sigmoid", "sigmoid_prime"]
+
+
+class QuadraticCost(object):
+    """C = ½‖a − y‖²."""
+
+    @staticmethod
+    def fn(a, y):
+        """Cost of output ``a`` for desired output ``y``."""
+        return 0.5 * np.linalg.norm(a - y) ** 2
+
+    @staticmethod
+    def delta(z, a, y):
+        """Error delta of the output layer."""
+        return (a - y) * sigmoid_prime(z)
+
+
+class CrossEntropyCost(object):
+    """C = −Σ [y ln a + (1 − y) ln(1 − a)]."""
+
+    @staticmethod
+    def fn(a, y):
+        """Cost of output ``a`` for desired output ``y``; nan_to_num makes
+        0·ln 0 count as 0, as in his code."""
+        return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        """Error delta of the output layer (``z`` unused, kept for the interface)."""
+        return a - y
+
+
+# His cost classes -> fastbp's compiled cost (outputs are sigmoid for both).
+_CORE_COST = {QuadraticCost: "quadratic", CrossEntropyCost: "binary_cross_entropy"}
+
+
+def _core_cost(cost):
+    try:
+        return _CORE_COST[cost]
+    except (KeyError, TypeError):
+        raise ValueError(f"cost must be QuadraticCost or CrossEntropyCost from "
+                         f"fastbp.compat.network2 (the costs the compiled core has); "
+                         f"got {cost!r}") from None
+
+
+class Network(_CompatNetwork):
+    """His chapter 3 network: a choice of cost, L2 regularization, monitoring.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Neurons per layer, inputs first, e.g. ``[784, 30, 10]``.
+    cost : QuadraticCost or CrossEntropyCost
+        Assigning ``net.cost`` later works too; it rebuilds the wrapped
+        network, so ``weights``/``biases`` views taken before then go stale.
+    """
+
+    def __init__(self, sizes, cost=CrossEntropyCost):
+        self.num_layers = len(sizes)
+        self.sizes = sizes
+        self.cost = cost  # builds the wrapped network, which the initializer fills
+        self.default_weight_initializer()
+
+    @property
+    def cost(self):
+        """The cost class, ``QuadraticCost`` or ``CrossEntropyCost``."""
+        return self._cost
+
+    @cost.setter
+    def cost(self, cost):
+        core = _core_cost(cost)
+        if getattr(self, "_net", None) is None or self._net.cost != core:
+            self._wrap(core)
+        self._cost = cost
+
+    def default_weight_initializer(self):
+        """Weights N(0, 1/n_in), biases N(0, 1), drawn with ``np.random.randn``."""
+        self.biases = [np.random.randn(y, 1) for y in self.sizes[1:]]
+        self.weights = [np.random.randn(y, x) / np.sqrt(x)
+                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    def large_weight_initializer(self):
+        """Weights and biases N(0, 1) (chapter 1), drawn with ``np.random.randn``."""
+        self.biases = [np.random.randn(y, 1) for y in self.sizes[1:]]
+        self.weights = [np.random.randn(y, x)
+                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
+            monitor_training_cost=False, monitor_training_accuracy=False):
+        """Train by mini-batch SGD with L2 regularization ``lmbda``.
+
+        Parameters
+        ----------
+        training_data : list of (x, y)
+            x (sizes[0], 1), y one-hot (sizes[-1], 1); shuffled in place each epoch.
+        epochs, mini_batch_size : int
+        eta : float
+            Learning rate.
+        lmbda : float
+            L2 regularization parameter.
+        evaluation_data : list of (x, y) or None
+            y integer labels (his validation/test format).
+        monitor_evaluation_cost, monitor_evaluation_accuracy,
+        monitor_training_cost, monitor_training_accuracy : bool
+            Measure and print these at the end of each epoch.
+
+        Returns
+        -------
+        evaluation_cost, evaluation_accuracy, training_cost, training_accuracy : list
+            One entry per epoch for each flag set, empty otherwise.
+        """
+        training_data, X, Y, order = self._prepare(training_data)
+        original = list(training_data)
+        if evaluation_data is not None:
+            evaluation_data = _as_list(evaluation_data)
+        if evaluation_data:
+            n_data = len(evaluation_data)
+            X_eval, Y_eval = _stack(evaluation_data, "evaluation_data")
+        n = len(training_data)
+        evaluation_cost, evaluation_accuracy = [], []
+        training_cost, training_accuracy = [], []
+        for j in range(epochs):
+            _shuffle(training_data, original, order)
+            self._epoch(X, Y, order, mini_batch_size, eta,
+                        decay=(1 - eta * (lmbda / n)) if lmbda != 0 else 1.0)
+            print("Epoch %s training complete" % j)
+            if monitor_training_cost:
+                cost = self._total_cost(X, Y, lmbda)
+                training_cost.append(cost)
+                print("Cost on training data: {}".format(cost))
+            if monitor_training_accuracy:
+                accuracy = self._count_correct(X, Y)
+                training_accuracy.append(accuracy)
+                print("Accuracy on training data: {} / {}".format(accuracy, n))
+            if monitor_evaluation_cost:
+                cost = self._total_cost(X_eval, self._targets(Y_eval), lmbda)
+                evaluation_cost.append(cost)
+                print("Cost on evaluation data: {}".format(cost))
+            if monitor_evaluation_accuracy:
+                accuracy = self._count_correct(X_eval, Y_eval)
+                evaluation_accuracy.append(accuracy)
+                print("Accuracy on evaluation data: {} / {}".format(accuracy, n_data))
+            print()
+        return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+
+    def update_mini_batch(self, mini_batch, eta, lmbda, n):
+        """One regularized gradient step on ``mini_batch``; ``n`` is the size
+        of the whole training set (it scales the weight decay)."""
+        X, Y = _stack(mini_batch, "mini_batch")
+        self._step(X, self._targets(Y), eta, decay=1 - eta * (lmbda / n))
+
+    def accuracy(self, data, convert=False):
+        """Number of samples in ``data`` whose highest output is the right class.
+
+        ``convert`` says, as in his code, that y is one-hot (training data)
+        rather than an integer; the two formats are also told apart by shape.
+        """
+        return self._count_correct(*_stack(_as_list(data), "data"))
+
+    def total_cost(self, data, lmbda, convert=False):
+        """Mean cost over ``data`` plus the L2 term ½·(lmbda/len(data))·Σ‖w‖².
+
+        ``convert`` says y is an integer label (evaluation data) to be
+        one-hot encoded; integer labels are also recognised by shape.
+        """
+        X, Y = _stack(_as_list(data), "data")
+        return self._total_cost(X, self._targets(Y), lmbda)
+
+    def _total_cost(self, X, Y, lmbda):
+        return float(self._net.loss(X, Y)
+                     + 0.5 * (lmbda / len(X)) * sum(np.linalg.norm(w) ** 2 for w in self.weights))
+
+    def save(self, filename):
+        """Save the network to ``filename`` in his JSON format."""
+        data = {"sizes": [int(s) for s in self.sizes],
+                "weights": [w.tolist() for w in self.weights],
+                "biases": [b.tolist() for b in self.biases],
+                "cost": str(self.cost.__name__)}
+        with open(filename, "w") as f:
+            json.dump(data, f)
+
+
+def load(filename):
+    """Load a network saved by ``Network.save`` (his or this one).
+
+    Raises
+    ------
+    ValueError
+        If the file is not JSON in his format; the message names the file.
+    """
+    with open(filename, "r") as f:
+        try:
+            data = json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{filename}: not a network2 JSON file: {e}") from None
+    try:
+        if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
+            raise ValueError("needs the keys sizes, weights, biases and cost")
+        cost = {c.__name__: c for c in _CORE_COST}.get(data["cost"])
+        if cost is None:
+            raise ValueError(f"unknown cost {data['cost']!r}")
+        net = Network(data["sizes"], cost=cost)
+        net.weights = [np.array(w) for w in data["weights"]]
+        net.biases = [np.array(b) for b in data["biases"]]
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{filename}: not a valid network2 file: {e}") from None
+    return net
+
+
+def vectorized_result(j):
+    """A (10, 1) unit vector with 1.0 in position ``j``: a digit as a target."""
+    e = np.zeros((10, 1))
+    e[j] = 1.0
+    return e
