@@ -6,7 +6,10 @@ from an installed wheel, without pulling in scikit-learn or pandas.
 - ``load_wheat_seeds``: UCI "seeds" (210 x 7, 3 classes).
 - ``load_mnist_5k``: a 5,000-image MNIST subset (5000 x 784, 10 classes).
 - ``train_test_split``: stratified, seeded split.
-- ``standardize``: scale with statistics from the training part only.
+- ``standardize``: scale with statistics from the training part only;
+  ``standardize_stats`` gives those statistics, to store and reuse.
+- ``load_csv``: a user's numeric CSV file with a target column.
+- ``load_mnist_idx``: the standard MNIST IDX files, raw or gzipped.
 
 Sources, citations and licences of the files: ``data/README.md``.
 """
@@ -17,7 +20,11 @@ from importlib.resources import files
 
 import numpy as np
 
-__all__ = ["load_wheat_seeds", "load_mnist_5k", "train_test_split", "standardize"]
+from ._csvfile import load_csv
+from ._idx import load_mnist_idx
+
+__all__ = ["load_wheat_seeds", "load_mnist_5k", "train_test_split", "standardize",
+           "standardize_stats", "load_csv", "load_mnist_idx"]
 
 
 def _data_path(name):
@@ -146,8 +153,23 @@ def standardize(X_train, *others):
     tuple of ndarray of float64
         ``(X_train_s, *others_s)``, new arrays in the order given.
     """
-    X_train = np.asarray(X_train, dtype=np.float64)
-    mean = X_train.mean(axis=0)
-    std = X_train.std(axis=0)
-    std = np.where(std == 0.0, 1.0, std)
+    mean, std = standardize_stats(X_train)
     return tuple((np.asarray(a, dtype=np.float64) - mean) / std for a in (X_train, *others))
+
+
+def standardize_stats(X_train):
+    """The statistics ``standardize`` scales with.
+
+    Parameters
+    ----------
+    X_train : array_like, shape (n_samples, n_features)
+
+    Returns
+    -------
+    mean, std : ndarray of float64, shape (n_features,)
+        Per-feature mean and standard deviation, std taken as 1 where it is
+        zero; ``(X - mean) / std`` is what ``standardize`` returns.
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    std = X_train.std(axis=0)
+    return X_train.mean(axis=0), np.where(std == 0.0, 1.0, std)
