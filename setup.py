@@ -86,6 +86,6 @@ setup(
     package_dir={"": "src"},
     packages=["fastbp", "fastbp.datasets"],
     package_data={"fastbp.datasets": ["data/*"]},
-    ext_modules=cythonize([core], include_path=["csrc"], language_level=3),
+    ext_modules=cythonize([core], include_path=["csrc", "src"], language_level=3),
     cmdclass={"build_ext": BuildExt},
 )

@@ -159,6 +159,7 @@ const char *fastbp_compiler(void)
 #define PACK_B pack_b_d
 #define T double
 #define GEMM fastbp_dgemm
+#define GEMM_DOT fastbp_ddot_nt
 #define KERNEL_FIELD dkernel
 #define MR_FIELD dmr
 #define NR_FIELD dnr
@@ -170,6 +171,7 @@ const char *fastbp_compiler(void)
 #undef PACK_B
 #undef T
 #undef GEMM
+#undef GEMM_DOT
 #undef KERNEL_FIELD
 #undef MR_FIELD
 #undef NR_FIELD
@@ -181,6 +183,7 @@ const char *fastbp_compiler(void)
 #define PACK_B pack_b_s
 #define T float
 #define GEMM fastbp_sgemm
+#define GEMM_DOT fastbp_sdot_nt
 #define KERNEL_FIELD skernel
 #define MR_FIELD smr
 #define NR_FIELD snr

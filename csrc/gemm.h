@@ -70,10 +70,11 @@ typedef struct {
  * more than it saves for the small layers of typical networks. Both ways
  * give the same bits: the kernel and its order of summation are the same. */
 #define FASTBP_DIRECT_B_BYTES (256 * 1024)
-/* C = A·Bᵀ of at most this many bytes of B uses the dot-product kernel.
- * The choice depends on B's shape only, never on how many rows of A a
- * thread has, so it cannot make results depend on the thread count. */
-#define FASTBP_DOT_B_BYTES (512 * 1024)
+/* Layers whose W has at most this many bytes run their forward product
+ * through fastbp_?dot_nt. The choice depends on the layer's shape only,
+ * never on how a thread's share is cut, so it cannot make results depend
+ * on the thread count. */
+#define FASTBP_DOT_B_BYTES (256 * 1024)
 
 size_t fastbp_gemm_work_bytes(void);
 
@@ -86,6 +87,13 @@ int fastbp_sgemm(int m, int n, int k, float alpha,
                  const float *A, ptrdiff_t rsa, ptrdiff_t csa,
                  const float *B, ptrdiff_t rsb, ptrdiff_t csb,
                  int beta, float *C, ptrdiff_t ldc, void *work);
+
+/* C = beta·C + alpha·A·Bᵀ through the dot-product kernels, A (m, k) and
+ * B (n, k) with contiguous rows: the forward pass of small layers. */
+int fastbp_ddot_nt(int m, int n, int k, double alpha, const double *A, ptrdiff_t lda,
+                   const double *B, ptrdiff_t ldb, int beta, double *C, ptrdiff_t ldc);
+int fastbp_sdot_nt(int m, int n, int k, float alpha, const float *A, ptrdiff_t lda,
+                   const float *B, ptrdiff_t ldb, int beta, float *C, ptrdiff_t ldc);
 
 /* Run-time ISA choice. fastbp_isa_select(NULL) picks the best the CPU runs
  * (or $FASTBP_ISA if set); with a name it forces that path. Returns

@@ -1,12 +1,13 @@
 /* gemm_framework.h: the blocked, packed GEMM loops (BLIS's five loops around
  * the micro-kernel), written once and included by gemm.c for each type.
  *
- * Three ways through, all with the same per-element arithmetic except (1):
- *   1. C = A·Bᵀ, rows of A and B contiguous, B small: the dot-product kernel.
- *   2. B's rows contiguous and B small: B read in place, only A packed.
- *   3. otherwise A and B packed into panels (B's edge panel always is).
+ * GEMM has two ways through with the same per-element arithmetic:
+ *   1. B's rows contiguous and B small: B read in place, only A packed.
+ *   2. otherwise A and B packed into panels (B's edge panel always is).
+ * GEMM_DOT is C = A·Bᵀ through the dot-product kernel (its own order of
+ * summation: the caller chooses it by the shape of the whole layer).
  *
- * Define before including: T (float or double), GEMM (function name),
+ * Define before including: T (float or double), GEMM and GEMM_DOT (names),
  * PACK_A, PACK_B (names for this type's packing routines), KERNEL_FIELD,
  * MR_FIELD, NR_FIELD, DOT_FIELD, DOT_MR_FIELD, DOT_NR_FIELD (the fastbp_isa
  * members to use).
@@ -59,26 +60,12 @@ int GEMM(int m, int n, int k, T alpha,
         return FASTBP_OK;
     const fastbp_isa *isa = fastbp_active_isa();
     const size_t b_bytes = (size_t)n * (size_t)k * sizeof(T);
-
     if (k == 0) { /* C = beta·C + nothing */
         if (!beta)
             for (int i = 0; i < m; ++i)
                 for (int j = 0; j < n; ++j) C[(ptrdiff_t)i * ldc + j] = 0;
         return FASTBP_OK;
     }
-    if (csa == 1 && rsb == 1 && b_bytes <= FASTBP_DOT_B_BYTES) {
-        /* C = A·Bᵀ with contiguous rows (the forward pass): dot products;
-         * a block of A's rows stays in L1 while all of B streams from L2 */
-        const int dmr = isa->DOT_MR_FIELD, dnr = isa->DOT_NR_FIELD;
-        for (int i0 = 0; i0 < m; i0 += dmr)
-            for (int j0 = 0; j0 < n; j0 += dnr)
-                isa->DOT_FIELD(k, A + (ptrdiff_t)i0 * rsa, rsa, B + (ptrdiff_t)j0 * csb, csb,
-                               C + (ptrdiff_t)i0 * ldc + j0, ldc,
-                               m - i0 < dmr ? m - i0 : dmr, n - j0 < dnr ? n - j0 : dnr,
-                               alpha, beta);
-        return FASTBP_OK;
-    }
-
     const int mr = isa->MR_FIELD, nr = isa->NR_FIELD;
     const int direct_b = csb == 1 && b_bytes <= FASTBP_DIRECT_B_BYTES;
     T *ap = (T *)work;
@@ -111,5 +98,23 @@ int GEMM(int m, int n, int k, T alpha,
             }
         }
     }
+    return FASTBP_OK;
+}
+
+int GEMM_DOT(int m, int n, int k, T alpha, const T *A, ptrdiff_t lda,
+             const T *B, ptrdiff_t ldb, int beta, T *C, ptrdiff_t ldc)
+{
+    /* A is (m,k), B is (n,k), both with contiguous rows; C is (m,n) */
+    if (m < 0 || n < 0 || k < 0 || ldc < n)
+        return FASTBP_EINVAL;
+    const fastbp_isa *isa = fastbp_active_isa();
+    const int dmr = isa->DOT_MR_FIELD, dnr = isa->DOT_NR_FIELD;
+    /* a block of A's rows stays in L1 while all of B streams from L2 */
+    for (int i0 = 0; i0 < m; i0 += dmr)
+        for (int j0 = 0; j0 < n; j0 += dnr)
+            isa->DOT_FIELD(k, A + (ptrdiff_t)i0 * lda, lda, B + (ptrdiff_t)j0 * ldb, ldb,
+                           C + (ptrdiff_t)i0 * ldc + j0, ldc,
+                           m - i0 < dmr ? m - i0 : dmr, n - j0 < dnr ? n - j0 : dnr,
+                           alpha, beta);
     return FASTBP_OK;
 }

@@ -8,6 +8,7 @@ the compiled core (fastbp._core) does the arithmetic.
 """
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -125,7 +126,8 @@ class Network:
         self._w_off, self._b_off, n_params = _layout(sizes)
         self._params = np.zeros(n_params, dtype=dtype)
         self._plans = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()        # compiled calls share the Plan buffers
+        self._fit_lock = threading.Lock()     # a second concurrent fit is an error
         self._make_views()
         self._init_params(init, np.random.default_rng(seed))
 
@@ -278,7 +280,7 @@ class Network:
         return total / X.shape[0], grads
 
     def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
-            validation_data=None, verbose=False):
+            validation_data=None, verbose=False, on_nonfinite="raise"):
         """Mini-batch SGD, w ← w − lr·∇C (C the batch's mean cost).
 
         Each epoch runs in the compiled core without returning to Python
@@ -288,42 +290,95 @@ class Network:
         batches, each measured before its update, as Keras does), 'seconds',
         and 'val_loss'/'val_accuracy' at the end of each epoch when
         `validation_data=(X_val, Y_val)` is given.
+
+        Faults: if a batch's cost or the parameters become NaN or inf, the
+        parameters are restored to their last finite values and fit raises
+        FloatingPointError naming the epoch and batch (`on_nonfinite="raise"`)
+        or warns and returns (`"stop"`). Ctrl-C stops at the next batch with
+        the parameters of the last complete update; the KeyboardInterrupt
+        propagates. Either exception carries the epochs done as `.history`.
+        A second fit on the same network from another thread raises
+        RuntimeError.
         """
         X, Y = self._data(X, Y)
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         lr = check_positive_float(lr, "lr")
         seed = check_seed(seed)
+        check_name(on_nonfinite, ("raise", "stop"), "on_nonfinite")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, Y_val)")
             X_val, Y_val = self._data(*validation_data, xname="validation_data[0]",
                                       yname="validation_data[1]")
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError("fit is already running on this network in another thread")
+        try:
+            with self._lock:
+                return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), lr, shuffle,
+                                 np.random.default_rng(seed),
+                                 None if validation_data is None else (X_val, Y_val),
+                                 verbose, on_nonfinite)
+        finally:
+            self._fit_lock.release()
+
+    def _fit(self, X, Y, epochs, batch_size, lr, shuffle, rng, validation, verbose,
+             on_nonfinite):
         n = X.shape[0]
-        batch_size = min(batch_size, n)
-        rng = np.random.default_rng(seed)
         history = History()
         grads = np.empty_like(self._params)
-        with self._lock:
-            plan = self._plan(batch_size)
-            for epoch in range(epochs):
-                order = rng.permutation(n) if shuffle else np.arange(n)
-                start = time.perf_counter()
-                total, n_correct = _core.train_epoch(plan, self._params, grads, X, Y,
-                                                     order.astype(np.intp), batch_size, lr)
-                seconds = time.perf_counter() - start
-                logs = {"loss": total / n, "accuracy": n_correct / n}
-                if validation_data is not None:
-                    cost, correct = self._per_sample(X_val, Y_val)
-                    logs["val_loss"] = float(cost.mean())
-                    logs["val_accuracy"] = float(correct.mean())
-                logs["seconds"] = seconds
-                history._append(epoch, logs)
-                if verbose:
-                    print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
-                        f"{k} {v:.4f}" for k, v in logs.items()) + f"  ({n / seconds:,.0f} samples/s)",
-                        flush=True)
+        plan = self._plan(batch_size)
+        # Ctrl-C can only be caught by the compiled loop in the main thread
+        watch = threading.current_thread() is threading.main_thread()
+        for epoch in range(epochs):
+            order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.intp)
+            start_params = self._params.copy()
+            start = time.perf_counter()
+            try:
+                total, n_correct, done, stop = _core.train_epoch(
+                    plan, self._params, grads, X, Y, order, batch_size, lr, watch)
+            except KeyboardInterrupt as e:
+                e.history = history
+                raise
+            seconds = time.perf_counter() - start
+            if stop == _core.NONFINITE or not np.isfinite(self._params).all():
+                kept = self._restore_finite(start_params, plan, grads, X, Y, order,
+                                            batch_size, lr, done)
+                message = (f"fit: the cost or the parameters became NaN or inf in epoch "
+                           f"{epoch + 1}, batch {done + 1}; the parameters were restored "
+                           f"to their last finite values (after {kept} batches of that epoch)")
+                if on_nonfinite == "stop":
+                    warnings.warn(message, RuntimeWarning, stacklevel=3)
+                    return history
+                err = FloatingPointError(message)
+                err.history = history
+                raise err
+            logs = {"loss": total / n, "accuracy": n_correct / n}
+            if validation is not None:
+                cost, correct = self._per_sample(*validation)
+                logs["val_loss"] = float(cost.mean())
+                logs["val_accuracy"] = float(correct.mean())
+            logs["seconds"] = seconds
+            history._append(epoch, logs)
+            if verbose:
+                print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
+                    f"{k} {v:.4f}" for k, v in logs.items()) + f"  ({n / seconds:,.0f} samples/s)",
+                    flush=True)
         return history
+
+    def _restore_finite(self, start_params, plan, grads, X, Y, order, batch_size, lr, done):
+        """Make params the last finite ones of this epoch: after `done` updates
+        if those are finite, else replay fewer updates from the epoch's start
+        (the replay computes the same bits). Returns the updates kept."""
+        for kept in range(done, -1, -1):
+            if kept < done:
+                self._params[...] = start_params
+                if kept:
+                    _core.train_epoch(plan, self._params, grads, X, Y,
+                                      order[:kept * batch_size], batch_size, lr)
+            if np.isfinite(self._params).all():
+                return kept
+        raise AssertionError("unreachable: the epoch started from finite parameters")
 
     def save(self, path):
         """Write the model to `path` (.npz, JSON header, no pickle), atomically."""
@@ -337,5 +392,6 @@ class Network:
         net._params = self._params.copy()
         net._plans = {}
         net._lock = threading.RLock()
+        net._fit_lock = threading.Lock()
         net._make_views()
         return net

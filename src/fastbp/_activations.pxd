@@ -1,0 +1,129 @@
+# cython: language_level=3
+"""Activations and their derivatives, elementwise, for the compiled core.
+
+σ' is written in terms of the stored activation a = σ(z) (sigmoid: a(1−a),
+tanh: 1−a², relu: [a > 0]), so the core keeps a and not z. Softmax works on
+whole rows; it is only an output activation.
+"""
+from cython cimport floating
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, tanh, tanhf
+
+cdef extern from "fastbp.h" nogil:
+    double FASTBP_LEAKY_SLOPE
+
+# Codes: the index in fastbp._core.ACTIVATIONS.
+cdef enum:
+    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _sigmoid(floating z) noexcept nogil:
+    # exp of a non-positive argument only: no overflow for large |z|
+    cdef floating e
+    if z >= 0:
+        e = _exp(-z)
+        return 1 / (1 + e)
+    e = _exp(z)
+    return e / (1 + e)
+
+
+cdef inline floating _softplus(floating z) noexcept nogil:
+    """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|)."""
+    cdef floating m = z if z > 0 else 0
+    cdef floating t = -z if z > 0 else z
+    if floating is float:
+        return m + log1pf(expf(t))
+    else:
+        return m + log1p(exp(t))
+
+
+cdef inline floating activate(floating z, int act) noexcept nogil:
+    if act == SIGMOID:
+        return _sigmoid(z)
+    if act == TANH:
+        if floating is float:
+            return tanhf(z)
+        else:
+            return tanh(z)
+    if act == RELU:
+        return z if z > 0 else 0
+    if act == LEAKY_RELU:
+        return z if z > 0 else <floating> FASTBP_LEAKY_SLOPE * z
+    return z
+
+
+cdef inline floating activation_grad(floating a, int act) noexcept nogil:
+    """σ'(z) written in terms of a = σ(z)."""
+    if act == SIGMOID:
+        return a * (1 - a)
+    if act == TANH:
+        return 1 - a * a
+    if act == RELU:
+        return 1 if a > 0 else 0
+    if act == LEAKY_RELU:
+        return 1 if a > 0 else <floating> FASTBP_LEAKY_SLOPE
+    return 1
+
+
+cdef inline void bias_activate(floating *a, floating *z, const floating *b,
+                               Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
+                               int act) noexcept nogil:
+    """z += b, then a = σ(z) (elementwise; softmax is left to softmax_rows).
+
+    z and a are (rows, cols) blocks with row stride ld (a may be z), b is (cols,).
+    z keeps the bias: the output layer's stable costs read it."""
+    cdef Py_ssize_t i, j
+    cdef floating *zr
+    cdef floating *ar
+    for i in range(rows):
+        zr = z + i * ld
+        ar = a + i * ld
+        for j in range(cols):
+            zr[j] += b[j]
+        if act != SOFTMAX and (act != IDENTITY or ar != zr):
+            for j in range(cols):
+                ar[j] = activate(zr[j], act)
+
+
+cdef inline void softmax_rows(floating *a, const floating *z, Py_ssize_t rows,
+                              Py_ssize_t width) noexcept nogil:
+    """a = softmax(z) over each row of width `width` (max subtracted first)."""
+    cdef Py_ssize_t i, j
+    cdef floating m, s, v
+    for i in range(rows):
+        m = z[i * width]
+        for j in range(1, width):
+            if z[i * width + j] > m:
+                m = z[i * width + j]
+        s = 0
+        for j in range(width):
+            v = _exp(z[i * width + j] - m)
+            a[i * width + j] = v
+            s += v
+        for j in range(width):
+            a[i * width + j] /= s
+
+
+cdef inline void mul_activation_grad(floating *d, const floating *a, Py_ssize_t rows,
+                                     Py_ssize_t cols, Py_ssize_t ld, int act) noexcept nogil:
+    """d ⊙= σ'(z), from a = σ(z) (BP2's Hadamard factor); (rows, cols) blocks
+    with row stride ld."""
+    cdef Py_ssize_t i, j
+    if act == IDENTITY:
+        return
+    for i in range(rows):
+        for j in range(cols):
+            d[i * ld + j] *= activation_grad(a[i * ld + j], act)
