@@ -155,6 +155,10 @@ cdef class Plan:
         self.work_stride = (fastbp_gemm_work_bytes() + FASTBP_ALIGN - 1) // FASTBP_ALIGN * FASTBP_ALIGN
         self.work_buf = np.zeros(self.work_stride * n_threads + FASTBP_ALIGN, dtype=np.uint8)
 
+    def a_offset(self, int l):
+        """Offset of layer l's activations (and of δ_{l-1}) in acts/deltas."""
+        return self.a_off[l]
+
     cdef char *work(self):
         cdef char *p = <char *> cnp.PyArray_DATA(self.work_buf)
         return p + (-(<size_t> p)) % FASTBP_ALIGN
@@ -444,6 +448,25 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
         _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
         _delta_phase(&net, &params[0], n, t, T)
         _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, <floating> lr, t, T)
+    _check(plan)
+    return _batch_sums(&net, n, &n_correct)
+
+
+def trace(Plan plan, const floating[::1] params, const floating[:, ::1] X,
+          const floating[:, ::1] Y):
+    """Forward pass, cost and deltas (BP1, BP2) of all rows of (X, Y),
+    n <= plan.cap, left in plan.acts / plan.zout / plan.deltas (deltas of
+    the mean cost). Returns the summed per-sample cost."""
+    cdef Net net = _net(plan)
+    cdef Py_ssize_t n = X.shape[0], n_correct
+    cdef floating scale = (<floating> 1) / n
+    cdef int t, T
+    with nogil, parallel(num_threads=net.n_threads):
+        t = fastbp_thread_num()
+        T = fastbp_num_threads()
+        _forward_phase(&net, &params[0], &X[0, 0], n, t, T)
+        _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
+        _delta_phase(&net, &params[0], n, t, T)
     _check(plan)
     return _batch_sums(&net, n, &n_correct)
 

@@ -272,6 +272,22 @@ class Network:
         gw, gb = self.unflatten(grads)
         return loss, gw, gb
 
+    def _trace(self, X, Y):
+        """Everything backprop computes for validated (X, Y), as copies:
+        (mean cost, activations [A_0=X, A_1, ..., A_L], Z_L, deltas
+        [Δ_0, ..., Δ_{L-1}] with Δ_l = ∂C/∂Z_{l+1} of the mean cost C)."""
+        n = X.shape[0]
+        with self._lock:
+            plan = self._plan(n)
+            total = _core.trace(plan, self._params, X, Y)
+            acts, deltas = [X.copy()], []
+            for l, width in enumerate(self._sizes[1:]):
+                off = plan.a_offset(l + 1)
+                acts.append(plan.acts[off:off + n * width].reshape(n, width).copy())
+                deltas.append(plan.deltas[off:off + n * width].reshape(n, width).copy())
+            z_out = plan.zout[:n * self._sizes[-1]].reshape(n, -1).copy()
+        return total / n, acts, z_out, deltas
+
     def _flat_gradients(self, X, Y):
         """(mean cost, gradient in the params layout) for validated (X, Y)."""
         grads = np.empty_like(self._params)
