@@ -84,7 +84,7 @@ setup(
     name="fastbp",
     version=version["__version__"],
     package_dir={"": "src"},
-    packages=["fastbp", "fastbp.datasets"],
+    packages=["fastbp", "fastbp.datasets", "fastbp.optim", "fastbp.compat"],
     package_data={"fastbp.datasets": ["data/*"]},
     ext_modules=cythonize([core], include_path=["csrc", "src"], language_level=3),
     cmdclass={"build_ext": BuildExt},

@@ -38,7 +38,7 @@ def test_shuffled_epochs_match_reference(threads):
         oracle.params[...] = np.concatenate([a.ravel() for pair in zip(w, b) for a in pair])
     history = net.fit(X, Y, epochs=3, batch_size=8, lr=0.5, seed=123)
     assert rel_err(net.params, oracle.params) <= 1e-12
-    assert len(history) == 3 and set(history.history) == {"loss", "accuracy", "seconds"}
+    assert len(history) == 3 and set(history.history) == {"loss", "accuracy", "lr", "seconds", "grad_norm"}
 
 
 def test_history_reports_epoch_losses():

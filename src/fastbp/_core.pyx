@@ -23,12 +23,13 @@ fastbp._validation; it allocates nothing once a Plan exists.
 from cython cimport floating
 from cython.parallel cimport parallel
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport isfinite
+from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
-from fastbp._activations cimport SOFTMAX, bias_activate, mul_activation_grad, softmax_rows
+from fastbp._activations cimport (SOFTMAX, activation_grad, bias_activate,
+                                  mul_activation_grad, softmax_rows)
 from fastbp._costs cimport cost_row, correct
 
 cnp.import_array()
@@ -58,6 +59,17 @@ cdef extern from "gemm.h" nogil:
     int fastbp_openmp_enabled()
     int fastbp_openmp_max_threads()
     const char *fastbp_compiler()
+
+cdef extern from "optim.h" nogil:
+    void fastbp_doptim_step(int kind, const double *hyper, long t, double lr, double *p,
+                            const double *g, double *s, Py_ssize_t stride, Py_ssize_t n)
+    void fastbp_soptim_step(int kind, const double *hyper, long t, double lr, float *p,
+                            const float *g, float *s, Py_ssize_t stride, Py_ssize_t n)
+
+cdef extern from "dropout.h" nogil:
+    double fastbp_dropout_uniform(unsigned long long seed, unsigned long long epoch,
+                                  unsigned long long sample, unsigned long long layer,
+                                  unsigned long long unit)
 
 cdef extern from "runtime.h" nogil:
     void fastbp_barrier()
@@ -212,6 +224,32 @@ cdef Net _net(Plan plan):
     return net
 
 
+cdef struct Train:
+    # how train_epoch updates the parameters; NULL Train = gradients only
+    int kind                  # optimizer code of optim.h; -1 = plain SGD
+    const double *hyper       # its hyper-parameters
+    long step                 # 1-based optimizer step of the current batch
+    double lr
+    void *state               # optimizer state, (n_state, n_params) of the dtype
+    Py_ssize_t stride         # n_params
+    double l1, l2, max_norm
+    const double *dropout     # drop rate of each layer's output (hidden only), or NULL
+    unsigned long long seed
+    long epoch
+    double *row_sq            # ‖∇ of each unit's row‖² (W row and bias), or NULL
+    const Py_ssize_t *unit_off  # offset of each layer's units in row_sq
+
+
+cdef inline bint _dropped(const Train *tr, int l) noexcept nogil:
+    return tr != NULL and tr.dropout != NULL and tr.dropout[l] > 0
+
+
+cdef inline bint _fused(const Train *tr) noexcept nogil:
+    """Plain SGD with nothing else to do with the gradient: the step can be
+    fused into the product, W += (−lr)·δᵀ·a_in, and G is never written."""
+    return (tr.kind < 0 and tr.l1 == 0 and tr.l2 == 0 and tr.row_sq == NULL)
+
+
 # ------------------------------------------------------- products and slices
 
 cdef inline int _gemm(int m, int n, int k, floating alpha,
@@ -252,8 +290,11 @@ cdef inline void *_work(const Net *net, int t) noexcept nogil:
 # ends with a barrier where its results are needed by other threads.
 
 cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
-                         Py_ssize_t n, int t, int T) noexcept nogil:
-    """Z_l[:, own units] = A_l·W_l[own]ᵀ + b, then σ, layer by layer."""
+                         Py_ssize_t n, int t, int T, const Train *tr,
+                         const Py_ssize_t *rows) noexcept nogil:
+    """Z_l[:, own units] = A_l·W_l[own]ᵀ + b, then σ, layer by layer; with
+    dropout (training only) hidden units are dropped and the kept ones scaled
+    by 1/(1−p). Row i is sample rows[i] of the data (keys the dropout mask)."""
     # x is (n, sizes[0]); layer l's activations are (n, sizes[l]) at acts + a_off[l]
     cdef int l, L = net.n_layers, err = 0
     cdef Py_ssize_t lo, hi, n_in, n_out
@@ -276,8 +317,26 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
                              0, z + lo, n_out, _work(net, t))
             bias_activate(acts + net.a_off[l + 1] + lo, z + lo, P + net.b_off[l] + lo,
                           n, hi - lo, n_out, net.act[l])
+            if l < L - 1 and _dropped(tr, l):
+                _dropout(acts + net.a_off[l + 1], n, n_out, lo, hi, tr, l, rows)
         fastbp_barrier()
     net.flags[1 + t] |= err
+
+
+cdef void _dropout(floating *a, Py_ssize_t n, Py_ssize_t width, Py_ssize_t lo,
+                   Py_ssize_t hi, const Train *tr, int l,
+                   const Py_ssize_t *rows) noexcept nogil:
+    """Inverted dropout on columns lo:hi of a (n, width): a = 0 where dropped,
+    a/(1−p) where kept."""
+    cdef Py_ssize_t i, j
+    cdef double p = tr.dropout[l]
+    cdef floating keep_scale = <floating> (1 / (1 - p))
+    for i in range(n):
+        for j in range(lo, hi):
+            if fastbp_dropout_uniform(tr.seed, tr.epoch, rows[i], l, j) < p:
+                a[i * width + j] = 0
+            else:
+                a[i * width + j] *= keep_scale
 
 
 cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_rows,
@@ -303,8 +362,9 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
 
 
 cdef void _delta_phase(const Net *net, const floating *P, Py_ssize_t n,
-                       int t, int T) noexcept nogil:
-    """BP2, layer by layer: δ_{l-1}[:, own] = (δ_l · W_l[:, own]) ⊙ σ'(a_l[:, own])."""
+                       int t, int T, const Train *tr, const Py_ssize_t *rows) noexcept nogil:
+    """BP2, layer by layer: δ_{l-1}[:, own] = (δ_l · W_l[:, own]) ⊙ σ'(a_l[:, own]);
+    through dropout, ⊙ mask/(1−p) as well, σ' taken at the unscaled a."""
     cdef int l, err = 0
     cdef Py_ssize_t lo, hi, n_in, n_out
     cdef floating *deltas = <floating *> net.deltas
@@ -319,24 +379,47 @@ cdef void _delta_phase(const Net *net, const floating *P, Py_ssize_t n,
                          deltas + net.a_off[l + 1], n_out, 1,
                          P + net.w_off[l] + lo, n_in, 1,
                          0, deltas + net.a_off[l] + lo, n_in, _work(net, t))
-            mul_activation_grad(deltas + net.a_off[l] + lo, acts + net.a_off[l] + lo,
-                                n, hi - lo, n_in, net.act[l - 1])
+            if _dropped(tr, l - 1):
+                _dropout_grad(deltas + net.a_off[l], acts + net.a_off[l], n, n_in, lo, hi,
+                              tr, l - 1, rows, net.act[l - 1])
+            else:
+                mul_activation_grad(deltas + net.a_off[l] + lo, acts + net.a_off[l] + lo,
+                                    n, hi - lo, n_in, net.act[l - 1])
         fastbp_barrier()
     net.flags[1 + t] |= err
 
 
+cdef void _dropout_grad(floating *d, const floating *a, Py_ssize_t n, Py_ssize_t width,
+                        Py_ssize_t lo, Py_ssize_t hi, const Train *tr, int l,
+                        const Py_ssize_t *rows, int act) noexcept nogil:
+    """d ⊙= mask/(1−p) · σ'(z), σ' from the unscaled a·(1−p) of kept units."""
+    cdef Py_ssize_t i, j
+    cdef double p = tr.dropout[l]
+    cdef floating keep = <floating> (1 - p), keep_scale = <floating> (1 / (1 - p))
+    for i in range(n):
+        for j in range(lo, hi):
+            if fastbp_dropout_uniform(tr.seed, tr.epoch, rows[i], l, j) < p:
+                d[i * width + j] = 0
+            else:
+                d[i * width + j] *= keep_scale * activation_grad(a[i * width + j] * keep, act)
+
+
 cdef void _param_phase(const Net *net, floating *P, floating *G, const floating *x,
-                       Py_ssize_t n, floating lr, int t, int T) noexcept nogil:
+                       Py_ssize_t n, const Train *tr, int t, int T) noexcept nogil:
     """BP3/BP4 for this thread's units of every layer: ∇W = δᵀ·a_in and
-    ∇b = Σ δ into G; with lr > 0 the SGD step instead, fused into the
-    product: W += (−lr)·δᵀ·a_in, b −= lr·Σ δ (G's bias part is scratch).
-    These rows of W are read by no other thread any more in this batch."""
+    ∇b = Σ δ into G, then, when training (tr != NULL), the update of those
+    rows: L1/L2 terms, the optimizer step, the max-norm constraint. Plain
+    SGD fuses its step into the product (W += (−lr)·δᵀ·a_in). These rows of
+    W are read by no other thread any more in this batch."""
     cdef int l, err = 0
     cdef Py_ssize_t i, j, lo, hi, n_in, n_out
     cdef const floating *d
     cdef const floating *a_in
     cdef floating *gb
+    cdef floating *gw
+    cdef floating *w
     cdef floating *b
+    cdef floating lr = <floating> tr.lr if tr != NULL else 0
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
@@ -346,23 +429,85 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
         # δ_l is (n, n_out), a_l is (n, n_in); rows lo:hi of W_l are (hi-lo, n_in)
         d = <floating *> net.deltas + net.a_off[l + 1]
         a_in = x if l == 0 else <floating *> net.acts + net.a_off[l]
-        if lr > 0:
+        w = P + net.w_off[l] + lo * n_in
+        gw = G + net.w_off[l] + lo * n_in
+        b = P + net.b_off[l] + lo
+        gb = G + net.b_off[l] + lo
+        if tr != NULL and _fused(tr):
             err |= _gemm(<int> (hi - lo), <int> n_in, <int> n, -lr, d + lo, 1, n_out,
-                         a_in, n_in, 1, 1, P + net.w_off[l] + lo * n_in, n_in, _work(net, t))
+                         a_in, n_in, 1, 1, w, n_in, _work(net, t))
         else:
             err |= _gemm(<int> (hi - lo), <int> n_in, <int> n, <floating> 1, d + lo, 1, n_out,
-                         a_in, n_in, 1, 0, G + net.w_off[l] + lo * n_in, n_in, _work(net, t))
-        gb = G + net.b_off[l]
-        for j in range(lo, hi):
+                         a_in, n_in, 1, 0, gw, n_in, _work(net, t))
+        for j in range(hi - lo):
             gb[j] = 0
         for i in range(n):
-            for j in range(lo, hi):
-                gb[j] += d[i * n_out + j]
-        if lr > 0:
-            b = P + net.b_off[l]
-            for j in range(lo, hi):
+            for j in range(hi - lo):
+                gb[j] += d[i * n_out + lo + j]
+        if tr == NULL:
+            continue
+        if _fused(tr):
+            for j in range(hi - lo):
                 b[j] -= lr * gb[j]
+        else:
+            _update_rows(tr, w, gw, b, gb, hi - lo, n_in,
+                         net.w_off[l] + lo * n_in, net.b_off[l] + lo,
+                         tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
+        if tr.max_norm > 0:
+            _max_norm_rows(w, hi - lo, n_in, tr.max_norm)
     net.flags[1 + t] |= err
+
+
+cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
+                       floating *gb, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t w_at,
+                       Py_ssize_t b_at, double *row_sq) noexcept nogil:
+    """Diagnostics, regularization and the optimizer step of `rows` rows of W
+    (at offset w_at of params) and their biases (at b_at)."""
+    cdef Py_ssize_t i, j
+    cdef double sq
+    cdef floating l1 = <floating> tr.l1, l2 = <floating> tr.l2
+    if row_sq != NULL:
+        # the plain gradient of the mean cost, before any penalty term
+        for j in range(rows):
+            sq = <double> gb[j] * gb[j]
+            for i in range(n_in):
+                sq += <double> gw[j * n_in + i] * gw[j * n_in + i]
+            row_sq[j] = sq
+    if l1 != 0 or l2 != 0:
+        # ∂/∂W of λ2/2·‖W‖² + λ1·Σ|W| (weights only, not biases)
+        for i in range(rows * n_in):
+            gw[i] += l2 * w[i] + l1 * ((w[i] > 0) - (w[i] < 0))
+    if tr.kind < 0:
+        for i in range(rows * n_in):
+            w[i] -= <floating> tr.lr * gw[i]
+        for j in range(rows):
+            b[j] -= <floating> tr.lr * gb[j]
+    elif floating is float:
+        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, w, gw,
+                           <float *> tr.state + w_at, tr.stride, rows * n_in)
+        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, b, gb,
+                           <float *> tr.state + b_at, tr.stride, rows)
+    else:
+        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, w, gw,
+                           <double *> tr.state + w_at, tr.stride, rows * n_in)
+        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, b, gb,
+                           <double *> tr.state + b_at, tr.stride, rows)
+
+
+cdef void _max_norm_rows(floating *w, Py_ssize_t rows, Py_ssize_t n_in,
+                         double c) noexcept nogil:
+    """Rescale each unit's incoming weight vector to norm c if it is longer."""
+    cdef Py_ssize_t i, j
+    cdef double sq
+    cdef floating scale
+    for j in range(rows):
+        sq = 0
+        for i in range(n_in):
+            sq += <double> w[j * n_in + i] * w[j * n_in + i]
+        if sq > c * c:
+            scale = <floating> (c / sqrt(sq))
+            for i in range(n_in):
+                w[j * n_in + i] *= scale
 
 
 cdef double _batch_sums(const Net *net, Py_ssize_t n, Py_ssize_t *n_correct) noexcept nogil:
@@ -400,7 +545,7 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         r = 0
         while r < n:
             nb = min(net.cap, n - r)
-            _forward_phase(&net, &params[0], &X[r, 0], nb, t, T)
+            _forward_phase(&net, &params[0], &X[r, 0], nb, t, T, NULL, NULL)
             _output_phase(&net, <floating *> NULL, NULL, nb, 1, t, T)
             if t == 0:
                 memcpy(&out[r, 0], a_L, nb * w_out * sizeof(floating))
@@ -421,7 +566,7 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         r = 0
         while r < n:
             nb = min(net.cap, n - r)
-            _forward_phase(&net, &params[0], &X[r, 0], nb, t, T)
+            _forward_phase(&net, &params[0], &X[r, 0], nb, t, T, NULL, NULL)
             _output_phase(&net, &Y[r, 0], NULL, nb, 1, t, T)
             if t == 0:
                 memcpy(&loss[r], net.loss, nb * sizeof(double))
@@ -432,10 +577,9 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
 
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
-              const floating[:, ::1] X, const floating[:, ::1] Y, double lr=0):
-    """grads = ∇ of the mean cost over all rows of (X, Y), n <= plan.cap; with
-    lr > 0 the SGD step on params instead. Returns the summed per-sample cost
-    (before the step)."""
+              const floating[:, ::1] X, const floating[:, ::1] Y):
+    """grads = ∇ of the mean cost over all rows of (X, Y), n <= plan.cap.
+    Returns the summed per-sample cost."""
     cdef Net net = _net(plan)
     cdef Py_ssize_t n = X.shape[0], n_correct
     cdef floating scale = (<floating> 1) / n
@@ -444,10 +588,10 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
     with nogil, parallel(num_threads=net.n_threads):
         t = fastbp_thread_num()
         T = fastbp_num_threads()
-        _forward_phase(&net, &params[0], &X[0, 0], n, t, T)
+        _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
         _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
-        _delta_phase(&net, &params[0], n, t, T)
-        _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, <floating> lr, t, T)
+        _delta_phase(&net, &params[0], n, t, T, NULL, NULL)
+        _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, NULL, t, T)
     _check(plan)
     return _batch_sums(&net, n, &n_correct)
 
@@ -464,9 +608,9 @@ def trace(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     with nogil, parallel(num_threads=net.n_threads):
         t = fastbp_thread_num()
         T = fastbp_num_threads()
-        _forward_phase(&net, &params[0], &X[0, 0], n, t, T)
+        _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
         _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
-        _delta_phase(&net, &params[0], n, t, T)
+        _delta_phase(&net, &params[0], n, t, T, NULL, NULL)
     _check(plan)
     return _batch_sums(&net, n, &n_correct)
 
@@ -474,25 +618,54 @@ def trace(Plan plan, const floating[::1] params, const floating[:, ::1] X,
 def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 const floating[:, ::1] X, const floating[:, ::1] Y,
                 const Py_ssize_t[::1] order, Py_ssize_t batch_size, double lr,
-                bint watch_interrupt=False):
-    """One epoch of mini-batch SGD in one parallel region, no Python between
-    batches.
+                bint watch_interrupt=False, int kind=-1, const double[::1] hyper=None,
+                long step=1, floating[:, ::1] state=None, double l1=0, double l2=0,
+                double max_norm=0, const double[::1] dropout=None,
+                unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
+                const Py_ssize_t[::1] unit_off=None):
+    """One epoch of mini-batch training in one parallel region, no Python
+    between batches.
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] (the last may be
-    short); batch_size <= plan.cap. Stops before the update of a batch whose
-    cost is not finite, or, with watch_interrupt, at the first batch after a
-    Ctrl-C. Returns (sum of per-sample costs, number correct, batches
-    updated, COMPLETED | NONFINITE | INTERRUPTED); costs and correctness of
-    each sample are measured before its batch's update, as Keras does.
+    short); batch_size <= plan.cap. The update is plain SGD at rate lr
+    (kind -1) or the optimizer `kind` of csrc/optim.h with `hyper` and
+    `state` (its buffers, (n_state, n_params)), its step count starting at
+    `step`; with L1/L2 terms, max-norm and dropout (rates per layer, keyed by
+    seed, epoch, sample, unit) as given. With row_sq, the squared gradient
+    norm of every unit's row in the epoch's last batch is written there
+    (layer l's units from unit_off[l]).
+
+    Stops before the update of a batch whose cost is not finite, or, with
+    watch_interrupt, at the first batch after a Ctrl-C. Returns (sum of
+    per-sample costs, number correct, batches updated, COMPLETED | NONFINITE
+    | INTERRUPTED); the cost and correctness of each sample are measured
+    before its batch's update, as Keras does.
     """
     cdef Net net = _net(plan)
     cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1]
-    cdef Py_ssize_t start, nb, i, batch_correct
+    cdef Py_ssize_t start, nb, i, batch_correct, done
+    cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
     cdef double batch_total
     cdef int t, T, stop
     cdef floating *xb
+    cdef double *row_sq_at = &row_sq[0] if row_sq is not None else NULL
+    cdef Train tr, mine
     # results, written by thread 0: total, correct, batches, reason
     cdef double result[4]
+    tr.kind = kind
+    tr.hyper = &hyper[0] if hyper is not None else NULL
+    tr.step = step
+    tr.lr = lr
+    tr.state = &state[0, 0] if state is not None and state.shape[0] > 0 else NULL
+    tr.stride = params.shape[0]
+    tr.l1 = l1
+    tr.l2 = l2
+    tr.max_norm = max_norm
+    tr.dropout = &dropout[0] if dropout is not None else NULL
+    tr.seed = seed
+    tr.epoch = epoch
+    tr.row_sq = NULL
+    tr.unit_off = &unit_off[0] if unit_off is not None else NULL
     result[:] = [0, 0, 0, STOP_COMPLETED]
     if watch_interrupt:
         fastbp_interrupt_begin()
@@ -501,17 +674,21 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             t = fastbp_thread_num()
             T = fastbp_num_threads()
             xb = <floating *> net.xb + t * net.cap * w_in
+            mine = tr  # a private copy: its per-batch fields need no barrier
             start = 0
+            done = 0
             stop = 0
             while start < n and not stop:
                 nb = min(batch_size, n - start)
+                mine.step = tr.step + done
+                mine.row_sq = row_sq_at if start == last_start else NULL
                 # each thread gathers the whole batch: its slice of units
                 # needs every row, and a private copy crosses no core
                 for i in range(nb):
                     memcpy(xb + i * w_in, &X[order[start + i], 0], w_in * sizeof(floating))
                 if t == 0:
                     net.flags[0] = watch_interrupt and fastbp_interrupted()
-                _forward_phase(&net, &params[0], xb, nb, t, T)
+                _forward_phase(&net, &params[0], xb, nb, t, T, &mine, &order[start])
                 _output_phase(&net, &Y[0, 0], &order[start], nb, (<floating> 1) / nb, t, T)
                 batch_total = _batch_sums(&net, nb, &batch_correct)
                 if net.flags[0]:
@@ -519,13 +696,14 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 elif not isfinite(batch_total):
                     stop = STOP_NONFINITE
                 else:
-                    _delta_phase(&net, &params[0], nb, t, T)
-                    _param_phase(&net, &params[0], &grads[0], xb, nb, <floating> lr, t, T)
+                    _delta_phase(&net, &params[0], nb, t, T, &mine, &order[start])
+                    _param_phase(&net, &params[0], &grads[0], xb, nb, &mine, t, T)
                     fastbp_barrier()  # the next batch overwrites what others read
                     if t == 0:
                         result[0] += batch_total
                         result[1] += batch_correct
                         result[2] += 1
+                    done = done + 1
                     start = start + nb
             if t == 0:
                 result[3] = stop

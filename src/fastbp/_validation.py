@@ -78,6 +78,15 @@ def check_positive_float(value, argname):
     return value
 
 
+def check_non_negative_float(value, argname):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argname} must be a non-negative number; got {value!r}")
+    value = float(value)
+    if not (value >= 0 and np.isfinite(value)):
+        raise ValueError(f"{argname} must be a non-negative finite number; got {value}")
+    return value
+
+
 def _numeric_array(X, argname):
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{argname} must be a numeric array; got {type(X).__name__}")

@@ -6,6 +6,7 @@ All parameters live in one flat buffer, `params`, in layer order
 model. Gradients use the same layout. Inputs are validated here, once, and
 the compiled core (fastbp._core) does the arithmetic.
 """
+import numbers
 import threading
 import time
 import warnings
@@ -16,8 +17,8 @@ from . import _core
 from ._threads import get_num_threads
 from ._validation import (COST_OUTPUT, COSTS, HIDDEN_ACTIVATIONS, ACTIVATIONS, INITS,
                           check_dtype, check_inputs, check_name, check_positive_float,
-                          check_positive_int, check_seed, check_sizes, check_targets,
-                          check_values)
+                          check_non_negative_float, check_positive_int, check_seed, check_sizes,
+                          check_targets, check_values)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
@@ -296,16 +297,43 @@ class Network:
         return total / X.shape[0], grads
 
     def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
-            validation_data=None, verbose=False, on_nonfinite="raise"):
-        """Mini-batch SGD, w ← w − lr·∇C (C the batch's mean cost).
+            validation_data=None, verbose=False, on_nonfinite="raise", optimizer="sgd",
+            l2=0.0, l1=0.0, dropout=0.0, max_norm=None, lr_schedule=None,
+            early_stopping=None, callbacks=None):
+        """Train by mini-batch gradient descent on the mean cost C of each batch.
 
         Each epoch runs in the compiled core without returning to Python
         between batches; batches are drawn from a permutation of the rows
-        (seeded by `seed`) when `shuffle`, else in order. Returns a History
-        with per-epoch 'loss' and 'accuracy' (averaged over the epoch's
-        batches, each measured before its update, as Keras does), 'seconds',
-        and 'val_loss'/'val_accuracy' at the end of each epoch when
-        `validation_data=(X_val, Y_val)` is given.
+        (seeded by `seed`) when `shuffle`, else in order.
+
+        Parameters
+        ----------
+        optimizer : name or fastbp.optim.Optimizer
+            'sgd' (w ← w − lr·∇C, the default), 'adam', 'adamw', 'rmsprop',
+            'adagrad', 'rprop' (full batch), with `lr`; or an Optimizer object,
+            whose own lr and state are used (and kept for the next fit).
+        l2, l1 : float
+            Add λ2/2·Σ‖W‖² and λ1·Σ|W| (weights, not biases) to the cost.
+        dropout : float or list of float
+            Inverted dropout rate of each hidden layer, while training only;
+            the masks come from a counter-based generator keyed by (seed,
+            epoch, sample, unit), so they do not depend on the thread count.
+        max_norm : float or None
+            Rescale each unit's incoming weight vector to at most this norm.
+        lr_schedule : name, fastbp.optim.schedules.Schedule or callable
+            'step', 'exponential', 'cosine', 'plateau', a Schedule, or a
+            function epoch -> lr.
+        early_stopping : int or None
+            Stop when val_loss has not improved for this many epochs and
+            restore the best weights (needs validation_data).
+        callbacks : list of callables f(epoch, logs)
+            Called after each epoch; returning False stops training.
+
+        Returns a History with per-epoch 'loss' and 'accuracy' (averaged
+        over the epoch's batches, each measured before its update, as Keras
+        does), 'val_loss'/'val_accuracy' (with validation_data), 'lr',
+        'seconds' and 'grad_norm' (‖∇C‖ of each layer's weights and biases on
+        the epoch's last batch: Nielsen's vanishing-gradient diagnostic).
 
         Faults: if a batch's cost or the parameters become NaN or inf, the
         parameters are restored to their last finite values and fit raises
@@ -316,50 +344,105 @@ class Network:
         A second fit on the same network from another thread raises
         RuntimeError.
         """
+        from . import optim
+        from .optim import schedules
+
         X, Y = self._data(X, Y)
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         lr = check_positive_float(lr, "lr")
         seed = check_seed(seed)
         check_name(on_nonfinite, ("raise", "stop"), "on_nonfinite")
+        opt = optim.get(optimizer, lr)
+        l2 = check_non_negative_float(l2, "l2")
+        l1 = check_non_negative_float(l1, "l1")
+        rates = self._dropout_rates(dropout)
+        if max_norm is not None:
+            max_norm = check_positive_float(max_norm, "max_norm")
+        schedule = None if lr_schedule is None else schedules.get(lr_schedule, epochs)
+        if early_stopping is not None:
+            early_stopping = check_positive_int(early_stopping, "early_stopping")
+            if validation_data is None:
+                raise ValueError("early_stopping needs validation_data")
+        callbacks = list(callbacks or ())
+        for f in callbacks:
+            if not callable(f):
+                raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
+        validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, Y_val)")
-            X_val, Y_val = self._data(*validation_data, xname="validation_data[0]",
-                                      yname="validation_data[1]")
+            validation = self._data(*validation_data, xname="validation_data[0]",
+                                    yname="validation_data[1]")
+        if opt.full_batch:
+            batch_size = X.shape[0]
+        config = dict(optimizer=opt, l1=l1, l2=l2, dropout=rates, max_norm=max_norm or 0.0,
+                      schedule=schedule, early_stopping=early_stopping, callbacks=callbacks)
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this network in another thread")
         try:
             with self._lock:
-                return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), lr, shuffle,
-                                 np.random.default_rng(seed),
-                                 None if validation_data is None else (X_val, Y_val),
-                                 verbose, on_nonfinite)
+                return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), shuffle,
+                                 np.random.default_rng(seed), validation, verbose,
+                                 on_nonfinite, config)
         finally:
             self._fit_lock.release()
 
-    def _fit(self, X, Y, epochs, batch_size, lr, shuffle, rng, validation, verbose,
-             on_nonfinite):
+    def _dropout_rates(self, dropout):
+        """Drop rate of each layer's output (0 for the output layer), float64."""
+        hidden = len(self._sizes) - 2
+        rates = list(dropout) if isinstance(dropout, (list, tuple, np.ndarray)) else [dropout] * hidden
+        if len(rates) != hidden:
+            raise ValueError(f"dropout needs one rate per hidden layer ({hidden}); got {len(rates)}")
+        out = np.zeros(hidden + 1)
+        for l, p in enumerate(rates):
+            if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+                raise TypeError(f"dropout rates must be numbers in [0, 1); got {p!r}")
+            if not 0 <= p < 1:
+                raise ValueError(f"dropout rates must be in [0, 1); got {p}")
+            out[l] = p
+        return out
+
+    def _fit(self, X, Y, epochs, batch_size, shuffle, rng, validation, verbose,
+             on_nonfinite, config):
         n = X.shape[0]
+        opt = config["optimizer"]
+        plain = type(opt).__name__ == "SGD" and opt.momentum == 0 and opt.weight_decay == 0
+        kind = -1 if plain else opt.code
+        state = np.empty((0, 0), dtype=self._dtype) if plain else opt._bind(self._params)
+        hyper = np.asarray(opt.hyper(), dtype=np.float64)
+        dropout = config["dropout"] if config["dropout"].any() else None
+        # its own stream, so that the batches do not depend on dropout
+        dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+        unit_off = np.concatenate([[0], np.cumsum(self._sizes[1:])]).astype(np.intp)
+        row_sq = np.zeros(unit_off[-1])
         history = History()
         grads = np.empty_like(self._params)
         plan = self._plan(batch_size)
+        best = (np.inf, None)
         # Ctrl-C can only be caught by the compiled loop in the main thread
         watch = threading.current_thread() is threading.main_thread()
+        self._optimizer = opt
         for epoch in range(epochs):
+            lr = opt.lr if config["schedule"] is None else config["schedule"].lr_at(epoch, opt.lr)
             order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.intp)
-            start_params = self._params.copy()
+            backup = (self._params.copy(), state.copy(), opt.steps)
+            args = dict(kind=kind, hyper=hyper, state=state, l1=config["l1"], l2=config["l2"],
+                        max_norm=config["max_norm"], dropout=dropout, seed=dropout_seed,
+                        epoch=epoch)
             start = time.perf_counter()
             try:
                 total, n_correct, done, stop = _core.train_epoch(
-                    plan, self._params, grads, X, Y, order, batch_size, lr, watch)
+                    plan, self._params, grads, X, Y, order, batch_size, lr, watch,
+                    step=opt.steps + 1, row_sq=row_sq, unit_off=unit_off, **args)
             except KeyboardInterrupt as e:
                 e.history = history
                 raise
             seconds = time.perf_counter() - start
+            opt.steps += done
             if stop == _core.NONFINITE or not np.isfinite(self._params).all():
-                kept = self._restore_finite(start_params, plan, grads, X, Y, order,
-                                            batch_size, lr, done)
+                kept = self._restore_finite(backup, opt, plan, grads, X, Y, order,
+                                            batch_size, lr, done, args)
                 message = (f"fit: the cost or the parameters became NaN or inf in epoch "
                            f"{epoch + 1}, batch {done + 1}; the parameters were restored "
                            f"to their last finite values (after {kept} batches of that epoch)")
@@ -374,24 +457,46 @@ class Network:
                 cost, correct = self._per_sample(*validation)
                 logs["val_loss"] = float(cost.mean())
                 logs["val_accuracy"] = float(correct.mean())
+            logs["lr"] = lr
             logs["seconds"] = seconds
+            logs["grad_norm"] = [float(np.sqrt(row_sq[a:b].sum()))
+                                 for a, b in zip(unit_off[:-1], unit_off[1:])]
             history._append(epoch, logs)
             if verbose:
                 print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
-                    f"{k} {v:.4f}" for k, v in logs.items()) + f"  ({n / seconds:,.0f} samples/s)",
-                    flush=True)
+                    f"{k} {v:.4f}" for k, v in logs.items() if k != "grad_norm")
+                    + f"  ({n / seconds:,.0f} samples/s)", flush=True)
+            if config["schedule"] is not None:
+                config["schedule"].observe(logs)
+            if config["early_stopping"] is not None:
+                if logs["val_loss"] < best[0]:
+                    best = (logs["val_loss"], self._params.copy(), epoch)
+                elif epoch - best[2] >= config["early_stopping"]:
+                    self._params[...] = best[1]
+                    break
+            if any(f(epoch, logs) is False for f in config["callbacks"]):
+                break
+        if config["early_stopping"] is not None and best[1] is not None:
+            self._params[...] = best[1]  # the best weights, as Keras' restore_best_weights
         return history
 
-    def _restore_finite(self, start_params, plan, grads, X, Y, order, batch_size, lr, done):
+    def _restore_finite(self, backup, opt, plan, grads, X, Y, order, batch_size, lr, done,
+                        args):
         """Make params the last finite ones of this epoch: after `done` updates
         if those are finite, else replay fewer updates from the epoch's start
         (the replay computes the same bits). Returns the updates kept."""
+        start_params, start_state, start_steps = backup
+        state = args["state"]
         for kept in range(done, -1, -1):
             if kept < done:
                 self._params[...] = start_params
+                state[...] = start_state
+                opt.steps = start_steps
                 if kept:
                     _core.train_epoch(plan, self._params, grads, X, Y,
-                                      order[:kept * batch_size], batch_size, lr)
+                                      order[:kept * batch_size], batch_size, lr,
+                                      step=start_steps + 1, **args)
+                    opt.steps += kept
             if np.isfinite(self._params).all():
                 return kept
         raise AssertionError("unreachable: the epoch started from finite parameters")

@@ -1,0 +1,33 @@
+/* dropout.h: the keep/drop decision of inverted dropout, from a counter-based
+ * generator keyed by (seed, epoch, sample, layer, unit): no state, so a run is
+ * reproducible and the mask of a sample does not depend on the thread count
+ * or on which batch the sample falls in. fastbp.reference computes the same
+ * hash in NumPy (uint64 arithmetic wraps the same way).
+ */
+#ifndef FASTBP_DROPOUT_H
+#define FASTBP_DROPOUT_H
+
+#include <stdint.h>
+
+/* splitmix64's finaliser: a bijective mix of 64 bits */
+static inline uint64_t fastbp_mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* A uniform number in [0, 1) for one unit of one sample: keep the unit when
+ * it is >= the drop rate p. */
+static inline double fastbp_dropout_uniform(uint64_t seed, uint64_t epoch, uint64_t sample,
+                                            uint64_t layer, uint64_t unit)
+{
+    uint64_t h = fastbp_mix64(seed);
+    h = fastbp_mix64(h ^ epoch);
+    h = fastbp_mix64(h ^ sample);
+    h = fastbp_mix64(h ^ ((layer << 32) | unit));
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0); /* 53 bits / 2^53 */
+}
+
+#endif

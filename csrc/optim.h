@@ -1,0 +1,29 @@
+/* optim.h: optimizer steps over a slice of the flat parameter buffer.
+ *
+ * Each call updates p[0:n] from the gradient g[0:n] and the optimizer's
+ * state buffers s[k*stride + 0:n] (k < n_state, same layout as params), with
+ * the rules torch.optim documents, name for name, so the two give the same
+ * numbers. `t` is the 1-based step count (Adam's bias correction, Adagrad's
+ * decay). The compiled epoch calls it for each thread's own rows, so every
+ * element sees the same arithmetic whatever the thread count.
+ *
+ * hyper[] by kind:
+ *   SGD      momentum, nesterov, weight_decay
+ *   ADAM     beta1, beta2, eps, weight_decay, amsgrad, decoupled (1 = AdamW)
+ *   RMSPROP  alpha, eps, weight_decay, momentum, centered
+ *   ADAGRAD  lr_decay, weight_decay, eps
+ *   RPROP    eta_minus, eta_plus, step_min, step_max  (state: prev grad, step)
+ */
+#ifndef FASTBP_OPTIM_H
+#define FASTBP_OPTIM_H
+
+#include <stddef.h>
+
+enum { FASTBP_SGD, FASTBP_ADAM, FASTBP_RMSPROP, FASTBP_ADAGRAD, FASTBP_RPROP };
+
+void fastbp_doptim_step(int kind, const double *hyper, long t, double lr,
+                        double *p, const double *g, double *s, ptrdiff_t stride, ptrdiff_t n);
+void fastbp_soptim_step(int kind, const double *hyper, long t, double lr,
+                        float *p, const float *g, float *s, ptrdiff_t stride, ptrdiff_t n);
+
+#endif

@@ -1,0 +1,97 @@
+/* optim_step.h: the body of fastbp_?optim_step, written once and included
+ * by optim.c for each type (define T, OPTIM_STEP, SQRT). */
+void OPTIM_STEP(int kind, const double *h, long t, double lr_,
+                T *restrict p, const T *restrict g, T *restrict s, ptrdiff_t stride, ptrdiff_t n)
+{
+    const T lr = (T)lr_;
+    switch (kind) {
+    case FASTBP_SGD: {
+        const T mu = (T)h[0], wd = (T)h[2];
+        const int nesterov = h[1] != 0;
+        T *buf = s;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            T d = g[i] + wd * p[i];
+            if (mu != 0) {
+                buf[i] = mu * buf[i] + d;  /* first step: buf = g, as torch */
+                d = nesterov ? d + mu * buf[i] : buf[i];
+            }
+            p[i] -= lr * d;
+        }
+        break;
+    }
+    case FASTBP_ADAM: {
+        const T b1 = (T)h[0], b2 = (T)h[1], eps = (T)h[2], wd = (T)h[3];
+        const int amsgrad = h[4] != 0, decoupled = h[5] != 0;
+        const T bias1 = (T)(1 - pow(h[0], (double)t)), bias2 = (T)(1 - pow(h[1], (double)t));
+        const T step = lr / bias1, root_bias2 = SQRT(bias2);
+        T *m = s, *v = s + stride, *vmax = s + 2 * stride;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            T d = g[i];
+            if (decoupled)
+                p[i] *= 1 - lr * wd;
+            else
+                d += wd * p[i];
+            m[i] = b1 * m[i] + (1 - b1) * d;
+            v[i] = b2 * v[i] + (1 - b2) * d * d;
+            T second = v[i];
+            if (amsgrad) {
+                vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+                second = vmax[i];
+            }
+            p[i] -= step * m[i] / (SQRT(second) / root_bias2 + eps);
+        }
+        break;
+    }
+    case FASTBP_RMSPROP: {
+        const T alpha = (T)h[0], eps = (T)h[1], wd = (T)h[2], mu = (T)h[3];
+        const int centered = h[4] != 0;
+        T *sq = s, *buf = s + stride, *avg = s + 2 * stride;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            T d = g[i] + wd * p[i];
+            sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
+            T denom;
+            if (centered) {
+                avg[i] = alpha * avg[i] + (1 - alpha) * d;
+                denom = SQRT(sq[i] - avg[i] * avg[i]) + eps;
+            } else {
+                denom = SQRT(sq[i]) + eps;
+            }
+            if (mu > 0) {
+                buf[i] = mu * buf[i] + d / denom;
+                p[i] -= lr * buf[i];
+            } else {
+                p[i] -= lr * d / denom;
+            }
+        }
+        break;
+    }
+    case FASTBP_ADAGRAD: {
+        const T wd = (T)h[1], eps = (T)h[2];
+        const T clr = lr / (1 + (T)(t - 1) * (T)h[0]);
+        T *sum = s;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            T d = g[i] + wd * p[i];
+            sum[i] += d * d;
+            p[i] -= clr * d / (SQRT(sum[i]) + eps);
+        }
+        break;
+    }
+    case FASTBP_RPROP: {
+        const T eta_minus = (T)h[0], eta_plus = (T)h[1], step_min = (T)h[2], step_max = (T)h[3];
+        T *prev = s, *step = s + stride;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            T d = g[i];
+            T sign = d * prev[i];
+            if (sign > 0) {
+                step[i] = step[i] * eta_plus < step_max ? step[i] * eta_plus : step_max;
+            } else if (sign < 0) {
+                step[i] = step[i] * eta_minus > step_min ? step[i] * eta_minus : step_min;
+                d = 0; /* no move, and no sign memory, after a sign change */
+            }
+            p[i] -= (d > 0 ? step[i] : d < 0 ? -step[i] : 0);
+            prev[i] = d;
+        }
+        break;
+    }
+    }
+}
