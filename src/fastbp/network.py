@@ -501,6 +501,28 @@ class Network:
                 return kept
         raise AssertionError("unreachable: the epoch started from finite parameters")
 
+    # Derivatives beyond the weight gradient (fastbp.derivatives)
+
+    def input_gradients(self, X, Y):
+        """∂(mean loss)/∂X, shape (n, sizes[0])."""
+        from .derivatives import input_gradients
+        return input_gradients(self, X, Y)
+
+    def jacobian(self, X):
+        """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs."""
+        from .derivatives import jacobian
+        return jacobian(self, X)
+
+    def per_sample_gradients(self, X, Y):
+        """(n, len(params)): each sample's own cost gradient, params layout."""
+        from .derivatives import per_sample_gradients
+        return per_sample_gradients(self, X, Y)
+
+    def hvp(self, X, Y, v):
+        """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator)."""
+        from .derivatives import hvp
+        return hvp(self, X, Y, v)
+
     def save(self, path):
         """Write the model to `path` (.npz, JSON header, no pickle), atomically."""
         from ._io import save

@@ -157,14 +157,150 @@ def sgd_epoch(net, X, Y, order, batch_size, lr):
     Returns (weights, biases) after the epoch; `net` is left unchanged.
     w ← w − lr·∂C/∂w for each mini-batch, C its mean cost.
     """
+    weights, biases, _ = train_epoch(net, X, Y, order, batch_size, lr)
+    return weights, biases
+
+
+# ---------------------------------------------------------------- training toolkit
+
+MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix64(x):
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def dropout_keep(seed, epoch, samples, layer, width, p):
+    """Keep-mask (len(samples), width) of inverted dropout: unit j of sample s
+    is kept when hash(seed, epoch, s, layer, j) / 2^64 >= p (csrc/dropout.h)."""
+    h = _mix64(np.uint64(seed))
+    h = _mix64(h ^ np.uint64(epoch))
+    h = _mix64(h ^ np.asarray(samples, dtype=np.uint64)[:, None])
+    h = _mix64(h ^ ((np.uint64(layer) << np.uint64(32)) | np.arange(width, dtype=np.uint64)))
+    u = (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return u >= p
+
+
+def optimizer_step(opt, p, g, state, t, lr):
+    """One step of a fastbp.optim optimizer on p (in place), torch's rules,
+    written out in NumPy; state is its (n_state, n) buffers, t the 1-based step."""
+    name = type(opt).__name__
+    if name == "SGD":
+        d = g + opt.weight_decay * p
+        if opt.momentum:
+            state[0] = opt.momentum * state[0] + d
+            d = d + opt.momentum * state[0] if opt.nesterov else state[0].copy()
+        p -= lr * d
+    elif name in ("Adam", "AdamW"):
+        b1, b2 = opt.betas
+        d = g.copy()
+        if name == "AdamW":
+            p *= 1 - lr * opt.weight_decay
+        else:
+            d += opt.weight_decay * p
+        state[0] = b1 * state[0] + (1 - b1) * d
+        state[1] = b2 * state[1] + (1 - b2) * d * d
+        second = state[1]
+        if opt.amsgrad:
+            state[2] = np.maximum(state[2], state[1])
+            second = state[2]
+        denom = np.sqrt(second) / np.sqrt(1 - b2 ** t) + opt.eps
+        p -= lr / (1 - b1 ** t) * state[0] / denom
+    elif name == "RMSprop":
+        d = g + opt.weight_decay * p
+        state[0] = opt.alpha * state[0] + (1 - opt.alpha) * d * d
+        if opt.centered:
+            state[2] = opt.alpha * state[2] + (1 - opt.alpha) * d
+            denom = np.sqrt(state[0] - state[2] ** 2) + opt.eps
+        else:
+            denom = np.sqrt(state[0]) + opt.eps
+        if opt.momentum > 0:
+            state[1] = opt.momentum * state[1] + d / denom
+            p -= lr * state[1]
+        else:
+            p -= lr * d / denom
+    elif name == "Adagrad":
+        d = g + opt.weight_decay * p
+        state[0] += d * d
+        p -= lr / (1 + (t - 1) * opt.lr_decay) * d / (np.sqrt(state[0]) + opt.eps)
+    elif name == "Rprop":
+        (minus, plus), (lo, hi) = opt.etas, opt.step_sizes
+        sign = np.sign(g * state[0])
+        state[1] = np.where(sign > 0, np.minimum(state[1] * plus, hi),
+                            np.where(sign < 0, np.maximum(state[1] * minus, lo), state[1]))
+        d = np.where(sign < 0, 0, g)
+        p -= np.sign(d) * state[1]
+        state[0] = d
+    else:
+        raise ValueError(f"unknown optimizer {name}")
+
+
+def _backprop_dropout(net, X, Y, weights, biases, masks, rates):
+    """backprop with inverted dropout on hidden outputs (masks[l] for layer l)."""
+    Y = np.asarray(Y, dtype=net.dtype)
+    n = X.shape[0]
+    acts = _layer_activations(net)
+    A, pre = [X], []
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        Z = A[-1] @ W.T + b
+        a = activate(acts[l], Z)
+        pre.append(a)
+        if l < len(weights) - 1 and rates[l] > 0:
+            a = a * masks[l] / (1 - rates[l])
+        A.append(a)
+    cost = float(np.mean(cost_per_sample(net, A[-1], Z, Y)))
+    L = len(weights)
+    gw, gb = [None] * L, [None] * L
+    delta = output_delta(net, A[-1], Y) / n
+    for l in range(L - 1, -1, -1):
+        gb[l] = delta.sum(axis=0)
+        gw[l] = delta.T @ A[l]
+        if l > 0:
+            delta = delta @ weights[l]
+            if rates[l - 1] > 0:
+                delta = delta * masks[l - 1] / (1 - rates[l - 1])
+            delta = delta * activation_grad(acts[l - 1], pre[l - 1])
+    return cost, gw, gb
+
+
+def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, step=1,
+                l1=0.0, l2=0.0, dropout=None, seed=0, epoch=0, max_norm=0.0):
+    """One training epoch as Network.fit runs it, on copies of the parameters.
+
+    optimizer None is plain SGD; else a fastbp.optim object whose `state`
+    (n_state, n_params) array is updated in place, its step count starting at
+    `step`. Returns (weights, biases, last batch's gradient (gw, gb))."""
     weights = [W.copy() for W in net.weights]
     biases = [b.copy() for b in net.biases]
     X = np.asarray(X, dtype=net.dtype)
     Y = np.asarray(Y, dtype=net.dtype)
-    for start in range(0, len(order), batch_size):
+    rates = list(dropout) if dropout is not None else [0.0] * len(weights)
+    offsets = np.cumsum([0] + [a.size for pair in zip(weights, biases) for a in pair])
+    last = None
+    for k, start in enumerate(range(0, len(order), batch_size)):
         rows = order[start:start + batch_size]
-        _, gw, gb = backprop(net, X[rows], Y[rows], weights, biases)
+        masks = [dropout_keep(seed, epoch, rows, l, W.shape[0], rates[l]) if rates[l] > 0 else None
+                 for l, W in enumerate(weights)]
+        _, gw, gb = _backprop_dropout(net, X[rows], Y[rows], weights, biases, masks, rates)
+        last = ([g.copy() for g in gw], [g.copy() for g in gb])
         for l in range(len(weights)):
-            weights[l] -= net.dtype.type(lr) * gw[l]
-            biases[l] -= net.dtype.type(lr) * gb[l]
-    return weights, biases
+            gw[l] = gw[l] + l2 * weights[l] + l1 * np.sign(weights[l])
+            if optimizer is None:
+                weights[l] -= net.dtype.type(lr) * gw[l]
+                biases[l] -= net.dtype.type(lr) * gb[l]
+            else:
+                for param, grad, at in ((weights[l], gw[l], offsets[2 * l]),
+                                        (biases[l], gb[l], offsets[2 * l + 1])):
+                    flat = param.reshape(-1)
+                    st = state[:, at:at + flat.size]
+                    optimizer_step(optimizer, flat, grad.reshape(-1), st, step + k, lr)
+            if max_norm > 0:
+                norms = np.sqrt(np.sum(weights[l].astype(np.float64) ** 2, axis=1))
+                over = norms > max_norm
+                weights[l][over] *= (max_norm / norms[over])[:, None].astype(net.dtype)
+    return weights, biases, last
