@@ -200,3 +200,25 @@ def test_bad_toolkit_arguments(kw, exc, name):
 def test_bad_optimizer_settings(make, exc, name):
     with pytest.raises(exc, match=name):
         make()
+
+
+def test_regularized_loss_and_save_with_optimizer(tmp_path):
+    net = make_net([4, 5, 3], "tanh", "cross_entropy", init="auto", seed=8)
+    X, Y = make_data(net, 24)
+    net.fit(X, Y, epochs=2, batch_size=6, optimizer=optim.Adam(lr=0.01, amsgrad=True), l2=0.1,
+            l1=0.01, shuffle=False)
+    w = net.weights
+    penalty = sum(0.05 * np.sum(W ** 2) + 0.01 * np.sum(np.abs(W)) for W in w)
+    assert net.loss(X, Y, regularized=True) == pytest.approx(net.loss(X, Y) + penalty, rel=1e-12)
+    path = tmp_path / "m.npz"
+    net.save(path, include_optimizer=True)
+    loaded = fastbp.load(path)
+    assert loaded.optimizer.steps == 8 and loaded.optimizer.amsgrad
+    assert np.array_equal(loaded.optimizer.state, net.optimizer.state)
+    # resuming from the file equals training on without stopping
+    net.fit(X, Y, epochs=1, batch_size=6, optimizer=net.optimizer, l2=0.1, l1=0.01, shuffle=False)
+    loaded.fit(X, Y, epochs=1, batch_size=6, optimizer=loaded.optimizer, l2=0.1, l1=0.01,
+               shuffle=False)
+    assert np.array_equal(net.params, loaded.params)
+    net.save(path)  # without the optimizer
+    assert fastbp.load(path).optimizer is None

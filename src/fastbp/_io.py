@@ -21,6 +21,7 @@ from ._validation import ACTIVATIONS, COSTS, DTYPES, HIDDEN_ACTIVATIONS
 FORMAT = "fastbp-model"
 VERSION = 1
 MEMBERS = {"header.npy", "params.npy"}
+OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
 MAX_HEADER_BYTES = 1 << 16
 MAX_PARAMS = 1 << 31  # refuse absurd sizes before allocating anything
 
@@ -37,16 +38,24 @@ def _header(net):
     }
 
 
-def save(net, path):
+def save(net, path, include_optimizer=False):
     path = os.fspath(path)
-    header = np.frombuffer(json.dumps(_header(net)).encode("utf-8"), dtype=np.uint8)
+    head = _header(net)
+    members = {"params": net.params}
+    opt = getattr(net, "_optimizer", None)
+    if include_optimizer and opt is not None and opt.state is not None:
+        # enough to resume training exactly: the kind, settings, step count, state
+        head["optimizer"] = {"name": type(opt).__name__, "config": opt._config(),
+                             "steps": opt.steps, "n_state": int(opt.state.shape[0])}
+        members["optimizer_state"] = opt.state.reshape(-1)
+    header = np.frombuffer(json.dumps(head).encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
     # not mkstemp: its files are 0600; 0o666 lets the umask decide, as open() does
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=header, params=net.params)
+            np.savez(f, header=header, **members)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -116,7 +125,8 @@ def load(path):
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            if sorted(names) != sorted(MEMBERS):  # sorted lists: duplicates count
+            # sorted lists: duplicates count
+            if sorted(names) not in (sorted(MEMBERS), sorted(MEMBERS | {OPTIMIZER_MEMBER})):
                 raise _bad(path, f"members {sorted(names)}")
             # what np.savez and np.savez_compressed write; the others raise their own errors
             if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -127,6 +137,16 @@ def load(path):
             if n_params > MAX_PARAMS:
                 raise _bad(path, f"{n_params} parameters is more than fastbp loads")
             params = _read_member(path, archive, "params.npy", np.dtype(header["dtype"]), n_params)
+            opt_head = header.get("optimizer")
+            if (opt_head is None) != (OPTIMIZER_MEMBER not in names):
+                raise _bad(path, "optimizer header and optimizer_state member must come together")
+            opt_state = None
+            if opt_head is not None:
+                n_state = opt_head.get("n_state") if isinstance(opt_head, dict) else None
+                if type(n_state) is not int or not 0 <= n_state <= 3:
+                    raise _bad(path, "bad optimizer header")
+                opt_state = _read_member(path, archive, OPTIMIZER_MEMBER,
+                                         np.dtype(header["dtype"]), n_state * n_params)
     except (ModelFileError, FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     # What zipfile and NumPy raise on damaged files; zipfile raises
@@ -146,4 +166,26 @@ def load(path):
     except (TypeError, ValueError) as e:
         raise _bad(path, str(e)) from None
     net.params[...] = params
+    if opt_head is not None:
+        net._optimizer = _optimizer_from(path, opt_head, opt_state, net.params)
     return net
+
+
+def _optimizer_from(path, head, state, params):
+    """Rebuild a saved optimizer with its state; any problem is a bad file."""
+    from .optim import OPTIMIZERS
+
+    name, config, steps = head.get("name"), head.get("config"), head.get("steps")
+    cls = OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
+    if cls is None or cls.__name__ != name or not isinstance(config, dict) \
+            or type(steps) is not int or steps < 0:
+        raise _bad(path, "bad optimizer header")
+    try:
+        opt = cls(**config)
+    except (TypeError, ValueError) as e:
+        raise _bad(path, f"bad optimizer settings: {e}") from None
+    if state.size != opt.n_state * params.size or not np.isfinite(state).all():
+        raise _bad(path, "optimizer state does not fit the optimizer or is not finite")
+    opt.state = state.reshape(opt.n_state, params.size).copy()
+    opt.steps = steps
+    return opt

@@ -129,6 +129,8 @@ class Network:
         self._plans = {}
         self._lock = threading.RLock()        # compiled calls share the Plan buffers
         self._fit_lock = threading.Lock()     # a second concurrent fit is an error
+        self._optimizer = None
+        self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
         self._make_views()
         self._init_params(init, np.random.default_rng(seed))
 
@@ -248,10 +250,16 @@ class Network:
             _core.evaluate(self._plan(min(n, EVAL_BLOCK)), self._params, X, Y, cost, correct)
         return cost, correct
 
-    def loss(self, X, Y):
-        """Mean over samples of the per-sample cost."""
+    def loss(self, X, Y, regularized=False):
+        """Mean over samples of the per-sample cost; with regularized=True
+        plus the penalty of the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only)."""
         cost, _ = self._per_sample(*self._data(X, Y))
-        return float(cost.mean())
+        l2, l1 = self._penalty
+        penalty = 0.0
+        if regularized:
+            penalty = sum(l2 / 2 * float(np.sum(W.astype(np.float64) ** 2))
+                          + l1 * float(np.sum(np.abs(W))) for W in self._weights)
+        return float(cost.mean()) + penalty
 
     def evaluate(self, X, Y):
         """{'loss': mean cost, 'accuracy': fraction of samples classed right}."""
@@ -423,6 +431,7 @@ class Network:
         # Ctrl-C can only be caught by the compiled loop in the main thread
         watch = threading.current_thread() is threading.main_thread()
         self._optimizer = opt
+        self._penalty = (config["l2"], config["l1"])
         for epoch in range(epochs):
             lr = opt.lr if config["schedule"] is None else config["schedule"].lr_at(epoch, opt.lr)
             order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.intp)
@@ -523,10 +532,17 @@ class Network:
         from .derivatives import hvp
         return hvp(self, X, Y, v)
 
-    def save(self, path):
-        """Write the model to `path` (.npz, JSON header, no pickle), atomically."""
+    @property
+    def optimizer(self):
+        """The optimizer of the last fit (with its state), or None."""
+        return self._optimizer
+
+    def save(self, path, include_optimizer=False):
+        """Write the model to `path` (.npz, JSON header, no pickle), atomically;
+        with include_optimizer, also the last fit's optimizer and its state,
+        so that fit(..., optimizer=net.optimizer) resumes exactly."""
         from ._io import save
-        save(self, path)
+        save(self, path, include_optimizer)
 
     def copy(self):
         """An independent network with the same structure and parameters."""
