@@ -128,7 +128,7 @@ MAKERS = {
 # ------------------------------------------------------------------ (a) training
 
 
-# lmbda 0 runs compiled epochs; lmbda > 0 the Python decay path (network2 only)
+# lmbda > 0 (network2 only): his weight decay as fastbp.Network.fit(l2=lmbda/n)
 @pytest.mark.parametrize("kind, lmbda", [(k, 0.0) for k in MAKERS]
                          + [(k, 2.0) for k in MAKERS if k != "network"])
 def test_sgd_epochs_equal_his_algorithm(kind, lmbda):

@@ -122,28 +122,19 @@ class _CompatNetwork:
             labels = Y[:, 0] if Y.shape[1] == 1 else Y.argmax(axis=1)
         return int(np.sum(self._net.forward(X).argmax(axis=1) == labels))
 
-    def _step(self, X, Y, eta, decay=1.0):
-        """One gradient step on the batch (X, Y): w ← decay·w − eta·∇C."""
-        _, gw, gb = self._net.gradients(X, Y)
-        for W, g in zip(self._net.weights, gw):
-            if decay != 1.0:
-                W *= decay
-            W -= eta * g
-        for b, g in zip(self._net.biases, gb):
-            b -= eta * g
+    def _step(self, X, Y, eta, l2=0.0):
+        """One gradient step on the whole batch (X, Y)."""
+        self._epoch(X, Y, range(len(X)), len(X), eta, l2)
 
-    def _epoch(self, X, Y, order, mini_batch_size, eta, decay=1.0):
-        """One epoch over the rows of (X, Y) taken in `order`, batches of
-        `mini_batch_size`; `decay` multiplies the weights before each step."""
+    def _epoch(self, X, Y, order, mini_batch_size, eta, l2=0.0):
+        """One compiled epoch over the rows of (X, Y) taken in `order`.
+
+        fastbp's `l2` adds l2·w to each weight gradient, so a step is
+        w ← (1 − eta·l2)·w − eta·∇C: his weight decay with l2 = lmbda/n.
+        """
         rows = np.asarray(order, dtype=np.intp)
-        X, Y = X[rows], Y[rows]
-        if decay == 1.0:
-            self._net.fit(X, Y, epochs=1, batch_size=mini_batch_size, lr=eta, shuffle=False)
-            return
-        # fastbp's core has no weight decay yet, so a regularized epoch steps
-        # batch by batch from Python; each gradient is still compiled.
-        for k in range(0, len(rows), mini_batch_size):
-            self._step(X[k:k + mini_batch_size], Y[k:k + mini_batch_size], eta, decay)
+        self._net.fit(X[rows], Y[rows], epochs=1, batch_size=mini_batch_size, lr=eta,
+                      shuffle=False, l2=l2)
 
     def _prepare(self, training_data):
         """(training_data as a list, X, targets, order) for SGD: the samples

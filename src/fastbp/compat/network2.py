@@ -9,9 +9,9 @@ his JSON format. The cost classes select the compiled cost: his
 his ``QuadraticCost`` is 'quadratic'; their ``fn``/``delta`` are kept for
 code that calls them, but the training does not call them.
 
-With ``lmbda == 0`` an epoch runs in the compiled core; otherwise each
-mini-batch applies his weight decay ``(1 - eta*(lmbda/n))*w`` from Python
-before its (compiled) gradient step, since the core has no decay yet.
+His weight decay ``(1 - eta*(lmbda/n))*w`` is fastbp's ``l2 = lmbda/n``
+(an ``l2·w`` term in the weight gradient, biases untouched), so regularized
+epochs run in the compiled core too.
 """
 import json
 
@@ -144,8 +144,7 @@ class Network(_CompatNetwork):
         training_cost, training_accuracy = [], []
         for j in range(epochs):
             _shuffle(training_data, original, order)
-            self._epoch(X, Y, order, mini_batch_size, eta,
-                        decay=(1 - eta * (lmbda / n)) if lmbda != 0 else 1.0)
+            self._epoch(X, Y, order, mini_batch_size, eta, l2=lmbda / n)
             print("Epoch %s training complete" % j)
             if monitor_training_cost:
                 cost = self._total_cost(X, Y, lmbda)
@@ -170,7 +169,7 @@ class Network(_CompatNetwork):
         """One regularized gradient step on ``mini_batch``; ``n`` is the size
         of the whole training set (it scales the weight decay)."""
         X, Y = _stack(mini_batch, "mini_batch")
-        self._step(X, self._targets(Y), eta, decay=1 - eta * (lmbda / n))
+        self._step(X, self._targets(Y), eta, l2=lmbda / n)
 
     def accuracy(self, data, convert=False):
         """Number of samples in ``data`` whose highest output is the right class.
