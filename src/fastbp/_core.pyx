@@ -28,8 +28,9 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
-from fastbp._activations cimport (SOFTMAX, activation_grad, bias_activate,
+from fastbp._activations cimport (SOFTMAX, activate, activation_grad, bias_activate,
                                   mul_activation_grad, softmax_rows)
+from fastbp._batchnorm cimport bn_backward, bn_forward
 from fastbp._costs cimport cost_row, correct
 
 cnp.import_array()
@@ -84,6 +85,13 @@ cdef extern from "runtime.h" nogil:
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 COSTS = ("quadratic", "binary_cross_entropy", "cross_entropy")
 LEAKY_SLOPE = FASTBP_LEAKY_SLOPE
+# How batch norm normalizes: running estimates (inference), the batch's
+# statistics (gradients, loss(training=True)), or those folded into the
+# running estimates too (fit).
+cdef enum:
+    BN_RUNNING, BN_BATCH, BN_BATCH_UPDATE
+cdef double _BN_MOMENTUM = 0.1, _BN_EPS = 1e-5   # torch's BatchNorm1d defaults
+BN_MOMENTUM, BN_EPS = _BN_MOMENTUM, _BN_EPS
 # Why train_epoch stopped.
 cdef enum:
     STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED
@@ -125,7 +133,7 @@ cdef class Plan:
     cdef readonly int n_layers, cost, n_threads
     cdef readonly Py_ssize_t cap, work_stride
     cdef readonly object dtype
-    cdef Py_ssize_t[::1] sizes, w_off, b_off, a_off
+    cdef Py_ssize_t[::1] sizes, w_off, b_off, g_off, a_off, unit_off
     cdef int[::1] act, use_dot
     # work buffers (NumPy arrays of `dtype` unless noted)
     cdef readonly object acts     # a_1..a_L, layer l at a_off[l], (cap, sizes[l])
@@ -135,10 +143,12 @@ cdef class Plan:
     cdef readonly object loss     # float64 (cap,) per-sample cost
     cdef readonly object correct  # int8 (cap,)
     cdef object flags             # int32: [interrupt snapshot, status of each thread]
+    cdef object zhat              # batch norm's ẑ, laid out like acts
+    cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
     cdef object work_buf          # uint8, one gemm scratch per thread
 
     def __init__(self, sizes, w_off, b_off, act, int cost, Py_ssize_t cap,
-                 int n_threads, dtype):
+                 int n_threads, dtype, g_off=None):
         cdef Py_ssize_t l, total = 0
         self.n_layers = len(sizes) - 1
         self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
@@ -164,6 +174,13 @@ cdef class Plan:
         self.loss = np.zeros(cap, dtype=np.float64)
         self.correct = np.zeros(cap, dtype=np.int8)
         self.flags = np.zeros(n_threads + 1, dtype=np.intc)
+        # batch norm: γ of layer l at g_off[l] in params (-1: no batch norm)
+        self.g_off = np.ascontiguousarray(g_off if g_off is not None else [-1] * self.n_layers,
+                                          dtype=np.intp)
+        self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
+        bn = any(g >= 0 for g in self.g_off)
+        self.zhat = np.zeros(total if bn else 1, dtype=self.dtype)
+        self.bn_stats = np.zeros((4, self.unit_off[self.n_layers] if bn else 1))
         self.work_stride = (fastbp_gemm_work_bytes() + FASTBP_ALIGN - 1) // FASTBP_ALIGN * FASTBP_ALIGN
         self.work_buf = np.zeros(self.work_stride * n_threads + FASTBP_ALIGN, dtype=np.uint8)
 
@@ -197,6 +214,17 @@ cdef struct Net:
     int *flags
     char *work
     Py_ssize_t work_stride
+    # batch norm
+    const Py_ssize_t *g_off
+    const Py_ssize_t *unit_off
+    void *zhat
+    double *bn_mean
+    double *bn_inv
+    double *bn_s1
+    double *bn_s2
+    double *run_mean          # running estimates, per unit (hidden layers)
+    double *run_var
+    int bn_mode               # BN_RUNNING, BN_BATCH or BN_BATCH_UPDATE
 
 
 cdef Net _net(Plan plan):
@@ -220,8 +248,27 @@ cdef Net _net(Plan plan):
     net.flags = <int *> cnp.PyArray_DATA(plan.flags)
     net.work = plan.work()
     net.work_stride = plan.work_stride
+    net.g_off = &plan.g_off[0]
+    net.unit_off = &plan.unit_off[0]
+    net.zhat = cnp.PyArray_DATA(plan.zhat)
+    cdef Py_ssize_t units = plan.bn_stats.shape[1]
+    net.bn_mean = <double *> cnp.PyArray_DATA(plan.bn_stats)
+    net.bn_inv = net.bn_mean + units
+    net.bn_s1 = net.bn_inv + units
+    net.bn_s2 = net.bn_s1 + units
+    net.run_mean = NULL
+    net.run_var = NULL
+    net.bn_mode = BN_RUNNING
     plan.flags[...] = 0
     return net
+
+
+cdef void _use_running(Net *net, double[:, ::1] running, int mode):
+    """Batch norm's running estimates (2, units) and how to normalize."""
+    if running is not None:
+        net.run_mean = &running[0, 0]
+        net.run_var = &running[1, 0]
+    net.bn_mode = mode
 
 
 cdef struct Train:
@@ -315,12 +362,30 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
                 err |= _gemm(<int> n, <int> (hi - lo), <int> n_in, <floating> 1,
                              a_in, n_in, 1, P + net.w_off[l] + lo * n_in, 1, n_in,
                              0, z + lo, n_out, _work(net, t))
-            bias_activate(acts + net.a_off[l + 1] + lo, z + lo, P + net.b_off[l] + lo,
-                          n, hi - lo, n_out, net.act[l])
+            if net.g_off[l] >= 0:
+                _bn_activate(net, P, z, n, l, lo, hi)
+            else:
+                bias_activate(acts + net.a_off[l + 1] + lo, z + lo, P + net.b_off[l] + lo,
+                              n, hi - lo, n_out, net.act[l])
             if l < L - 1 and _dropped(tr, l):
                 _dropout(acts + net.a_off[l + 1], n, n_out, lo, hi, tr, l, rows)
         fastbp_barrier()
     net.flags[1 + t] |= err
+
+
+cdef void _bn_activate(const Net *net, const floating *P, floating *z, Py_ssize_t n,
+                       int l, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Hidden layer l with batch norm: z (its activation slot) → y = γ·ẑ + β → σ(y)."""
+    cdef Py_ssize_t i, j, w = net.sizes[l + 1], u = net.unit_off[l]
+    cdef int act = net.act[l]
+    bn_forward(z, <floating *> net.zhat + net.a_off[l + 1], n, w, lo, hi,
+               P + net.g_off[l], P + net.b_off[l], net.bn_mean + u, net.bn_inv + u,
+               net.run_mean + u if net.run_mean != NULL else NULL,
+               net.run_var + u if net.run_var != NULL else NULL,
+               net.bn_mode != BN_RUNNING, net.bn_mode == BN_BATCH_UPDATE, _BN_MOMENTUM, _BN_EPS)
+    for i in range(n):
+        for j in range(lo, hi):
+            z[i * w + j] = activate(z[i * w + j], act)
 
 
 cdef void _dropout(floating *a, Py_ssize_t n, Py_ssize_t width, Py_ssize_t lo,
@@ -361,7 +426,7 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
     fastbp_barrier()
 
 
-cdef void _delta_phase(const Net *net, const floating *P, Py_ssize_t n,
+cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_t n,
                        int t, int T, const Train *tr, const Py_ssize_t *rows) noexcept nogil:
     """BP2, layer by layer: δ_{l-1}[:, own] = (δ_l · W_l[:, own]) ⊙ σ'(a_l[:, own]);
     through dropout, ⊙ mask/(1−p) as well, σ' taken at the unscaled a."""
@@ -385,6 +450,13 @@ cdef void _delta_phase(const Net *net, const floating *P, Py_ssize_t n,
             else:
                 mul_activation_grad(deltas + net.a_off[l] + lo, acts + net.a_off[l] + lo,
                                     n, hi - lo, n_in, net.act[l - 1])
+            if net.g_off[l - 1] >= 0:
+                # dy → ∂C/∂z through batch norm; ∂C/∂γ, ∂C/∂β of these units into G
+                bn_backward(deltas + net.a_off[l], <floating *> net.zhat + net.a_off[l],
+                            n, n_in, lo, hi, P + net.g_off[l - 1],
+                            net.bn_inv + net.unit_off[l - 1], net.bn_s1 + net.unit_off[l - 1],
+                            net.bn_s2 + net.unit_off[l - 1], G + net.g_off[l - 1],
+                            G + net.b_off[l - 1])
         fastbp_barrier()
     net.flags[1 + t] |= err
 
@@ -439,20 +511,28 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
         else:
             err |= _gemm(<int> (hi - lo), <int> n_in, <int> n, <floating> 1, d + lo, 1, n_out,
                          a_in, n_in, 1, 0, gw, n_in, _work(net, t))
-        for j in range(hi - lo):
-            gb[j] = 0
-        for i in range(n):
+        if net.g_off[l] < 0:  # with batch norm, ∂C/∂β came from the delta phase
             for j in range(hi - lo):
-                gb[j] += d[i * n_out + lo + j]
+                gb[j] = 0
+            for i in range(n):
+                for j in range(hi - lo):
+                    gb[j] += d[i * n_out + lo + j]
         if tr == NULL:
             continue
         if _fused(tr):
             for j in range(hi - lo):
                 b[j] -= lr * gb[j]
+            if net.g_off[l] >= 0:
+                for j in range(lo, hi):
+                    P[net.g_off[l] + j] -= lr * G[net.g_off[l] + j]
         else:
             _update_rows(tr, w, gw, b, gb, hi - lo, n_in,
                          net.w_off[l] + lo * n_in, net.b_off[l] + lo,
                          tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
+            if net.g_off[l] >= 0:  # γ: no penalty terms, as biases
+                _step_slice(tr, P + net.g_off[l] + lo, G + net.g_off[l] + lo,
+                            net.g_off[l] + lo, hi - lo,
+                            tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
         if tr.max_norm > 0:
             _max_norm_rows(w, hi - lo, n_in, tr.max_norm)
     net.flags[1 + t] |= err
@@ -477,21 +557,27 @@ cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
         # ∂/∂W of λ2/2·‖W‖² + λ1·Σ|W| (weights only, not biases)
         for i in range(rows * n_in):
             gw[i] += l2 * w[i] + l1 * ((w[i] > 0) - (w[i] < 0))
+    _step_slice(tr, w, gw, w_at, rows * n_in, NULL)
+    _step_slice(tr, b, gb, b_at, rows, NULL)
+
+
+cdef void _step_slice(const Train *tr, floating *p, const floating *g, Py_ssize_t at,
+                      Py_ssize_t count, double *row_sq) noexcept nogil:
+    """The update of params[at:at+count] (p) from g: plain SGD or the optimizer;
+    with row_sq, g² is added to it first (per unit, for the gradient norms)."""
+    cdef Py_ssize_t i
+    if row_sq != NULL:
+        for i in range(count):
+            row_sq[i] += <double> g[i] * g[i]
     if tr.kind < 0:
-        for i in range(rows * n_in):
-            w[i] -= <floating> tr.lr * gw[i]
-        for j in range(rows):
-            b[j] -= <floating> tr.lr * gb[j]
+        for i in range(count):
+            p[i] -= <floating> tr.lr * g[i]
     elif floating is float:
-        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, w, gw,
-                           <float *> tr.state + w_at, tr.stride, rows * n_in)
-        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, b, gb,
-                           <float *> tr.state + b_at, tr.stride, rows)
+        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, p, g,
+                           <float *> tr.state + at, tr.stride, count)
     else:
-        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, w, gw,
-                           <double *> tr.state + w_at, tr.stride, rows * n_in)
-        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, b, gb,
-                           <double *> tr.state + b_at, tr.stride, rows)
+        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, p, g,
+                           <double *> tr.state + at, tr.stride, count)
 
 
 cdef void _max_norm_rows(floating *w, Py_ssize_t rows, Py_ssize_t n_in,
@@ -532,10 +618,12 @@ def _check(Plan plan):
 # releases the GIL for the compiled work.
 
 def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
-            floating[:, ::1] out):
-    """out = network output for X, in blocks of plan.cap rows."""
+            floating[:, ::1] out, double[:, ::1] running=None):
+    """out = network output for X, in blocks of plan.cap rows (batch norm
+    with its running estimates)."""
     # X is (n, sizes[0]), out is (n, sizes[L])
     cdef Net net = _net(plan)
+    _use_running(&net, running, BN_RUNNING)
     cdef Py_ssize_t r, nb, n = X.shape[0], w_out = out.shape[1]
     cdef const floating *a_L = <floating *> net.acts + net.a_off[net.n_layers]
     cdef int t, T
@@ -555,9 +643,13 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
 
 
 def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
-             const floating[:, ::1] Y, double[::1] loss, signed char[::1] correct):
-    """Per-sample cost into loss and correctness into correct, in blocks."""
+             const floating[:, ::1] Y, double[::1] loss, signed char[::1] correct,
+             double[:, ::1] running=None, bint training=False):
+    """Per-sample cost into loss and correctness into correct, in blocks.
+    Batch norm uses its running estimates, or with training the statistics
+    of each block (the caller makes the block all of X)."""
     cdef Net net = _net(plan)
+    _use_running(&net, running, BN_BATCH if training else BN_RUNNING)
     cdef Py_ssize_t r, nb, n = X.shape[0]
     cdef int t, T
     with nogil, parallel(num_threads=net.n_threads):
@@ -578,9 +670,10 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
               const floating[:, ::1] X, const floating[:, ::1] Y):
-    """grads = ∇ of the mean cost over all rows of (X, Y), n <= plan.cap.
-    Returns the summed per-sample cost."""
+    """grads = ∇ of the mean cost over all rows of (X, Y), n <= plan.cap
+    (batch norm with the batch's statistics). Returns the summed per-sample cost."""
     cdef Net net = _net(plan)
+    _use_running(&net, None, BN_BATCH)
     cdef Py_ssize_t n = X.shape[0], n_correct
     cdef floating scale = (<floating> 1) / n
     cdef double total = 0
@@ -590,18 +683,20 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
         T = fastbp_num_threads()
         _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
         _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
-        _delta_phase(&net, &params[0], n, t, T, NULL, NULL)
+        _delta_phase(&net, &params[0], &grads[0], n, t, T, NULL, NULL)
         _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, NULL, t, T)
     _check(plan)
     return _batch_sums(&net, n, &n_correct)
 
 
-def trace(Plan plan, const floating[::1] params, const floating[:, ::1] X,
-          const floating[:, ::1] Y):
+def trace(Plan plan, floating[::1] params, floating[::1] grads,
+          const floating[:, ::1] X, const floating[:, ::1] Y):
     """Forward pass, cost and deltas (BP1, BP2) of all rows of (X, Y),
     n <= plan.cap, left in plan.acts / plan.zout / plan.deltas (deltas of
-    the mean cost). Returns the summed per-sample cost."""
+    the mean cost; grads receives batch norm's ∂C/∂γ, ∂C/∂β). Returns the
+    summed per-sample cost."""
     cdef Net net = _net(plan)
+    _use_running(&net, None, BN_BATCH)
     cdef Py_ssize_t n = X.shape[0], n_correct
     cdef floating scale = (<floating> 1) / n
     cdef int t, T
@@ -610,7 +705,7 @@ def trace(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         T = fastbp_num_threads()
         _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
         _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
-        _delta_phase(&net, &params[0], n, t, T, NULL, NULL)
+        _delta_phase(&net, &params[0], &grads[0], n, t, T, NULL, NULL)
     _check(plan)
     return _batch_sums(&net, n, &n_correct)
 
@@ -622,7 +717,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 long step=1, floating[:, ::1] state=None, double l1=0, double l2=0,
                 double max_norm=0, const double[::1] dropout=None,
                 unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
-                const Py_ssize_t[::1] unit_off=None):
+                const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None):
     """One epoch of mini-batch training in one parallel region, no Python
     between batches.
 
@@ -667,6 +762,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     tr.row_sq = NULL
     tr.unit_off = &unit_off[0] if unit_off is not None else NULL
     result[:] = [0, 0, 0, STOP_COMPLETED]
+    _use_running(&net, running, BN_BATCH_UPDATE)
     if watch_interrupt:
         fastbp_interrupt_begin()
     try:
@@ -696,7 +792,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 elif not isfinite(batch_total):
                     stop = STOP_NONFINITE
                 else:
-                    _delta_phase(&net, &params[0], nb, t, T, &mine, &order[start])
+                    _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
                     _param_phase(&net, &params[0], &grads[0], xb, nb, &mine, t, T)
                     fastbp_barrier()  # the next batch overwrites what others read
                     if t == 0:

@@ -22,6 +22,7 @@ FORMAT = "fastbp-model"
 VERSION = 1
 MEMBERS = {"header.npy", "params.npy"}
 OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
+RUNNING_MEMBER = "running.npy"            # only for batch-norm networks
 MAX_HEADER_BYTES = 1 << 16
 MAX_PARAMS = 1 << 31  # refuse absurd sizes before allocating anything
 
@@ -35,6 +36,7 @@ def _header(net):
         "output_activation": net.output_activation,
         "cost": net.cost,
         "dtype": net.dtype.name,
+        "batch_norm": net.batch_norm,
     }
 
 
@@ -42,6 +44,8 @@ def save(net, path, include_optimizer=False):
     path = os.fspath(path)
     head = _header(net)
     members = {"params": net.params}
+    if net.batch_norm:
+        members["running"] = np.stack([net.running_mean, net.running_var]).reshape(-1)
     opt = getattr(net, "_optimizer", None)
     if include_optimizer and opt is not None and opt.state is not None:
         # enough to resume training exactly: the kind, settings, step count, state
@@ -115,6 +119,9 @@ def _read_header(path, archive):
     for key, allowed in checks.items():
         if header.get(key) not in allowed:
             raise _bad(path, f"bad {key} {header.get(key)!r}")
+    header.setdefault("batch_norm", False)  # files from before batch norm
+    if type(header["batch_norm"]) is not bool:
+        raise _bad(path, f"bad batch_norm {header['batch_norm']!r}")
     return header
 
 
@@ -125,18 +132,25 @@ def load(path):
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
+            header = _read_header(path, archive)
+            expected = MEMBERS | ({RUNNING_MEMBER} if header["batch_norm"] else set())
             # sorted lists: duplicates count
-            if sorted(names) not in (sorted(MEMBERS), sorted(MEMBERS | {OPTIMIZER_MEMBER})):
+            if sorted(names) not in (sorted(expected), sorted(expected | {OPTIMIZER_MEMBER})):
                 raise _bad(path, f"members {sorted(names)}")
             # what np.savez and np.savez_compressed write; the others raise their own errors
             if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
                    for i in archive.infolist()):
                 raise _bad(path, "members compressed other than stored or deflated")
-            header = _read_header(path, archive)
-            n_params = sum((a + 1) * b for a, b in zip(header["sizes"][:-1], header["sizes"][1:]))
+            sizes = header["sizes"]
+            hidden_units = sum(sizes[1:-1]) if header["batch_norm"] else 0
+            n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])) + hidden_units
             if n_params > MAX_PARAMS:
                 raise _bad(path, f"{n_params} parameters is more than fastbp loads")
             params = _read_member(path, archive, "params.npy", np.dtype(header["dtype"]), n_params)
+            running = None
+            if header["batch_norm"]:
+                running = _read_member(path, archive, RUNNING_MEMBER, np.dtype(np.float64),
+                                       2 * hidden_units).reshape(2, hidden_units)
             opt_head = header.get("optimizer")
             if (opt_head is None) != (OPTIMIZER_MEMBER not in names):
                 raise _bad(path, "optimizer header and optimizer_state member must come together")
@@ -162,10 +176,14 @@ def load(path):
     try:
         net = Network(header["sizes"], activation=header["activation"],
                       output_activation=header["output_activation"], cost=header["cost"],
-                      dtype=header["dtype"])
+                      dtype=header["dtype"], batch_norm=header["batch_norm"])
     except (TypeError, ValueError) as e:
         raise _bad(path, str(e)) from None
     net.params[...] = params
+    if running is not None:
+        if not (np.isfinite(running).all() and (running[1] >= 0).all()):
+            raise _bad(path, "batch norm running estimates are not finite and non-negative")
+        net._running[...] = running
     if opt_head is not None:
         net._optimizer = _optimizer_from(path, opt_head, opt_state, net.params)
     return net

@@ -9,7 +9,8 @@ def check_gradients(net, X, Y, eps=1e-6):
     For each weights[l] and biases[l] the error is ‖g_bp − g_fd‖ / max(‖g_bp‖,
     ‖g_fd‖) (0 when both vanish); the maximum over the arrays is returned.
     The check runs on a float64 copy of the network, so it tests the
-    mathematics of the compiled kernels and leaves `net` unchanged.
+    mathematics of the compiled kernels and leaves `net` unchanged. Batch
+    norm uses the statistics of X, as training does (its γ are checked too).
     """
     from .network import Network
     from ._validation import check_positive_float
@@ -17,7 +18,8 @@ def check_gradients(net, X, Y, eps=1e-6):
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
     eps = check_positive_float(eps, "eps")
-    probe = Network(net.sizes, net.activation, net.output_activation, net.cost, dtype="float64")
+    probe = Network(net.sizes, net.activation, net.output_activation, net.cost, dtype="float64",
+                    batch_norm=net.batch_norm)
     probe.params[...] = net.params
     X, Y = probe._data(X, Y)
     _, backprop = probe._flat_gradients(X, Y)
@@ -26,15 +28,16 @@ def check_gradients(net, X, Y, eps=1e-6):
     for i in range(p.size):
         keep = p[i]
         p[i] = keep + eps
-        up = probe._per_sample(X, Y)[0].mean()
+        up = probe._per_sample(X, Y, training=True)[0].mean()
         p[i] = keep - eps
-        down = probe._per_sample(X, Y)[0].mean()
+        down = probe._per_sample(X, Y, training=True)[0].mean()
         p[i] = keep
         numeric[i] = (up - down) / (2 * eps)
     worst = 0.0
-    for part in (0, 1):  # weights, then biases
-        for a, b in zip(probe.unflatten(backprop)[part], probe.unflatten(numeric)[part]):
-            scale = max(np.linalg.norm(a), np.linalg.norm(b))
-            if scale > 0:
-                worst = max(worst, float(np.linalg.norm(a - b) / scale))
+    parts = lambda flat: [*probe.unflatten(flat)[0], *probe.unflatten(flat)[1],
+                          *probe._gamma_views(flat)]
+    for a, b in zip(parts(backprop), parts(numeric)):
+        scale = max(np.linalg.norm(a), np.linalg.norm(b))
+        if scale > 0:
+            worst = max(worst, float(np.linalg.norm(a - b) / scale))
     return worst

@@ -63,15 +63,21 @@ class History:
         return f"History(epochs={len(self.epoch)}, last={last})"
 
 
-def _layout(sizes):
-    """Offsets of each W_l and b_l in the flat buffer, and its total length."""
-    w_off, b_off, pos = [], [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+def _layout(sizes, batch_norm=False):
+    """Offsets of each W_l, b_l and (batch norm, hidden layers) γ_l in the flat
+    buffer (-1 where a layer has no γ), and its total length."""
+    w_off, b_off, g_off, pos = [], [], [], 0
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         w_off.append(pos)
         pos += n_out * n_in
         b_off.append(pos)
         pos += n_out
-    return w_off, b_off, pos
+        if batch_norm and l < len(sizes) - 2:
+            g_off.append(pos)
+            pos += n_out
+        else:
+            g_off.append(-1)
+    return w_off, b_off, g_off, pos
 
 
 class Network:
@@ -99,10 +105,18 @@ class Network:
         except for 'gaussian'.
     seed : int or None
         Seed of the initial parameters.
+    batch_norm : bool
+        Batch normalization of every hidden layer (after the product, before
+        the activation): y = γ·(z − μ)/√(σ² + ε) + β, with the layer's bias as
+        β and the scales γ in `gammas`. Training, `gradients` and
+        `loss(training=True)` use the batch's statistics; `forward`,
+        `predict`, `evaluate` and `loss` the running estimates gathered by
+        `fit` (momentum 0.1, ε = 1e-5, as torch's BatchNorm1d).
     """
 
     def __init__(self, sizes, activation="sigmoid", output_activation=None,
-                 cost="quadratic", dtype="float64", init="auto", seed=None):
+                 cost="quadratic", dtype="float64", init="auto", seed=None,
+                 batch_norm=False):
         sizes = check_sizes(sizes)
         check_name(activation, HIDDEN_ACTIVATIONS, "activation")
         check_name(cost, COSTS, "cost")
@@ -118,14 +132,20 @@ class Network:
         dtype = check_dtype(dtype)
         check_name(init, INITS, "init")
         seed = check_seed(seed)
+        if not isinstance(batch_norm, (bool, np.bool_)):
+            raise TypeError(f"batch_norm must be True or False; got {batch_norm!r}")
 
         self._sizes = sizes
+        self._batch_norm = bool(batch_norm)
         self._activation = activation
         self._output_activation = output_activation
         self._cost = cost
         self._dtype = dtype
-        self._w_off, self._b_off, n_params = _layout(sizes)
+        self._w_off, self._b_off, self._g_off, n_params = _layout(sizes, self._batch_norm)
         self._params = np.zeros(n_params, dtype=dtype)
+        # batch norm's running mean and variance of each hidden unit
+        hidden_units = sum(sizes[1:-1]) if self._batch_norm else 0
+        self._running = np.stack([np.zeros(hidden_units), np.ones(hidden_units)])
         self._plans = {}
         self._lock = threading.RLock()        # compiled calls share the Plan buffers
         self._fit_lock = threading.Lock()     # a second concurrent fit is an error
@@ -143,6 +163,8 @@ class Network:
             bs.append(self._params[self._b_off[l]:self._b_off[l] + n_out])
         self._weights = _ParamList(ws, "weights")
         self._biases = _ParamList(bs, "biases")
+        self._gammas = _ParamList([self._params[g:g + n] for g, n in zip(self._g_off, self._sizes[1:])
+                                   if g >= 0], "gammas")
 
     def _init_params(self, init, rng):
         for l, (W, b) in enumerate(zip(self._weights, self._biases)):
@@ -157,6 +179,8 @@ class Network:
             else:
                 he = init == "he" or (init == "auto" and act in ("relu", "leaky_relu"))
                 W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
+        for g in self._gammas:
+            g[...] = 1
 
     def _layer_activations(self):
         return [self._activation] * (len(self._sizes) - 2) + [self._output_activation]
@@ -170,13 +194,33 @@ class Network:
                 self._plans.pop(next(iter(self._plans)))
             codes = [ACTIVATIONS.index(a) for a in self._layer_activations()]
             plan = _core.Plan(self._sizes, self._w_off, self._b_off, codes,
-                              COSTS.index(self._cost), cap, key[1], self._dtype)
+                              COSTS.index(self._cost), cap, key[1], self._dtype, self._g_off)
             self._plans[key] = plan
         return plan
 
     @property
     def sizes(self):
         return self._sizes
+
+    @property
+    def batch_norm(self):
+        return self._batch_norm
+
+    @property
+    def gammas(self):
+        """Batch norm's scales γ of each hidden layer (views into params);
+        empty without batch norm. The shifts β are `biases`."""
+        return self._gammas
+
+    @property
+    def running_mean(self):
+        """Batch norm's running mean of each hidden unit, layer after layer."""
+        return self._running[0]
+
+    @property
+    def running_var(self):
+        """Batch norm's running (unbiased) variance of each hidden unit."""
+        return self._running[1]
 
     @property
     def dtype(self):
@@ -219,10 +263,14 @@ class Network:
         bs = [flat[o:o + b.size] for o, b in zip(self._b_off, self._biases)]
         return ws, bs
 
+    def _gamma_views(self, flat):
+        """Batch norm's γ part of a flat array in the params layout, per layer."""
+        return [flat[g:g + n] for g, n in zip(self._g_off, self._sizes[1:]) if g >= 0]
+
     def __repr__(self):
         return (f"Network(sizes={list(self._sizes)}, activation={self._activation!r}, "
                 f"output_activation={self._output_activation!r}, cost={self._cost!r}, "
-                f"dtype={self._dtype.name!r})")
+                f"dtype={self._dtype.name!r}{', batch_norm=True' if self._batch_norm else ''})")
 
     # ------------------------------------------------------------ compute
 
@@ -238,22 +286,27 @@ class Network:
         X = self._inputs(X)
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         with self._lock:
-            _core.forward(self._plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out)
+            _core.forward(self._plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
+                          self._running)
         return out
 
-    def _per_sample(self, X, Y):
-        """Per-sample cost and correctness of validated (X, Y)."""
+    def _per_sample(self, X, Y, training=False):
+        """Per-sample cost and correctness of validated (X, Y); training: batch
+        norm with the statistics of all of X (one block)."""
         n = X.shape[0]
         cost = np.empty(n, dtype=np.float64)
         correct = np.empty(n, dtype=np.int8)
+        training = training and self._batch_norm
         with self._lock:
-            _core.evaluate(self._plan(min(n, EVAL_BLOCK)), self._params, X, Y, cost, correct)
+            _core.evaluate(self._plan(n if training else min(n, EVAL_BLOCK)), self._params,
+                           X, Y, cost, correct, self._running, training)
         return cost, correct
 
-    def loss(self, X, Y, regularized=False):
+    def loss(self, X, Y, regularized=False, training=False):
         """Mean over samples of the per-sample cost; with regularized=True
-        plus the penalty of the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only)."""
-        cost, _ = self._per_sample(*self._data(X, Y))
+        plus the penalty of the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only);
+        with training=True batch norm uses the statistics of X, as in fit."""
+        cost, _ = self._per_sample(*self._data(X, Y), training=bool(training))
         l2, l1 = self._penalty
         penalty = 0.0
         if regularized:
@@ -288,7 +341,7 @@ class Network:
         n = X.shape[0]
         with self._lock:
             plan = self._plan(n)
-            total = _core.trace(plan, self._params, X, Y)
+            total = _core.trace(plan, self._params, np.empty_like(self._params), X, Y)
             acts, deltas = [X.copy()], []
             for l, width in enumerate(self._sizes[1:]):
                 off = plan.a_offset(l + 1)
@@ -435,10 +488,10 @@ class Network:
         for epoch in range(epochs):
             lr = opt.lr if config["schedule"] is None else config["schedule"].lr_at(epoch, opt.lr)
             order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.intp)
-            backup = (self._params.copy(), state.copy(), opt.steps)
+            backup = (self._params.copy(), state.copy(), opt.steps, self._running.copy())
             args = dict(kind=kind, hyper=hyper, state=state, l1=config["l1"], l2=config["l2"],
                         max_norm=config["max_norm"], dropout=dropout, seed=dropout_seed,
-                        epoch=epoch)
+                        epoch=epoch, running=self._running)
             start = time.perf_counter()
             try:
                 total, n_correct, done, stop = _core.train_epoch(
@@ -494,11 +547,12 @@ class Network:
         """Make params the last finite ones of this epoch: after `done` updates
         if those are finite, else replay fewer updates from the epoch's start
         (the replay computes the same bits). Returns the updates kept."""
-        start_params, start_state, start_steps = backup
+        start_params, start_state, start_steps, start_running = backup
         state = args["state"]
         for kept in range(done, -1, -1):
             if kept < done:
                 self._params[...] = start_params
+                self._running[...] = start_running
                 state[...] = start_state
                 opt.steps = start_steps
                 if kept:
@@ -512,23 +566,31 @@ class Network:
 
     # Derivatives beyond the weight gradient (fastbp.derivatives)
 
+    def _no_batch_norm(self, what):
+        if self._batch_norm:
+            raise NotImplementedError(f"{what} is not available for batch-norm networks yet")
+
     def input_gradients(self, X, Y):
         """∂(mean loss)/∂X, shape (n, sizes[0])."""
+        self._no_batch_norm("input_gradients")
         from .derivatives import input_gradients
         return input_gradients(self, X, Y)
 
     def jacobian(self, X):
         """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs."""
+        self._no_batch_norm("jacobian")
         from .derivatives import jacobian
         return jacobian(self, X)
 
     def per_sample_gradients(self, X, Y):
         """(n, len(params)): each sample's own cost gradient, params layout."""
+        self._no_batch_norm("per_sample_gradients")
         from .derivatives import per_sample_gradients
         return per_sample_gradients(self, X, Y)
 
     def hvp(self, X, Y, v):
         """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator)."""
+        self._no_batch_norm("hvp")
         from .derivatives import hvp
         return hvp(self, X, Y, v)
 
@@ -549,6 +611,7 @@ class Network:
         net = Network.__new__(Network)
         net.__dict__.update(self.__dict__)
         net._params = self._params.copy()
+        net._running = self._running.copy()
         net._plans = {}
         net._lock = threading.RLock()
         net._fit_lock = threading.Lock()

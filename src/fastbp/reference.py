@@ -66,7 +66,10 @@ def _layer_activations(net):
 # ---------------------------------------------------------------- forward
 
 def feedforward(net, X, weights=None, biases=None):
-    """All activations [A_0 = X, A_1, ..., A_L] and the output pre-activation Z_L."""
+    """All activations [A_0 = X, A_1, ..., A_L] and the output pre-activation Z_L.
+    (Batch norm, if the network has it, with its running estimates.)"""
+    if getattr(net, "batch_norm", False):
+        return bn_feedforward(net, X, training=False)[:2]
     weights = net.weights if weights is None else weights
     biases = net.biases if biases is None else biases
     A = [np.asarray(X, dtype=net.dtype)]
@@ -304,3 +307,96 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
                 over = norms > max_norm
                 weights[l][over] *= (max_norm / norms[over])[:, None].astype(net.dtype)
     return weights, biases, last
+
+
+# ---------------------------------------------------------------- batch norm
+
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1
+
+
+def _running_slices(net):
+    offsets = np.cumsum([0] + list(net.sizes[1:-1]))
+    return [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def bn_feedforward(net, X, training, params=None):
+    """Forward pass of a batch-norm network: hidden layers
+    y = γ·(z − μ)/√(σ² + ε) + β (β the bias), μ, σ² of the batch when
+    training, else the running estimates. Returns (A, Z_L, per hidden layer
+    (ẑ, 1/√(σ²+ε), μ, σ²))."""
+    p = net.params if params is None else params
+    ws, bs = net.unflatten(p)
+    gs = net._gamma_views(p)
+    A = [np.asarray(X, dtype=net.dtype)]
+    stats = []
+    acts = _layer_activations(net)
+    for l, (W, b) in enumerate(zip(ws, bs)):
+        Z = A[-1] @ W.T
+        if l < len(ws) - 1:
+            if training:
+                mu, var = Z.mean(axis=0), Z.var(axis=0)
+            else:
+                sl = _running_slices(net)[l]
+                mu, var = net.running_mean[sl], net.running_var[sl]
+            inv = 1 / np.sqrt(var + BN_EPS)
+            zhat = (Z - mu) * inv
+            Z = gs[l] * zhat + b
+            stats.append((zhat, inv, mu, var))
+        else:
+            Z = Z + b
+        A.append(activate(acts[l], Z))
+    return A, Z, stats
+
+
+def bn_gradients(net, X, Y, params=None):
+    """(mean cost, ∂C/∂W, ∂C/∂b (= ∂C/∂β), ∂C/∂γ) of a batch-norm network,
+    with the batch's statistics, as Network.gradients computes them."""
+    p = net.params if params is None else params
+    ws, _ = net.unflatten(p)
+    gs = net._gamma_views(p)
+    Y = np.asarray(Y, dtype=net.dtype)
+    n = X.shape[0]
+    A, Z_L, stats = bn_feedforward(net, X, True, p)
+    cost = float(np.mean(cost_per_sample(net, A[-1], Z_L, Y)))
+    acts = _layer_activations(net)
+    L = len(ws)
+    gw, gb, gg = [None] * L, [None] * L, [None] * (L - 1)
+    delta = output_delta(net, A[-1], Y) / n
+    for l in range(L - 1, -1, -1):
+        if l < L - 1:
+            # delta is dy of this hidden layer: through batch norm to dz
+            zhat, inv, _, _ = stats[l]
+            gb[l] = delta.sum(axis=0)
+            gg[l] = (delta * zhat).sum(axis=0)
+            delta = gs[l] * inv * (delta - gb[l] / n - zhat * gg[l] / n)
+        else:
+            gb[l] = delta.sum(axis=0)
+        gw[l] = delta.T @ A[l]
+        if l > 0:
+            delta = (delta @ ws[l]) * activation_grad(acts[l - 1], A[l])
+    return cost, gw, gb, gg
+
+
+def bn_sgd_epoch(net, X, Y, order, batch_size, lr):
+    """One SGD epoch of a batch-norm network on copies: returns (params,
+    running (2, units)); the running estimates move by momentum 0.1 toward
+    each batch's mean and unbiased variance, as torch does."""
+    p = net.params.copy()
+    running = np.stack([net.running_mean, net.running_var]).copy()
+    X = np.asarray(X, dtype=net.dtype)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        m = len(rows)
+        _, _, stats = bn_feedforward(net, X[rows], True, p)
+        for sl, (_, _, mu, var) in zip(_running_slices(net), stats):
+            running[0, sl] = (1 - BN_MOMENTUM) * running[0, sl] + BN_MOMENTUM * mu
+            unbiased = var * m / (m - 1) if m > 1 else var
+            running[1, sl] = (1 - BN_MOMENTUM) * running[1, sl] + BN_MOMENTUM * unbiased
+        _, gw, gb, gg = bn_gradients(net, X[rows], np.asarray(Y)[rows], p)
+        g = np.zeros_like(p)
+        for view, grad in zip(net.unflatten(g)[0] + net.unflatten(g)[1] + net._gamma_views(g),
+                              gw + gb + gg):
+            view[...] = grad
+        p -= net.dtype.type(lr) * g
+    return p, running
