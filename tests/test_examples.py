@@ -21,9 +21,10 @@ EXAMPLES = ROOT / "examples"
 
 def run(script, *args):
     env = dict(os.environ)
-    # the in-place build when fastbp is not installed; one thread: a tiny
-    # network gains nothing from two, and the CI machine is shared
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    # the fastbp these tests imported (installed, or an in-place build); one
+    # thread: a tiny network gains nothing from two
+    here = str(Path(fastbp.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = "1"
     return subprocess.run([sys.executable, str(EXAMPLES / script), "--quick", *args],
                           capture_output=True, text=True, env=env, timeout=120)
