@@ -40,8 +40,14 @@ def _header(net):
     }
 
 
+def _check_path(path):
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+    return os.fspath(path)
+
+
 def save(net, path, include_optimizer=False):
-    path = os.fspath(path)
+    path = _check_path(path)
     head = _header(net)
     members = {"params": net.params}
     if net.batch_norm:
@@ -129,6 +135,7 @@ def load(path):
     """Read a model written by Network.save; raises ValueError on a bad file."""
     from .network import Network
 
+    path = _check_path(path)
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

@@ -22,6 +22,20 @@ def _default():
 
 _OPENMP = _core.build_info()["openmp"]
 _num_threads = _default() if _OPENMP else 1
+# GNU libgomp's thread pool does not survive fork(): a child forked after the
+# parent ran a parallel region hangs in its first team of more than one
+# thread. Forked children (multiprocessing's "fork", joblib) use one thread.
+_forked = False
+
+
+def _after_fork_in_child():
+    global _num_threads, _forked
+    _forked = True
+    _num_threads = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def set_num_threads(n):
@@ -30,6 +44,11 @@ def set_num_threads(n):
     n = check_positive_int(n, "n")
     if not _OPENMP and n > 1:
         warnings.warn("fastbp was built without OpenMP; running on one thread", RuntimeWarning)
+        n = 1
+    elif _forked and n > 1:
+        warnings.warn("fastbp runs on one thread in a forked child process (OpenMP's thread "
+                      "pool does not survive fork; use the 'spawn' start method for more)",
+                      RuntimeWarning)
         n = 1
     _num_threads = n
 

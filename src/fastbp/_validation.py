@@ -105,7 +105,8 @@ def _numeric_array(X, argname):
 def _finite_copy(arr, dtype, argname):
     """C-contiguous array of dtype (a copy only when needed), checked finite."""
     with np.errstate(over="ignore", invalid="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dtype)
+        # aligned too: the kernels load whole floats from these addresses
+        out = np.require(arr, dtype=dtype, requirements=["C", "A"])
     if not np.isfinite(out).all():
         raise ValueError(f"{argname} contains NaN or inf (or values too large for {np.dtype(dtype).name})")
     return out

@@ -376,7 +376,7 @@ def main(argv=None):
         if getattr(args, "threads", None):
             set_num_threads(args.threads)
         return args.run(args)
-    except (CommandError, ValueError) as e:
+    except (CommandError, ValueError, FloatingPointError) as e:  # FPE: training diverged
         message = " ".join(str(e).split())  # one line, whatever the message holds
     except OSError as e:
         message = f"{e.filename}: {e.strerror}" if e.filename else str(e)

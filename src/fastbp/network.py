@@ -142,7 +142,11 @@ class Network:
         self._cost = cost
         self._dtype = dtype
         self._w_off, self._b_off, self._g_off, n_params = _layout(sizes, self._batch_norm)
-        self._params = np.zeros(n_params, dtype=dtype)
+        try:
+            self._params = np.zeros(n_params, dtype=dtype)
+        except MemoryError:
+            raise MemoryError(f"sizes {list(sizes)} need {n_params:,} parameters: "
+                              f"more memory than there is") from None
         # batch norm's running mean and variance of each hidden unit
         hidden_units = sum(sizes[1:-1]) if self._batch_norm else 0
         self._running = np.stack([np.zeros(hidden_units), np.ones(hidden_units)])
