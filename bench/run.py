@@ -190,15 +190,17 @@ def run(args):
         n = args.samples or (5000 if name != "L" else 2048)
         X = X_all[:n].astype(dtype)
         Y = np.eye(10, dtype=dtype)[y_all[:n]]
-        impls = {"fastbp 1 thread": fastbp_impl(cfg, X, Y, 1),
-                 "fastbp 2 threads": fastbp_impl(cfg, X, Y, 2),
-                 "numpy": numpy_impl(cfg, X, Y)}
-        for label, make in (("torch", torch_impl), ("sklearn", sklearn_impl)):
+        # each is built just before it is timed: building one runs work
+        # (scikit-learn's first partial_fit) whose threads must not spin
+        # while another is measured
+        makers = {"fastbp 1 thread": lambda *a: fastbp_impl(*a, 1),
+                  "fastbp 2 threads": lambda *a: fastbp_impl(*a, 2),
+                  "numpy": numpy_impl, "torch": torch_impl, "sklearn": sklearn_impl}
+        for label, make in makers.items():
             try:
-                impls[label] = make(cfg, X, Y)
+                train, infer = make(cfg, X, Y)
             except ImportError:
-                pass
-        for label, (train, infer) in impls.items():
+                continue
             epochs = FASTBP_EPOCHS if label.startswith("fastbp") else 1
             t_train = timed(train, args.repeats) / epochs
             t_infer = timed(infer, args.repeats)

@@ -13,6 +13,10 @@ LAYOUTS = {1: [5, 7, 3], 2: [5, 33, 7, 3], 3: [5, 7, 1, 33, 3]}
 TOL = {"float64": 1e-12, "float32": 1e-5}
 RUNNABLE_ISAS = [isa for isa in _core.build_info()["isa_compiled"] if _core.isa_runs(isa)]
 
+# Every test runs on exactly the threads it asks for, however small its
+# network: the adaptive choice would otherwise keep them all on one thread.
+fastbp._threads.adaptive = False
+
 
 def rel_err(a, b):
     """Norm-wise relative error ‖a − b‖ / max(‖a‖, ‖b‖), 0 when both vanish."""

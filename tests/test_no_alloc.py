@@ -35,6 +35,7 @@ SCRIPT = textwrap.dedent("""
     from fastbp import _core
     counter = ctypes.CDLL(None)
     counter.counter_stop.restype = ctypes.c_long
+    fastbp._threads.adaptive = False  # really run on the threads asked for
     fastbp.set_num_threads(int(sys.argv[1]))
     for dtype in ("float64", "float32"):
         net = fastbp.Network([20, 16, 8, 4], activation="tanh", cost="cross_entropy",

@@ -54,5 +54,20 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Number of threads the compiled core uses."""
+    """Number of threads the compiled core may use."""
     return _num_threads
+
+
+# A thread pays for itself only with enough work between two barriers: below
+# this many multiply-adds per batch and thread, more threads are slower (and
+# on a busy machine much slower, waiting at barriers for a preempted peer).
+# Results never depend on the count, so the core may use fewer than allowed.
+MIN_WORK_PER_THREAD = 1_000_000
+adaptive = True  # the test suite turns it off to exercise every thread count
+
+
+def threads_for(macs_per_batch):
+    """Threads to use for batches of this many multiply-adds."""
+    if not adaptive:
+        return _num_threads
+    return max(1, min(_num_threads, macs_per_batch // MIN_WORK_PER_THREAD))

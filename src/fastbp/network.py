@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from . import _core
-from ._threads import get_num_threads
+from ._threads import threads_for
 from ._validation import (COST_OUTPUT, COSTS, HIDDEN_ACTIVATIONS, ACTIVATIONS, INITS,
                           check_dtype, check_inputs, check_name, check_positive_float,
                           check_non_negative_float, check_positive_int, check_seed, check_sizes,
@@ -191,7 +191,8 @@ class Network:
 
     def _plan(self, cap):
         """Work buffers for batches of up to `cap` rows, made once and reused."""
-        key = (cap, get_num_threads())
+        macs = cap * sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
+        key = (cap, threads_for(macs))
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= 4:  # keep the cache small: drop the oldest

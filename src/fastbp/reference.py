@@ -158,9 +158,20 @@ def sgd_epoch(net, X, Y, order, batch_size, lr):
     """One epoch of mini-batch SGD over rows taken in `order`, on copies.
 
     Returns (weights, biases) after the epoch; `net` is left unchanged.
-    w ← w − lr·∂C/∂w for each mini-batch, C its mean cost.
+    w ← w − lr·∂C/∂w for each mini-batch, C its mean cost. (The NumPy
+    baseline of bench/: nothing but the matrix form of BP1-BP4.)
     """
-    weights, biases, _ = train_epoch(net, X, Y, order, batch_size, lr)
+    weights = [W.copy() for W in net.weights]
+    biases = [b.copy() for b in net.biases]
+    X = np.asarray(X, dtype=net.dtype)
+    Y = np.asarray(Y, dtype=net.dtype)
+    rate = net.dtype.type(lr)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        _, gw, gb = backprop(net, X[rows], Y[rows], weights, biases)
+        for l in range(len(weights)):
+            weights[l] -= rate * gw[l]
+            biases[l] -= rate * gb[l]
     return weights, biases
 
 
@@ -290,7 +301,7 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
         masks = [dropout_keep(seed, epoch, rows, l, W.shape[0], rates[l]) if rates[l] > 0 else None
                  for l, W in enumerate(weights)]
         _, gw, gb = _backprop_dropout(net, X[rows], Y[rows], weights, biases, masks, rates)
-        last = ([g.copy() for g in gw], [g.copy() for g in gb])
+        last = (list(gw), list(gb))  # the last batch's gradient, before penalty terms
         for l in range(len(weights)):
             gw[l] = gw[l] + l2 * weights[l] + l1 * np.sign(weights[l])
             if optimizer is None:
