@@ -103,8 +103,10 @@ def test_save_killed_at_a_random_moment_leaves_a_whole_model(tmp_path, trial):
     finally:
         child.kill()
         lines = child.communicate()[0].split("\n")
-    done = [int(l.split()[1]) for l in lines if l.startswith("saved")]
-    begun = [int(l.split()[1]) for l in lines if l.startswith("saving")]
+    # whole lines only: the kill may cut the child's last line short
+    words = [l.split() for l in lines]
+    done = [int(w[1]) for w in words if len(w) == 2 and w[0] == "saved" and w[1].isdigit()]
+    begun = [int(w[1]) for w in words if len(w) == 2 and w[0] == "saving" and w[1].isdigit()]
     last_saved = done[-1] if done else 0
     net = fastbp.load(path)  # never a half-written file
     assert net.sizes == (1000, 1000, 8)
