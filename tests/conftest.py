@@ -43,6 +43,16 @@ def threads(request):
     fastbp.set_num_threads(old)
 
 
+@pytest.fixture
+def one_thread():
+    """Run on one thread: batches this small gain nothing from more, and a
+    busy test machine makes spinning threads costly. Results do not change."""
+    old = fastbp.get_num_threads()
+    fastbp.set_num_threads(1)
+    yield
+    fastbp.set_num_threads(old)
+
+
 def set_threads(n):
     """Context-free helper for tests that switch threads mid-test."""
     fastbp.set_num_threads(n)

@@ -17,13 +17,7 @@ from fastbp.datasets import load_wheat_seeds, standardize, standardize_stats, tr
 HEADER = "area,perimeter,compactness,length,width,asymmetry,groove,variety"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny batches: threads only cost time on a busy machine; results do not change
-    old = fastbp.get_num_threads()
-    fastbp.set_num_threads(1)
-    yield
-    fastbp.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def write_csv(path, X, y, header=HEADER):

@@ -24,14 +24,7 @@ from conftest import rel_err
 SIZES = [7, 9, 4, 3]  # two hidden layers: exercises the BP2 loop twice
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Batches of 10 gain nothing from threads, and spinning OpenMP threads
-    # on a busy test machine cost a lot; results do not depend on the count.
-    old = fastbp.get_num_threads()
-    fastbp.set_num_threads(1)
-    yield
-    fastbp.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def sig(z):
