@@ -125,3 +125,10 @@ def test_show_config(capsys):
     out = capsys.readouterr().out
     for word in ("fastbp", "compiler", "OpenMP", "threads", "float32", "ISA selected", "generic"):
         assert word in out
+
+
+def test_history_repr_shows_the_last_epoch():
+    net = make_net([4, 5, 3], "sigmoid", "cross_entropy")
+    X, Y = make_data(net, 10)
+    text = repr(net.fit(X, Y, epochs=2, batch_size=5, lr=0.1))
+    assert text.startswith("History(epochs=2") and "grad_norm" in text and "loss" in text

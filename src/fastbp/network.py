@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 
-from . import _core
+from . import _core, optim
+from .optim import schedules
 from ._threads import threads_for
 from ._validation import (COST_OUTPUT, COSTS, HIDDEN_ACTIVATIONS, ACTIVATIONS, INITS,
                           check_dtype, check_inputs, check_name, check_positive_float,
@@ -59,7 +60,8 @@ class History:
         return len(self.epoch)
 
     def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.history.items()} if self.epoch else {}
+        last = {k: ([round(x, 6) for x in v[-1]] if isinstance(v[-1], list) else round(v[-1], 6))
+                for k, v in self.history.items()} if self.epoch else {}
         return f"History(epochs={len(self.epoch)}, last={last})"
 
 
@@ -410,9 +412,6 @@ class Network:
         A second fit on the same network from another thread raises
         RuntimeError.
         """
-        from . import optim
-        from .optim import schedules
-
         X, Y = self._data(X, Y)
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -473,7 +472,7 @@ class Network:
              on_nonfinite, config):
         n = X.shape[0]
         opt = config["optimizer"]
-        plain = type(opt).__name__ == "SGD" and opt.momentum == 0 and opt.weight_decay == 0
+        plain = isinstance(opt, optim.SGD) and opt.momentum == 0 and opt.weight_decay == 0
         kind = -1 if plain else opt.code
         state = np.empty((0, 0), dtype=self._dtype) if plain else opt._bind(self._params)
         hyper = np.asarray(opt.hyper(), dtype=np.float64)
