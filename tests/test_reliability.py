@@ -7,7 +7,7 @@
 - a child forked after the parent ran OpenMP threads can train (libgomp's
   thread pool does not survive fork; the child must not hang on it).
 - two Python threads calling one network concurrently get exactly the
-  single-threaded results.
+  single-threaded results; the core's own threads count each sample once.
 """
 import gc
 import multiprocessing
@@ -197,3 +197,22 @@ def test_threads_calling_one_network_get_single_threaded_results(other):
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a thread hung"
     assert not errors, f"wrong results under concurrency: {errors[:5]}"
+
+
+def test_epoch_accuracy_with_threads_counts_every_sample_once():
+    """One full batch per epoch: fit's 'accuracy' is that of the network before
+    the update, whatever the threads do. (A data race here -- every thread
+    summing the batch's correct count into one shared variable -- showed as a
+    wrong accuracy, now and then, in tools/sanitize.sh's build.)"""
+    old = fastbp.get_num_threads()
+    fastbp.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((2000, 100)), rng.integers(0, 10, 2000)
+        for seed in range(40):  # big enough a batch that both threads work
+            net = fastbp.Network([100, 64, 10], cost="cross_entropy", seed=seed)
+            expected = net.evaluate(X, y)["accuracy"]
+            history = net.fit(X, y, epochs=1, batch_size=len(X), lr=0.1)
+            assert history["accuracy"][0] == expected, f"seed {seed}"
+    finally:
+        fastbp.set_num_threads(old)

@@ -31,6 +31,7 @@ import numpy as np
 import fastbp
 from fastbp import _core
 
+fastbp._threads.adaptive = False  # use the threads asked for, small as the work is
 rng = np.random.default_rng(0)
 X = rng.standard_normal((37, 9))          # odd sizes: edge tiles of every kernel
 y = rng.integers(0, 3, 37)
