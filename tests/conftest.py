@@ -1,6 +1,13 @@
 """Shared fixtures: thread counts, ISA paths, random networks and data."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Registered here, before test files load, so `--hypothesis-profile=fuzz`
+# works as well as FASTBP_FUZZ=1 (tests/test_fuzz.py).
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.register_profile("fuzz", max_examples=10_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 
 import fastbp
 from fastbp import _core

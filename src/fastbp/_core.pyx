@@ -786,6 +786,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     net.flags[0] = watch_interrupt and fastbp_interrupted()
                 _forward_phase(&net, &params[0], xb, nb, t, T, &mine, &order[start])
                 _output_phase(&net, &Y[0, 0], &order[start], nb, (<floating> 1) / nb, t, T)
+                # assigned here so that Cython makes it private to each
+                # thread (a variable only passed by address stays shared)
+                batch_correct = 0
                 batch_total = _batch_sums(&net, nb, &batch_correct)
                 if net.flags[0]:
                     stop = STOP_INTERRUPTED

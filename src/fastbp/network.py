@@ -146,7 +146,7 @@ class Network:
         self._w_off, self._b_off, self._g_off, n_params = _layout(sizes, self._batch_norm)
         try:
             self._params = np.zeros(n_params, dtype=dtype)
-        except MemoryError:
+        except (MemoryError, ValueError):  # ValueError: more than NumPy can index
             raise MemoryError(f"sizes {list(sizes)} need {n_params:,} parameters: "
                               f"more memory than there is") from None
         # batch norm's running mean and variance of each hidden unit
