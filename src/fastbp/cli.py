@@ -37,7 +37,8 @@ class CommandError(Exception):
 # ------------------------------------------------------------------ demo / info
 
 
-def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, **net_args):
+def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, plot=None,
+           **net_args):
     X_train, X_test, y_train, y_test = datasets.train_test_split(X, y, test_fraction, seed=seed)
     if name == "wheat seeds":  # raw measurements differ in scale by 100x
         X_train, X_test = datasets.standardize(X_train, X_test)
@@ -55,20 +56,32 @@ def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, **net
     print(f"  final test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}); "
           f"{trained / sum(history['seconds']):,.0f} training samples/s "
           f"({wall:.2f} s with per-epoch evaluation)")
+    if plot:
+        try:
+            history.plot(plot)
+        except ImportError as e:
+            raise CommandError(str(e)) from None
+        print(f"  loss and accuracy curves: {plot}")
     return result["accuracy"]
 
 
 def demo(args):
     """`fastbp demo`: the main job on the bundled data sets."""
+    def plot_path(dataset):  # one file per data set when both are trained
+        if not args.plot or args.dataset != "all":
+            return args.plot
+        stem, ext = os.path.splitext(args.plot)
+        return f"{stem}-{dataset}{ext or '.png'}"
+
     if args.dataset in ("wheat", "all"):
         X, y = datasets.load_wheat_seeds()
         _train("wheat seeds", X, y, [7, 10, 3], args.epochs or 50, 10, 0.5, args.seed, 0.25,
-               activation="sigmoid", cost="cross_entropy")
+               plot=plot_path("wheat"), activation="sigmoid", cost="cross_entropy")
     if args.dataset in ("mnist", "all"):
         X, y = datasets.load_mnist_5k()
         # Nielsen's chapter 1 network and hyper-parameters
         _train("MNIST 5k", X, y, [784, 30, 10], args.epochs or 10, 10, 3.0, args.seed, 0.2,
-               activation="sigmoid", cost="quadratic")
+               plot=plot_path("mnist"), activation="sigmoid", cost="quadratic")
     return 0
 
 
@@ -311,6 +324,8 @@ def _parser():
                    help="default: 50 (wheat), 10 (mnist)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=_positive(int), default=None)
+    p.add_argument("--plot", metavar="FILE.png", default=None,
+                   help="save loss and accuracy curves (needs matplotlib)")
     p.set_defaults(run=demo)
 
     p = sub.add_parser("info", help="show how fastbp was built (show_config)")

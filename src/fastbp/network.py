@@ -59,6 +59,34 @@ class History:
     def __len__(self):
         return len(self.epoch)
 
+    def plot(self, path=None, ax=None):
+        """Loss and accuracy per epoch (training and validation) with
+        matplotlib: into `path` (a PNG, say) if given, else onto `ax` or a new
+        figure, which is returned."""
+        try:
+            import matplotlib
+            if path is not None and ax is None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install 'fastbp[plot]'") from None
+        if ax is None:
+            fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        else:
+            fig, axes = ax[0].figure, ax
+        epochs = [e + 1 for e in self.epoch]
+        for a, metric in zip(axes, ("loss", "accuracy")):
+            for key, label in ((metric, "training"), ("val_" + metric, "validation")):
+                if key in self.history:
+                    a.plot(epochs, self.history[key], label=label)
+            a.set_xlabel("epoch")
+            a.set_ylabel(metric)
+            a.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=100)
+        return fig
+
     def __repr__(self):
         last = {k: ([round(x, 6) for x in v[-1]] if isinstance(v[-1], list) else round(v[-1], 6))
                 for k, v in self.history.items()} if self.epoch else {}
