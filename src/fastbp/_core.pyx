@@ -669,32 +669,12 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
 
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
-              const floating[:, ::1] X, const floating[:, ::1] Y):
+              const floating[:, ::1] X, const floating[:, ::1] Y, bint weights=True):
     """grads = ∇ of the mean cost over all rows of (X, Y), n <= plan.cap
-    (batch norm with the batch's statistics). Returns the summed per-sample cost."""
-    cdef Net net = _net(plan)
-    _use_running(&net, None, BN_BATCH)
-    cdef Py_ssize_t n = X.shape[0], n_correct
-    cdef floating scale = (<floating> 1) / n
-    cdef double total = 0
-    cdef int t, T
-    with nogil, parallel(num_threads=net.n_threads):
-        t = fastbp_thread_num()
-        T = fastbp_num_threads()
-        _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
-        _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
-        _delta_phase(&net, &params[0], &grads[0], n, t, T, NULL, NULL)
-        _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, NULL, t, T)
-    _check(plan)
-    return _batch_sums(&net, n, &n_correct)
-
-
-def trace(Plan plan, floating[::1] params, floating[::1] grads,
-          const floating[:, ::1] X, const floating[:, ::1] Y):
-    """Forward pass, cost and deltas (BP1, BP2) of all rows of (X, Y),
-    n <= plan.cap, left in plan.acts / plan.zout / plan.deltas (deltas of
-    the mean cost; grads receives batch norm's ∂C/∂γ, ∂C/∂β). Returns the
-    summed per-sample cost."""
+    (batch norm with the batch's statistics). Returns the summed per-sample
+    cost. With weights=False it stops after the deltas (BP1, BP2): what
+    backprop computed is left in plan.acts / plan.zout / plan.deltas, and
+    grads receives only batch norm's ∂C/∂γ, ∂C/∂β."""
     cdef Net net = _net(plan)
     _use_running(&net, None, BN_BATCH)
     cdef Py_ssize_t n = X.shape[0], n_correct
@@ -706,6 +686,8 @@ def trace(Plan plan, floating[::1] params, floating[::1] grads,
         _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
         _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
         _delta_phase(&net, &params[0], &grads[0], n, t, T, NULL, NULL)
+        if weights:
+            _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, NULL, t, T)
     _check(plan)
     return _batch_sums(&net, n, &n_correct)
 

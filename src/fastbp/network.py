@@ -376,7 +376,8 @@ class Network:
         n = X.shape[0]
         with self._lock:
             plan = self._plan(n)
-            total = _core.trace(plan, self._params, np.empty_like(self._params), X, Y)
+            total = _core.gradients(plan, self._params, np.empty_like(self._params), X, Y,
+                                    weights=False)
             acts, deltas = [X.copy()], []
             for l, width in enumerate(self._sizes[1:]):
                 off = plan.a_offset(l + 1)
