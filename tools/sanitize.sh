@@ -11,9 +11,8 @@
 #
 # The working tree (tracked and untracked, not ignored files) is copied to a
 # temp dir first, so the repo's build/ and in-place _core*.so are not touched
-# nor packaged. The venv sees the system site-packages: where numpy, pytest,
-# hypothesis, Cython and scikit-build-core are installed there, nothing is
-# downloaded (else pip fetches them). CPython leaks by design: leak checking
+# nor packaged. The venv is clean: pip installs fastbp[test] and its build
+# requirements from the package index. CPython leaks by design: leak checking
 # is off; every other ASan/UBSan report fails the run.
 # FASTBP_KEEP=1 keeps the temp dir (build, venv, pytest.log).
 set -euo pipefail
@@ -33,10 +32,11 @@ mkdir "$tmp/src"
    | tar --null -T - -cf -) | tar -xf - -C "$tmp/src"   # (files deleted but not committed: skipped)
 
 echo "+ building with FASTBP_SANITIZE=address,undefined"
-"$python" -m venv --system-site-packages "$tmp/venv"
-isolation=--no-build-isolation
-"$tmp/venv/bin/python" -c "import scikit_build_core, Cython, numpy" 2>/dev/null || isolation=
-"$tmp/venv/bin/python" -m pip install -q $isolation \
+# A clean venv: packages installed system-wide (torch, matplotlib, ...) would be
+# imported by tests under ASan, and C++ libraries loaded after libasan trip its
+# __cxa_throw interceptor.
+"$python" -m venv "$tmp/venv"
+"$tmp/venv/bin/python" -m pip install -q \
   -Ccmake.define.FASTBP_SANITIZE=address,undefined -Ccmake.build-type=RelWithDebInfo \
   -Cbuild-dir="$tmp/build" "$tmp/src[test]"
 
