@@ -222,3 +222,15 @@ def test_regularized_loss_and_save_with_optimizer(tmp_path):
     assert np.array_equal(net.params, loaded.params)
     net.save(path)  # without the optimizer
     assert fastbp.load(path).optimizer is None
+
+
+@pytest.mark.parametrize("make, exc, name", [
+    (lambda: schedules.StepLR(0), ValueError, "step_size"),
+    (lambda: schedules.ExponentialLR(-0.5), ValueError, "gamma"),
+    (lambda: schedules.ExponentialLR("a"), TypeError, "gamma"),
+    (lambda: schedules.CosineAnnealingLR(10, eta_min=-1), ValueError, "eta_min"),
+    (lambda: schedules.ReduceLROnPlateau(factor=1.5), ValueError, "factor"),
+])
+def test_bad_schedule_settings(make, exc, name):
+    with pytest.raises(exc, match=name):
+        make()

@@ -10,15 +10,8 @@ count from 0). ReduceLROnPlateau also watches the epoch logs.
 import math
 import numbers
 
-from .._validation import check_name, check_positive_int
-
-
-def _positive(value, argname, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{argname} must be a {'non-negative' if allow_zero else 'positive'} "
-                         f"number; got {value!r}")
-    return float(value)
+from .._validation import (check_name, check_non_negative_float, check_positive_float,
+                           check_positive_int)
 
 
 class Schedule:
@@ -36,7 +29,7 @@ class StepLR(Schedule):
 
     def __init__(self, step_size=10, gamma=0.1):
         self.step_size = check_positive_int(step_size, "step_size")
-        self.gamma = _positive(gamma, "gamma")
+        self.gamma = check_positive_float(gamma, "gamma")
 
     def lr_at(self, epoch, base_lr):
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -46,7 +39,7 @@ class ExponentialLR(Schedule):
     """base · gamma^epoch."""
 
     def __init__(self, gamma=0.95):
-        self.gamma = _positive(gamma, "gamma")
+        self.gamma = check_positive_float(gamma, "gamma")
 
     def lr_at(self, epoch, base_lr):
         return base_lr * self.gamma ** epoch
@@ -57,7 +50,7 @@ class CosineAnnealingLR(Schedule):
 
     def __init__(self, T_max, eta_min=0.0):
         self.T_max = check_positive_int(T_max, "T_max")
-        self.eta_min = _positive(eta_min, "eta_min", allow_zero=True)
+        self.eta_min = check_non_negative_float(eta_min, "eta_min")
 
     def lr_at(self, epoch, base_lr):
         e = min(epoch, self.T_max)
@@ -70,12 +63,12 @@ class ReduceLROnPlateau(Schedule):
     `patience` epochs; never below min_lr."""
 
     def __init__(self, factor=0.1, patience=10, threshold=1e-4, min_lr=0.0, monitor=None):
-        self.factor = _positive(factor, "factor")
+        self.factor = check_positive_float(factor, "factor")
         if self.factor >= 1:
             raise ValueError(f"factor must be < 1; got {factor}")
         self.patience = check_positive_int(patience, "patience")
-        self.threshold = _positive(threshold, "threshold", allow_zero=True)
-        self.min_lr = _positive(min_lr, "min_lr", allow_zero=True)
+        self.threshold = check_non_negative_float(threshold, "threshold")
+        self.min_lr = check_non_negative_float(min_lr, "min_lr")
         self.monitor = monitor
         self.scale = 1.0
         self.best = math.inf
