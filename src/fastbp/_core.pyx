@@ -796,3 +796,41 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
         PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
         raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
     return result[0], int(result[1]), int(result[2]), int(result[3])
+
+
+def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr,
+                 int kind=-1, const double[::1] hyper=None, long step=1,
+                 floating[:, ::1] state=None, double l1=0, double l2=0, double max_norm=0):
+    """One update of params from a gradient already in grads (params layout),
+    with the same arithmetic as a batch of train_epoch: L1/L2 terms (added
+    into grads), the optimizer step `kind`, the max-norm constraint. For
+    training loops that get their gradient elsewhere (a sum over MPI ranks,
+    say). Runs on one thread: it is O(n_params), not the hot part."""
+    cdef Net net = _net(plan)
+    cdef Train tr
+    cdef int l
+    cdef Py_ssize_t n_in, n_out
+    tr.kind = kind
+    tr.hyper = &hyper[0] if hyper is not None else NULL
+    tr.step = step
+    tr.lr = lr
+    tr.state = &state[0, 0] if state is not None and state.shape[0] > 0 else NULL
+    tr.stride = params.shape[0]
+    tr.l1 = l1
+    tr.l2 = l2
+    tr.max_norm = max_norm
+    tr.dropout = NULL
+    tr.row_sq = NULL
+    tr.unit_off = NULL
+    with nogil:
+        for l in range(net.n_layers):
+            n_in = net.sizes[l]
+            n_out = net.sizes[l + 1]
+            _update_rows(&tr, &params[net.w_off[l]], &grads[net.w_off[l]],
+                         &params[net.b_off[l]], &grads[net.b_off[l]], n_out, n_in,
+                         net.w_off[l], net.b_off[l], NULL)
+            if net.g_off[l] >= 0:
+                _step_slice(&tr, &params[net.g_off[l]], &grads[net.g_off[l]], net.g_off[l],
+                            n_out, NULL)
+            if max_norm > 0:
+                _max_norm_rows(&params[net.w_off[l]], n_out, n_in, max_norm)

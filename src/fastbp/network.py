@@ -393,6 +393,57 @@ class Network:
             total = _core.gradients(self._plan(X.shape[0]), self._params, grads, X, Y)
         return total / X.shape[0], grads
 
+    def apply_gradients(self, grads, optimizer="sgd", lr=None, l2=0.0, l1=0.0, max_norm=None):
+        """One update of the parameters from a gradient computed elsewhere (a
+        custom loop, a sum over MPI ranks), with fit's arithmetic for a batch.
+
+        Parameters
+        ----------
+        grads : array, shape (len(params),), or the pair (grad_weights,
+            grad_biases) that `gradients` returns. Not modified.
+        optimizer : name or fastbp.optim.Optimizer
+            A name makes a fresh optimizer (with `lr`) for this one step; pass
+            an Optimizer object to keep its state (momentum, Adam's moments)
+            from step to step.
+        lr : float
+            Learning rate for a named optimizer (an Optimizer uses its own).
+        l2, l1, max_norm : as in `fit`.
+        """
+        if isinstance(grads, tuple) and len(grads) == 2:
+            flat = np.empty_like(self._params)
+            ws, bs = self.unflatten(flat)
+            for dst, src, name in ((ws, grads[0], "grads[0]"), (bs, grads[1], "grads[1]")):
+                if len(src) != len(dst):
+                    raise ValueError(f"{name} needs {len(dst)} arrays; got {len(src)}")
+                for l, view in enumerate(dst):
+                    view[...] = check_values(src[l], view.shape, self._dtype, f"{name}[{l}]")
+        else:
+            flat = check_values(grads, self._params.shape, self._dtype, "grads").copy()
+        if isinstance(optimizer, str):
+            if lr is None:
+                raise ValueError("apply_gradients with an optimizer name needs lr")
+            lr = check_positive_float(lr, "lr")
+        opt = optim.get(optimizer, lr)
+        l2 = check_non_negative_float(l2, "l2")
+        l1 = check_non_negative_float(l1, "l1")
+        if max_norm is not None:
+            max_norm = check_positive_float(max_norm, "max_norm")
+        with self._lock:
+            kind, state = self._update_rule(opt)
+            _core.apply_update(self._plan(1), self._params, flat, opt.lr, kind,
+                               np.asarray(opt.hyper(), dtype=np.float64), opt.steps + 1,
+                               state, l1, l2, max_norm or 0.0)
+            opt.steps += 1
+            self._optimizer = opt
+
+    def _update_rule(self, opt):
+        """(kind code for the core, state buffers) of an optimizer: plain SGD
+        (no momentum, no decay) is kind -1 with no state, which lets the core
+        fuse its step into the gradient product."""
+        if isinstance(opt, optim.SGD) and opt.momentum == 0 and opt.weight_decay == 0:
+            return -1, np.empty((0, 0), dtype=self._dtype)
+        return opt.code, opt._bind(self._params)
+
     def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
             validation_data=None, verbose=False, on_nonfinite="raise", optimizer="sgd",
             l2=0.0, l1=0.0, dropout=0.0, max_norm=None, lr_schedule=None,
@@ -501,9 +552,7 @@ class Network:
              on_nonfinite, config):
         n = X.shape[0]
         opt = config["optimizer"]
-        plain = isinstance(opt, optim.SGD) and opt.momentum == 0 and opt.weight_decay == 0
-        kind = -1 if plain else opt.code
-        state = np.empty((0, 0), dtype=self._dtype) if plain else opt._bind(self._params)
+        kind, state = self._update_rule(opt)
         hyper = np.asarray(opt.hyper(), dtype=np.float64)
         dropout = config["dropout"] if config["dropout"].any() else None
         # its own stream, so that the batches do not depend on dropout
