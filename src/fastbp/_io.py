@@ -120,11 +120,14 @@ def _read_header(path, archive):
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(type(s) is int and 0 < s < 1 << 24 for s in sizes)):
         raise _bad(path, f"bad sizes {sizes!r}")
-    checks = {"activation": HIDDEN_ACTIVATIONS, "output_activation": ACTIVATIONS,
-              "cost": COSTS, "dtype": tuple(DTYPES)}
+    checks = {"output_activation": ACTIVATIONS, "cost": COSTS, "dtype": tuple(DTYPES)}
     for key, allowed in checks.items():
         if header.get(key) not in allowed:
             raise _bad(path, f"bad {key} {header.get(key)!r}")
+    act = header.get("activation")  # one name, or one per hidden layer
+    if not (act in HIDDEN_ACTIVATIONS or (isinstance(act, list) and len(act) == len(sizes) - 2
+                                          and all(a in HIDDEN_ACTIVATIONS for a in act))):
+        raise _bad(path, f"bad activation {act!r}")
     header.setdefault("batch_norm", False)  # files from before batch norm
     if type(header["batch_norm"]) is not bool:
         raise _bad(path, f"bad batch_norm {header['batch_norm']!r}")

@@ -29,6 +29,21 @@ def check_name(value, allowed, argname):
     return value
 
 
+def check_activations(activation, n_hidden):
+    """A hidden activation name, or a list of one per hidden layer -> the
+    name, or a tuple of names (immutable: it is part of the structure)."""
+    if isinstance(activation, str):
+        return check_name(activation, HIDDEN_ACTIVATIONS, "activation")
+    if not isinstance(activation, (list, tuple)):
+        raise TypeError(f"activation must be a name or a list of names, one per hidden layer; "
+                        f"got {type(activation).__name__}")
+    if len(activation) != n_hidden:
+        raise ValueError(f"activation needs one name per hidden layer ({n_hidden}); "
+                         f"got {len(activation)}")
+    return tuple(check_name(a, HIDDEN_ACTIVATIONS, f"activation[{l}]")
+                 for l, a in enumerate(activation))
+
+
 def check_dtype(dtype):
     """'float32'/'float64' or the NumPy type/dtype -> native numpy dtype."""
     if dtype is None:  # np.dtype(None) would quietly mean float64

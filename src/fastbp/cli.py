@@ -315,6 +315,15 @@ def _widths(text):
     return widths
 
 
+def _activations(text):
+    """One hidden activation name, or a comma-separated name per hidden layer."""
+    names = text.split(",")
+    for name in names:
+        if name not in HIDDEN_ACTIVATIONS:
+            raise argparse.ArgumentTypeError(f"{name!r} is not one of {', '.join(HIDDEN_ACTIVATIONS)}")
+    return names[0] if len(names) == 1 else names
+
+
 def _parser():
     parser = _Parser(prog="fastbp", description="Fast, exact backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -340,7 +349,9 @@ def _parser():
                    help="target column: a name from the header or an index (default -1, the last)")
     p.add_argument("--layers", type=_widths, default=None,
                    help="hidden and output widths, e.g. 30,3 (default: 30,<number of classes>)")
-    p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid")
+    p.add_argument("--activation", type=_activations, default="sigmoid",
+                   help=f"hidden activation, or one per hidden layer, e.g. relu,tanh "
+                   f"({', '.join(HIDDEN_ACTIVATIONS)}; default sigmoid)")
     p.add_argument("--cost", choices=COSTS, default="quadratic")
     p.add_argument("--epochs", type=_positive(int), default=30)
     p.add_argument("--batch-size", type=_positive(int), default=10)

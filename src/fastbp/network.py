@@ -16,7 +16,7 @@ import numpy as np
 from . import _core, optim
 from .optim import schedules
 from ._threads import threads_for
-from ._validation import (COST_OUTPUT, COSTS, HIDDEN_ACTIVATIONS, ACTIVATIONS, INITS,
+from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_positive_float,
                           check_non_negative_float, check_positive_int, check_seed, check_sizes,
                           check_targets, check_values)
@@ -117,12 +117,13 @@ class Network:
     ----------
     sizes : sequence of int
         Layer widths, inputs first: ``[784, 30, 10]``.
-    activation : str
+    activation : str or list of str
         Hidden activation: 'sigmoid', 'tanh', 'relu', 'leaky_relu' (slope
-        0.01) or 'identity'.
+        0.01) or 'identity'; or a list with one of them per hidden layer.
     output_activation : str or None
         Output activation; None means 'softmax' for cost='cross_entropy',
-        'sigmoid' for cost='binary_cross_entropy', else `activation`.
+        'sigmoid' for cost='binary_cross_entropy', else `activation` (the
+        last hidden layer's, for a list).
     cost : str
         'quadratic' (½‖a−y‖²), 'binary_cross_entropy' (sigmoid outputs) or
         'cross_entropy' (categorical, softmax outputs); the network
@@ -148,10 +149,11 @@ class Network:
                  cost="quadratic", dtype="float64", init="auto", seed=None,
                  batch_norm=False):
         sizes = check_sizes(sizes)
-        check_name(activation, HIDDEN_ACTIVATIONS, "activation")
+        activation = check_activations(activation, len(sizes) - 2)
         check_name(cost, COSTS, "cost")
         if output_activation is None:
-            output_activation = COST_OUTPUT.get(cost, activation)
+            last = activation if isinstance(activation, str) else (activation or ["sigmoid"])[-1]
+            output_activation = COST_OUTPUT.get(cost, last)
         check_name(output_activation, ACTIVATIONS, "output_activation")
         needed = COST_OUTPUT.get(cost)
         if needed is not None and output_activation != needed:
@@ -217,7 +219,10 @@ class Network:
             g[...] = 1
 
     def _layer_activations(self):
-        return [self._activation] * (len(self._sizes) - 2) + [self._output_activation]
+        hidden = self._activation
+        if isinstance(hidden, str):
+            hidden = [hidden] * (len(self._sizes) - 2)
+        return list(hidden) + [self._output_activation]
 
     def _plan(self, cap):
         """Work buffers for batches of up to `cap` rows, made once and reused."""
@@ -263,7 +268,9 @@ class Network:
 
     @property
     def activation(self):
-        return self._activation
+        """The hidden activation: a name, or a list of one name per hidden layer."""
+        act = self._activation
+        return act if isinstance(act, str) else list(act)
 
     @property
     def output_activation(self):
@@ -303,7 +310,7 @@ class Network:
         return [flat[g:g + n] for g, n in zip(self._g_off, self._sizes[1:]) if g >= 0]
 
     def __repr__(self):
-        return (f"Network(sizes={list(self._sizes)}, activation={self._activation!r}, "
+        return (f"Network(sizes={list(self._sizes)}, activation={self.activation!r}, "
                 f"output_activation={self._output_activation!r}, cost={self._cost!r}, "
                 f"dtype={self._dtype.name!r}{', batch_norm=True' if self._batch_norm else ''})")
 

@@ -60,7 +60,10 @@ def _softplus(z):
 
 
 def _layer_activations(net):
-    return [net.activation] * (len(net.sizes) - 2) + [net.output_activation]
+    hidden = net.activation
+    if isinstance(hidden, str):
+        hidden = [hidden] * (len(net.sizes) - 2)
+    return list(hidden) + [net.output_activation]
 
 
 # ---------------------------------------------------------------- forward
