@@ -169,7 +169,7 @@ BAD = {
     "lr": (["train", "{t}/ok.csv", "--lr", "-1"], "must be a positive number"),
     "lr nan": (["train", "{t}/ok.csv", "--lr", "nan"], "must be a positive number"),
     "fraction": (["train", "{t}/ok.csv", "--test-fraction", "1.5"], "between 0 and 1"),
-    "activation": (["train", "{t}/ok.csv", "--activation", "swish"], "invalid choice"),
+    "activation": (["train", "{t}/ok.csv", "--activation", "swish"], "'swish' is not one of"),
     "missing data": (["train", "{t}/none.csv"], "none.csv: No such file or directory"),
     "non-numeric": (["train", "{t}/text.csv"], "text.csv, line 3, column 2 ('b'): 'oops'"),
     "regression target": (["train", "{t}/float.csv"], "non-integer values"),

@@ -405,11 +405,14 @@ cdef void _dropout(floating *a, Py_ssize_t n, Py_ssize_t width, Py_ssize_t lo,
 
 
 cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_rows,
-                        Py_ssize_t n, floating scale, int t, int T) noexcept nogil:
-    """Softmax, per-sample cost, correctness and δ_L = scale·∂C/∂z_L (BP1) of
-    this thread's rows. Row i's target is y[y_rows[i]] (y[i] if y_rows is NULL)."""
+                        const double *sw, Py_ssize_t n, double scale, int t,
+                        int T) noexcept nogil:
+    """Softmax, per-sample cost, correctness and δ_L = scale·w·∂c/∂z_L (BP1)
+    of this thread's rows. Row i is sample r = y_rows[i] of the data (i if
+    y_rows is NULL): its target is y[r], its weight w = sw[r] (1 if sw is
+    NULL)."""
     cdef int L = net.n_layers
-    cdef Py_ssize_t i, r0, r1, w = net.sizes[L]
+    cdef Py_ssize_t i, r, r0, r1, w = net.sizes[L]
     cdef floating *a_L = <floating *> net.acts + net.a_off[L]
     cdef floating *d_L = <floating *> net.deltas + net.a_off[L]
     cdef const floating *z_L = <floating *> net.zout
@@ -418,11 +421,11 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
         softmax_rows(a_L + r0 * w, z_L + r0 * w, r1 - r0, w)
     if y != NULL:
         for i in range(r0, r1):
-            net.loss[i] = cost_row(d_L + i * w, a_L + i * w, z_L + i * w,
-                                   y + (y_rows[i] if y_rows != NULL else i) * w,
-                                   w, net.act[L - 1], net.cost, scale)
-            net.correct[i] = correct(a_L + i * w,
-                                     y + (y_rows[i] if y_rows != NULL else i) * w, w)
+            r = y_rows[i] if y_rows != NULL else i
+            net.loss[i] = cost_row(d_L + i * w, a_L + i * w, z_L + i * w, y + r * w,
+                                   w, net.act[L - 1], net.cost,
+                                   <floating> (scale * sw[r] if sw != NULL else scale))
+            net.correct[i] = correct(a_L + i * w, y + r * w, w)
     fastbp_barrier()
 
 
@@ -596,15 +599,30 @@ cdef void _max_norm_rows(floating *w, Py_ssize_t rows, Py_ssize_t n_in,
                 w[j * n_in + i] *= scale
 
 
-cdef double _batch_sums(const Net *net, Py_ssize_t n, Py_ssize_t *n_correct) noexcept nogil:
-    """Σ per-sample cost and Σ correct over the batch, in row order (every
-    thread computes the same numbers, so decisions on them agree)."""
+cdef double _batch_sums(const Net *net, Py_ssize_t n, const double *sw,
+                        const Py_ssize_t *rows, double *n_correct) noexcept nogil:
+    """Σ per-sample cost and Σ correct over the batch, weighted by sw[rows[i]]
+    (sw[i] if rows is NULL) when sw is given, in row order (every thread
+    computes the same numbers, so decisions on them agree)."""
     cdef Py_ssize_t i
-    cdef double total = 0
+    cdef double total = 0, w = 1
     n_correct[0] = 0
     for i in range(n):
-        total += net.loss[i]
-        n_correct[0] += net.correct[i]
+        if sw != NULL:
+            w = sw[rows[i] if rows != NULL else i]
+        total += w * net.loss[i]
+        n_correct[0] += w * net.correct[i]
+    return total
+
+
+cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) noexcept nogil:
+    """Σ sw[rows[i]] (sw[i] if rows is NULL): the batch's weight, or n unweighted."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    if sw == NULL:
+        return n
+    for i in range(n):
+        total += sw[rows[i] if rows != NULL else i]
     return total
 
 
@@ -634,7 +652,7 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         while r < n:
             nb = min(net.cap, n - r)
             _forward_phase(&net, &params[0], &X[r, 0], nb, t, T, NULL, NULL)
-            _output_phase(&net, <floating *> NULL, NULL, nb, 1, t, T)
+            _output_phase(&net, <floating *> NULL, NULL, NULL, nb, 1, t, T)
             if t == 0:
                 memcpy(&out[r, 0], a_L, nb * w_out * sizeof(floating))
             fastbp_barrier()  # a_L is overwritten by the next block
@@ -659,7 +677,7 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         while r < n:
             nb = min(net.cap, n - r)
             _forward_phase(&net, &params[0], &X[r, 0], nb, t, T, NULL, NULL)
-            _output_phase(&net, &Y[r, 0], NULL, nb, 1, t, T)
+            _output_phase(&net, &Y[r, 0], NULL, NULL, nb, 1, t, T)
             if t == 0:
                 memcpy(&loss[r], net.loss, nb * sizeof(double))
                 memcpy(&correct[r], net.correct, nb * sizeof(signed char))
@@ -669,27 +687,31 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
 
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
-              const floating[:, ::1] X, const floating[:, ::1] Y, bint weights=True):
+              const floating[:, ::1] X, const floating[:, ::1] Y, bint weights=True,
+              const double[::1] sample_weight=None):
     """grads = ∇ of the mean cost over all rows of (X, Y), n <= plan.cap
-    (batch norm with the batch's statistics). Returns the summed per-sample
-    cost. With weights=False it stops after the deltas (BP1, BP2): what
-    backprop computed is left in plan.acts / plan.zout / plan.deltas, and
-    grads receives only batch norm's ∂C/∂γ, ∂C/∂β."""
+    (batch norm with the batch's statistics); with sample_weight, of the
+    weighted mean Σ w_i c_i / Σ w_i (Σ w_i > 0). Returns the summed cost
+    (weighted: Σ w_i c_i). With weights=False it stops after the deltas (BP1,
+    BP2): what backprop computed is left in plan.acts / plan.zout /
+    plan.deltas, and grads receives only batch norm's ∂C/∂γ, ∂C/∂β."""
     cdef Net net = _net(plan)
     _use_running(&net, None, BN_BATCH)
-    cdef Py_ssize_t n = X.shape[0], n_correct
-    cdef floating scale = (<floating> 1) / n
+    cdef Py_ssize_t n = X.shape[0]
+    cdef double n_correct
+    cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
+    cdef double scale = 1 / _weight_sum(sw, NULL, n)
     cdef int t, T
     with nogil, parallel(num_threads=net.n_threads):
         t = fastbp_thread_num()
         T = fastbp_num_threads()
         _forward_phase(&net, &params[0], &X[0, 0], n, t, T, NULL, NULL)
-        _output_phase(&net, &Y[0, 0], NULL, n, scale, t, T)
+        _output_phase(&net, &Y[0, 0], NULL, sw, n, scale, t, T)
         _delta_phase(&net, &params[0], &grads[0], n, t, T, NULL, NULL)
         if weights:
             _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, NULL, t, T)
     _check(plan)
-    return _batch_sums(&net, n, &n_correct)
+    return _batch_sums(&net, n, sw, NULL, &n_correct)
 
 
 def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
@@ -699,7 +721,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 long step=1, floating[:, ::1] state=None, double l1=0, double l2=0,
                 double max_norm=0, const double[::1] dropout=None,
                 unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
-                const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None):
+                const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None,
+                const double[::1] sample_weight=None):
     """One epoch of mini-batch training in one parallel region, no Python
     between batches.
 
@@ -710,19 +733,23 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     `step`; with L1/L2 terms, max-norm and dropout (rates per layer, keyed by
     seed, epoch, sample, unit) as given. With row_sq, the squared gradient
     norm of every unit's row in the epoch's last batch is written there
-    (layer l's units from unit_off[l]).
+    (layer l's units from unit_off[l]). With sample_weight (one per row of X)
+    each batch's cost is its weighted mean, and a batch whose weights sum to
+    0 is skipped (counted as done, no update).
 
     Stops before the update of a batch whose cost is not finite, or, with
     watch_interrupt, at the first batch after a Ctrl-C. Returns (sum of
     per-sample costs, number correct, batches updated, COMPLETED | NONFINITE
-    | INTERRUPTED); the cost and correctness of each sample are measured
-    before its batch's update, as Keras does.
+    | INTERRUPTED), the sums weighted by sample_weight if given; the cost
+    and correctness of each sample are measured before its batch's update,
+    as Keras does.
     """
     cdef Net net = _net(plan)
     cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1]
-    cdef Py_ssize_t start, nb, i, batch_correct, done
+    cdef Py_ssize_t start, nb, i, done
     cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
-    cdef double batch_total
+    cdef double batch_total, batch_correct, batch_weight
+    cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
     cdef int t, T, stop
     cdef floating *xb
     cdef double *row_sq_at = &row_sq[0] if row_sq is not None else NULL
@@ -766,12 +793,17 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     memcpy(xb + i * w_in, &X[order[start + i], 0], w_in * sizeof(floating))
                 if t == 0:
                     net.flags[0] = watch_interrupt and fastbp_interrupted()
+                batch_weight = _weight_sum(sw, &order[start], nb)
+                if batch_weight == 0:  # all weights zero: nothing to learn here
+                    done = done + 1
+                    start = start + nb
+                    continue
                 _forward_phase(&net, &params[0], xb, nb, t, T, &mine, &order[start])
-                _output_phase(&net, &Y[0, 0], &order[start], nb, (<floating> 1) / nb, t, T)
+                _output_phase(&net, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, t, T)
                 # assigned here so that Cython makes it private to each
                 # thread (a variable only passed by address stays shared)
                 batch_correct = 0
-                batch_total = _batch_sums(&net, nb, &batch_correct)
+                batch_total = _batch_sums(&net, nb, sw, &order[start], &batch_correct)
                 if net.flags[0]:
                     stop = STOP_INTERRUPTED
                 elif not isfinite(batch_total):
@@ -795,7 +827,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     if result[3] == STOP_INTERRUPTED:
         PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
         raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
-    return result[0], int(result[1]), int(result[2]), int(result[3])
+    return result[0], result[1], int(result[2]), int(result[3])
 
 
 def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr,

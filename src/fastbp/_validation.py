@@ -188,3 +188,19 @@ def check_targets(Y, n_samples, n_outputs, dtype, argname="Y"):
     if arr.shape[1] != n_outputs:
         raise ValueError(f"{argname} has {arr.shape[1]} columns; the network has {n_outputs} outputs")
     return _finite_copy(arr, dtype, argname)
+
+
+def check_sample_weight(sample_weight, n_samples, argname="sample_weight"):
+    """None, or n_samples finite non-negative weights, not all zero -> float64."""
+    if sample_weight is None:
+        return None
+    arr = _numeric_array(sample_weight, argname)
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"{argname} must have shape ({n_samples},), one weight per sample; "
+                         f"got {arr.shape}")
+    arr = _finite_copy(arr, np.float64, argname)
+    if (arr < 0).any():
+        raise ValueError(f"{argname} must not be negative; got min {arr.min()}")
+    if not arr.any():
+        raise ValueError(f"{argname} is all zero: there is nothing to learn from")
+    return arr

@@ -18,8 +18,8 @@ from .optim import schedules
 from ._threads import threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_positive_float,
-                          check_non_negative_float, check_positive_int, check_seed, check_sizes,
-                          check_targets, check_values)
+                          check_non_negative_float, check_positive_int, check_sample_weight,
+                          check_seed, check_sizes, check_targets, check_values)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
@@ -344,22 +344,29 @@ class Network:
                            X, Y, cost, correct, self._running, training)
         return cost, correct
 
-    def loss(self, X, Y, regularized=False, training=False):
-        """Mean over samples of the per-sample cost; with regularized=True
-        plus the penalty of the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only);
-        with training=True batch norm uses the statistics of X, as in fit."""
-        cost, _ = self._per_sample(*self._data(X, Y), training=bool(training))
+    def loss(self, X, Y, regularized=False, training=False, sample_weight=None):
+        """Mean over samples of the per-sample cost (weighted mean Σ w_i c_i /
+        Σ w_i with sample_weight); with regularized=True plus the penalty of
+        the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only); with
+        training=True batch norm uses the statistics of X, as in fit."""
+        X, Y = self._data(X, Y)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        cost, _ = self._per_sample(X, Y, training=bool(training))
         l2, l1 = self._penalty
         penalty = 0.0
         if regularized:
             penalty = sum(l2 / 2 * float(np.sum(W.astype(np.float64) ** 2))
                           + l1 * float(np.sum(np.abs(W))) for W in self._weights)
-        return float(cost.mean()) + penalty
+        return float(np.average(cost, weights=w)) + penalty
 
-    def evaluate(self, X, Y):
-        """{'loss': mean cost, 'accuracy': fraction of samples classed right}."""
-        cost, correct = self._per_sample(*self._data(X, Y))
-        return {"loss": float(cost.mean()), "accuracy": float(correct.mean())}
+    def evaluate(self, X, Y, sample_weight=None):
+        """{'loss': mean cost, 'accuracy': fraction of samples classed right},
+        both weighted means with sample_weight."""
+        X, Y = self._data(X, Y)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        cost, correct = self._per_sample(X, Y)
+        return {"loss": float(np.average(cost, weights=w)),
+                "accuracy": float(np.average(correct, weights=w))}
 
     def predict(self, X):
         """Class indices: argmax of the outputs (threshold 0.5 for one output)."""
@@ -368,11 +375,13 @@ class Network:
             return (out[:, 0] > 0.5).astype(np.int64)
         return out.argmax(axis=1)
 
-    def gradients(self, X, Y):
-        """(loss, grad_weights, grad_biases): the mean cost over (X, Y) and its
-        gradients, shaped like `weights` and `biases` (views of one new flat
-        array in the params layout)."""
-        loss, grads = self._flat_gradients(*self._data(X, Y))
+    def gradients(self, X, Y, sample_weight=None):
+        """(loss, grad_weights, grad_biases): the mean cost over (X, Y)
+        (weighted mean with sample_weight) and its gradients, shaped like
+        `weights` and `biases` (views of one new flat array in the params
+        layout)."""
+        X, Y = self._data(X, Y)
+        loss, grads = self._flat_gradients(X, Y, check_sample_weight(sample_weight, X.shape[0]))
         gw, gb = self.unflatten(grads)
         return loss, gw, gb
 
@@ -393,12 +402,15 @@ class Network:
             z_out = plan.zout[:n * self._sizes[-1]].reshape(n, -1).copy()
         return total / n, acts, z_out, deltas
 
-    def _flat_gradients(self, X, Y):
-        """(mean cost, gradient in the params layout) for validated (X, Y)."""
+    def _flat_gradients(self, X, Y, sample_weight=None):
+        """(mean cost, gradient in the params layout) for validated (X, Y) and
+        sample weights."""
         grads = np.empty_like(self._params)
         with self._lock:
-            total = _core.gradients(self._plan(X.shape[0]), self._params, grads, X, Y)
-        return total / X.shape[0], grads
+            total = _core.gradients(self._plan(X.shape[0]), self._params, grads, X, Y,
+                                    sample_weight=sample_weight)
+        weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        return total / weight, grads
 
     def apply_gradients(self, grads, optimizer="sgd", lr=None, l2=0.0, l1=0.0, max_norm=None):
         """One update of the parameters from a gradient computed elsewhere (a
@@ -454,7 +466,7 @@ class Network:
     def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
             validation_data=None, verbose=False, on_nonfinite="raise", optimizer="sgd",
             l2=0.0, l1=0.0, dropout=0.0, max_norm=None, lr_schedule=None,
-            early_stopping=None, callbacks=None):
+            early_stopping=None, callbacks=None, sample_weight=None):
         """Train by mini-batch gradient descent on the mean cost C of each batch.
 
         Each epoch runs in the compiled core without returning to Python
@@ -483,6 +495,11 @@ class Network:
             restore the best weights (needs validation_data).
         callbacks : list of callables f(epoch, logs)
             Called after each epoch; returning False stops training.
+        sample_weight : array of shape (n,) or None
+            Non-negative weights: each batch's cost becomes its weighted mean
+            Σ w_i c_i / Σ w_i (a batch whose weights are all zero is
+            skipped), and 'loss'/'accuracy' are weighted means.
+            validation_data may then be (X_val, Y_val, w_val).
 
         Returns a History with per-epoch 'loss' and 'accuracy' (averaged
         over the epoch's batches, each measured before its update, as Keras
@@ -500,6 +517,7 @@ class Network:
         RuntimeError.
         """
         X, Y = self._data(X, Y)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         lr = check_positive_float(lr, "lr")
@@ -522,14 +540,18 @@ class Network:
                 raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, Y_val)")
-            validation = self._data(*validation_data, xname="validation_data[0]",
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError("validation_data must be (X_val, Y_val) or (X_val, Y_val, w_val)")
+            validation = self._data(*validation_data[:2], xname="validation_data[0]",
                                     yname="validation_data[1]")
+            validation += (check_sample_weight(
+                validation_data[2] if len(validation_data) == 3 else None,
+                validation[0].shape[0], "validation_data[2]"),)
         if opt.full_batch:
             batch_size = X.shape[0]
         config = dict(optimizer=opt, l1=l1, l2=l2, dropout=rates, max_norm=max_norm or 0.0,
-                      schedule=schedule, early_stopping=early_stopping, callbacks=callbacks)
+                      schedule=schedule, early_stopping=early_stopping, callbacks=callbacks,
+                      sample_weight=sample_weight)
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this network in another thread")
         try:
@@ -566,6 +588,8 @@ class Network:
         dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
         unit_off = np.concatenate([[0], np.cumsum(self._sizes[1:])]).astype(np.intp)
         row_sq = np.zeros(unit_off[-1])
+        sample_weight = config["sample_weight"]
+        weight = n if sample_weight is None else float(sample_weight.sum())
         history = History()
         grads = np.empty_like(self._params)
         plan = self._plan(batch_size)
@@ -580,7 +604,7 @@ class Network:
             backup = (self._params.copy(), state.copy(), opt.steps, self._running.copy())
             args = dict(kind=kind, hyper=hyper, state=state, l1=config["l1"], l2=config["l2"],
                         max_norm=config["max_norm"], dropout=dropout, seed=dropout_seed,
-                        epoch=epoch, running=self._running)
+                        epoch=epoch, running=self._running, sample_weight=sample_weight)
             start = time.perf_counter()
             try:
                 total, n_correct, done, stop = _core.train_epoch(
@@ -603,11 +627,11 @@ class Network:
                 err = FloatingPointError(message)
                 err.history = history
                 raise err
-            logs = {"loss": total / n, "accuracy": n_correct / n}
+            logs = {"loss": total / weight, "accuracy": n_correct / weight}
             if validation is not None:
-                cost, correct = self._per_sample(*validation)
-                logs["val_loss"] = float(cost.mean())
-                logs["val_accuracy"] = float(correct.mean())
+                cost, correct = self._per_sample(*validation[:2])
+                logs["val_loss"] = float(np.average(cost, weights=validation[2]))
+                logs["val_accuracy"] = float(np.average(correct, weights=validation[2]))
             logs["lr"] = lr
             logs["seconds"] = seconds
             logs["grad_norm"] = [float(np.sqrt(row_sq[a:b].sum()))

@@ -132,18 +132,27 @@ def accuracy(net, X, Y):
 
 # ---------------------------------------------------------------- backprop
 
-def backprop(net, X, Y, weights=None, biases=None):
-    """(mean cost, ∂C/∂W per layer, ∂C/∂b per layer) for the batch (X, Y)."""
+def _sample_scale(n, sample_weight, dtype):
+    """Each row's factor in the mean cost: 1/n, or w_i/Σw (weighted mean)."""
+    if sample_weight is None:
+        return np.full((n, 1), 1.0 / n)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    return (w / w.sum())[:, None]
+
+
+def backprop(net, X, Y, weights=None, biases=None, sample_weight=None):
+    """(mean cost, ∂C/∂W per layer, ∂C/∂b per layer) for the batch (X, Y);
+    with sample_weight, of the weighted mean Σ w_i c_i / Σ w_i."""
     weights = net.weights if weights is None else weights
     biases = net.biases if biases is None else biases
     Y = np.asarray(Y, dtype=net.dtype)
-    n = X.shape[0]
+    scale = _sample_scale(X.shape[0], sample_weight, net.dtype)
     A, Z_L = feedforward(net, X, weights, biases)
-    cost = float(np.mean(cost_per_sample(net, A[-1], Z_L, Y)))
+    cost = float(np.sum(scale[:, 0] * cost_per_sample(net, A[-1], Z_L, Y)))
     acts = _layer_activations(net)
     L = len(weights)
     grad_w, grad_b = [None] * L, [None] * L
-    delta = output_delta(net, A[-1], Y) / n                       # BP1
+    delta = output_delta(net, A[-1], Y) * scale.astype(net.dtype)  # BP1
     for l in range(L - 1, -1, -1):
         grad_b[l] = delta.sum(axis=0)                             # BP3
         grad_w[l] = delta.T @ A[l]                                # BP4
@@ -152,9 +161,9 @@ def backprop(net, X, Y, weights=None, biases=None):
     return cost, grad_w, grad_b
 
 
-def gradients(net, X, Y):
+def gradients(net, X, Y, sample_weight=None):
     """Same contract as Network.gradients: (loss, grad_weights, grad_biases)."""
-    return backprop(net, X, Y)
+    return backprop(net, X, Y, sample_weight=sample_weight)
 
 
 def sgd_epoch(net, X, Y, order, batch_size, lr):
@@ -257,10 +266,10 @@ def optimizer_step(opt, p, g, state, t, lr):
         raise ValueError(f"unknown optimizer {name}")
 
 
-def _backprop_dropout(net, X, Y, weights, biases, masks, rates):
+def _backprop_dropout(net, X, Y, weights, biases, masks, rates, sample_weight=None):
     """backprop with inverted dropout on hidden outputs (masks[l] for layer l)."""
     Y = np.asarray(Y, dtype=net.dtype)
-    n = X.shape[0]
+    scale = _sample_scale(X.shape[0], sample_weight, net.dtype)
     acts = _layer_activations(net)
     A, pre = [X], []
     for l, (W, b) in enumerate(zip(weights, biases)):
@@ -270,10 +279,10 @@ def _backprop_dropout(net, X, Y, weights, biases, masks, rates):
         if l < len(weights) - 1 and rates[l] > 0:
             a = a * masks[l] / (1 - rates[l])
         A.append(a)
-    cost = float(np.mean(cost_per_sample(net, A[-1], Z, Y)))
+    cost = float(np.sum(scale[:, 0] * cost_per_sample(net, A[-1], Z, Y)))
     L = len(weights)
     gw, gb = [None] * L, [None] * L
-    delta = output_delta(net, A[-1], Y) / n
+    delta = output_delta(net, A[-1], Y) * scale.astype(net.dtype)
     for l in range(L - 1, -1, -1):
         gb[l] = delta.sum(axis=0)
         gw[l] = delta.T @ A[l]
@@ -286,12 +295,15 @@ def _backprop_dropout(net, X, Y, weights, biases, masks, rates):
 
 
 def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, step=1,
-                l1=0.0, l2=0.0, dropout=None, seed=0, epoch=0, max_norm=0.0):
+                l1=0.0, l2=0.0, dropout=None, seed=0, epoch=0, max_norm=0.0,
+                sample_weight=None):
     """One training epoch as Network.fit runs it, on copies of the parameters.
 
     optimizer None is plain SGD; else a fastbp.optim object whose `state`
     (n_state, n_params) array is updated in place, its step count starting at
-    `step`. Returns (weights, biases, last batch's gradient (gw, gb))."""
+    `step`. With sample_weight each batch's cost is its weighted mean, and a
+    batch whose weights are all zero is skipped (its step number too).
+    Returns (weights, biases, last batch's gradient (gw, gb))."""
     weights = [W.copy() for W in net.weights]
     biases = [b.copy() for b in net.biases]
     X = np.asarray(X, dtype=net.dtype)
@@ -301,9 +313,12 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
     last = None
     for k, start in enumerate(range(0, len(order), batch_size)):
         rows = order[start:start + batch_size]
+        sw = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        if sw is not None and sw.sum() == 0:
+            continue
         masks = [dropout_keep(seed, epoch, rows, l, W.shape[0], rates[l]) if rates[l] > 0 else None
                  for l, W in enumerate(weights)]
-        _, gw, gb = _backprop_dropout(net, X[rows], Y[rows], weights, biases, masks, rates)
+        _, gw, gb = _backprop_dropout(net, X[rows], Y[rows], weights, biases, masks, rates, sw)
         last = (list(gw), list(gb))  # the last batch's gradient, before penalty terms
         for l in range(len(weights)):
             gw[l] = gw[l] + l2 * weights[l] + l1 * np.sign(weights[l])
