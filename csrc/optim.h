@@ -12,18 +12,27 @@
  *   ADAM     beta1, beta2, eps, weight_decay, amsgrad, decoupled (1 = AdamW)
  *   RMSPROP  alpha, eps, weight_decay, momentum, centered
  *   ADAGRAD  lr_decay, weight_decay, eps
- *   RPROP    eta_minus, eta_plus, step_min, step_max  (state: prev grad, step)
+ *   RPROP    eta_minus, eta_plus, step_min, step_max  (state: prev grad, step):
+ *            torch's Rprop, which is Igel & Hüsken's iRprop−
+ *   IRPROP_PLUS  as RPROP (state: prev grad, step, prev weight change); iRprop+
+ *            undoes the last change of a weight whose gradient changed sign
+ *            when the cost went up (`worse`, the full-batch cost before this
+ *            step against the one before the last)
+ *   QUICKPROP    mu, decay (state: prev step, prev slope): Fahlman's
+ *            Quickprop as FANN implements it (fann_update_weights_quickprop),
+ *            with FANN's slope = −(gradient) + decay·w and lr as its epsilon
  */
 #ifndef FASTBP_OPTIM_H
 #define FASTBP_OPTIM_H
 
 #include <stddef.h>
 
-enum { FASTBP_SGD, FASTBP_ADAM, FASTBP_RMSPROP, FASTBP_ADAGRAD, FASTBP_RPROP };
+enum { FASTBP_SGD, FASTBP_ADAM, FASTBP_RMSPROP, FASTBP_ADAGRAD, FASTBP_RPROP,
+       FASTBP_IRPROP_PLUS, FASTBP_QUICKPROP };
 
-void fastbp_doptim_step(int kind, const double *hyper, long t, double lr,
+void fastbp_doptim_step(int kind, const double *hyper, long t, double lr, int worse,
                         double *p, const double *g, double *s, ptrdiff_t stride, ptrdiff_t n);
-void fastbp_soptim_step(int kind, const double *hyper, long t, double lr,
+void fastbp_soptim_step(int kind, const double *hyper, long t, double lr, int worse,
                         float *p, const float *g, float *s, ptrdiff_t stride, ptrdiff_t n);
 
 #endif

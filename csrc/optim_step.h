@@ -1,6 +1,6 @@
 /* optim_step.h: the body of fastbp_?optim_step, written once and included
  * by optim.c for each type (define T, OPTIM_STEP, SQRT). */
-void OPTIM_STEP(int kind, const double *h, long t, double lr_,
+void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
                 T *restrict p, const T *restrict g, T *restrict s, ptrdiff_t stride, ptrdiff_t n)
 {
     const T lr = (T)lr_;
@@ -90,6 +90,61 @@ void OPTIM_STEP(int kind, const double *h, long t, double lr_,
             }
             p[i] -= (d > 0 ? step[i] : d < 0 ? -step[i] : 0);
             prev[i] = d;
+        }
+        break;
+    }
+    case FASTBP_IRPROP_PLUS: {
+        const T eta_minus = (T)h[0], eta_plus = (T)h[1], step_min = (T)h[2], step_max = (T)h[3];
+        T *prev = s, *step = s + stride, *change = s + 2 * stride;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            T d = g[i];
+            T sign = d * prev[i];
+            if (sign < 0) {
+                step[i] = step[i] * eta_minus > step_min ? step[i] * eta_minus : step_min;
+                if (worse)
+                    p[i] -= change[i];  /* weight backtracking */
+                change[i] = 0;
+                d = 0;
+            } else {
+                if (sign > 0)
+                    step[i] = step[i] * eta_plus < step_max ? step[i] * eta_plus : step_max;
+                change[i] = d > 0 ? -step[i] : d < 0 ? step[i] : 0;
+                p[i] += change[i];
+            }
+            prev[i] = d;
+        }
+        break;
+    }
+    case FASTBP_QUICKPROP: {
+        /* FANN's loop, its names and constants; its slope is the negative
+         * gradient (FANN accumulates (desired − actual)·input). */
+        const T mu = (T)h[0], decay = (T)h[1], epsilon = lr;
+        const T shrink = (T)(h[0] / (1.0 + h[0]));
+        T *prev_step = s, *prev_slope = s + stride;
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            const T slope = -g[i] + decay * p[i];
+            T next = 0;
+            if (prev_step[i] > (T)0.001) {
+                if (slope > 0)
+                    next += epsilon * slope;
+                if (slope > shrink * prev_slope[i])
+                    next += mu * prev_step[i];
+                else
+                    next += prev_step[i] * slope / (prev_slope[i] - slope);
+            } else if (prev_step[i] < (T)-0.001) {
+                if (slope < 0)
+                    next += epsilon * slope;
+                if (slope < shrink * prev_slope[i])
+                    next += mu * prev_step[i];
+                else
+                    next += prev_step[i] * slope / (prev_slope[i] - slope);
+            } else {
+                next += epsilon * slope;
+            }
+            prev_step[i] = next;
+            T w = p[i] + next;
+            p[i] = w > 1500 ? 1500 : w < -1500 ? -1500 : w;
+            prev_slope[i] = slope;
         }
         break;
     }

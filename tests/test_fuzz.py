@@ -362,14 +362,16 @@ def fit_args(draw, net, n):
 
 @st.composite
 def validation_data(draw, net):
-    """None, a pair (X_val, Y_val) each maybe spoilt, or not a pair at all."""
-    kind = draw(st.sampled_from(["none", "none", "pair", "pair", "pair", "single", "triple"]))
+    """None, a pair (X_val, Y_val) each maybe spoilt, or neither a pair nor a triple."""
+    kind = draw(st.sampled_from(["none", "none", "pair", "pair", "pair", "single", "four"]))
     if kind == "none":
         return Arg(None)
     n = draw(st.integers(1, 4))
     Xv, Yv = draw(inputs(net, n, FIT_ODDS)), draw(targets(net, n, FIT_ODDS))
     if kind != "pair":
-        return Arg((Xv.value,) if kind == "single" else (Xv.value, Yv.value, Yv.value), None, kind)
+        # (X_val, Y_val, w_val) is valid: four items never are
+        return Arg((Xv.value,) if kind == "single" else (Xv.value, Yv.value, None, None),
+                   None, kind)
     pair = draw(st.sampled_from([tuple, list]))((Xv.value, Yv.value))
     strict = bool((Xv.defect and Xv.strict) or (Yv.defect and Yv.strict))
     return Arg(pair, None, Xv.defect or Yv.defect, strict)

@@ -62,10 +62,12 @@ cdef extern from "gemm.h" nogil:
     const char *fastbp_compiler()
 
 cdef extern from "optim.h" nogil:
-    void fastbp_doptim_step(int kind, const double *hyper, long t, double lr, double *p,
-                            const double *g, double *s, Py_ssize_t stride, Py_ssize_t n)
-    void fastbp_soptim_step(int kind, const double *hyper, long t, double lr, float *p,
-                            const float *g, float *s, Py_ssize_t stride, Py_ssize_t n)
+    void fastbp_doptim_step(int kind, const double *hyper, long t, double lr, int worse,
+                            double *p, const double *g, double *s, Py_ssize_t stride,
+                            Py_ssize_t n)
+    void fastbp_soptim_step(int kind, const double *hyper, long t, double lr, int worse,
+                            float *p, const float *g, float *s, Py_ssize_t stride,
+                            Py_ssize_t n)
 
 cdef extern from "dropout.h" nogil:
     double fastbp_dropout_uniform(unsigned long long seed, unsigned long long epoch,
@@ -285,6 +287,8 @@ cdef struct Train:
     long epoch
     double *row_sq            # ‖∇ of each unit's row‖² (W row and bias), or NULL
     const Py_ssize_t *unit_off  # offset of each layer's units in row_sq
+    double *loss_memory       # the last batch's cost (iRprop+), or NULL
+    int worse                 # this batch's cost is above loss_memory
 
 
 cdef inline bint _dropped(const Train *tr, int l) noexcept nogil:
@@ -576,10 +580,10 @@ cdef void _step_slice(const Train *tr, floating *p, const floating *g, Py_ssize_
         for i in range(count):
             p[i] -= <floating> tr.lr * g[i]
     elif floating is float:
-        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, p, g,
+        fastbp_soptim_step(tr.kind, tr.hyper, tr.step, tr.lr, tr.worse, p, g,
                            <float *> tr.state + at, tr.stride, count)
     else:
-        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, p, g,
+        fastbp_doptim_step(tr.kind, tr.hyper, tr.step, tr.lr, tr.worse, p, g,
                            <double *> tr.state + at, tr.stride, count)
 
 
@@ -722,7 +726,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 double max_norm=0, const double[::1] dropout=None,
                 unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
                 const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None,
-                const double[::1] sample_weight=None):
+                const double[::1] sample_weight=None, double[::1] loss_memory=None):
     """One epoch of mini-batch training in one parallel region, no Python
     between batches.
 
@@ -735,7 +739,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     norm of every unit's row in the epoch's last batch is written there
     (layer l's units from unit_off[l]). With sample_weight (one per row of X)
     each batch's cost is its weighted mean, and a batch whose weights sum to
-    0 is skipped (counted as done, no update).
+    0 is skipped (counted as done, no update). loss_memory[0] holds the cost
+    of the last batch updated (iRprop+ compares each batch's with it).
 
     Stops before the update of a batch whose cost is not finite, or, with
     watch_interrupt, at the first batch after a Ctrl-C. Returns (sum of
@@ -770,6 +775,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     tr.epoch = epoch
     tr.row_sq = NULL
     tr.unit_off = &unit_off[0] if unit_off is not None else NULL
+    tr.loss_memory = &loss_memory[0] if loss_memory is not None else NULL
+    tr.worse = 0
     result[:] = [0, 0, 0, STOP_COMPLETED]
     _use_running(&net, running, BN_BATCH_UPDATE)
     if watch_interrupt:
@@ -809,10 +816,14 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 elif not isfinite(batch_total):
                     stop = STOP_NONFINITE
                 else:
+                    mine.worse = (tr.loss_memory != NULL
+                                  and batch_total / batch_weight > tr.loss_memory[0])
                     _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
                     _param_phase(&net, &params[0], &grads[0], xb, nb, &mine, t, T)
                     fastbp_barrier()  # the next batch overwrites what others read
                     if t == 0:
+                        if tr.loss_memory != NULL:  # read by all before the barriers above
+                            tr.loss_memory[0] = batch_total / batch_weight
                         result[0] += batch_total
                         result[1] += batch_correct
                         result[2] += 1
@@ -854,6 +865,8 @@ def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr
     tr.dropout = NULL
     tr.row_sq = NULL
     tr.unit_off = NULL
+    tr.loss_memory = NULL
+    tr.worse = 0   # no cost here: iRprop+ does not backtrack in this path
     with nogil:
         for l in range(net.n_layers):
             n_in = net.sizes[l]

@@ -204,8 +204,8 @@ def _optimizer_from(path, head, state, params):
     from .optim import OPTIMIZERS
 
     name, config, steps = head.get("name"), head.get("config"), head.get("steps")
-    cls = OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
-    if cls is None or cls.__name__ != name or not isinstance(config, dict) \
+    cls = {c.__name__: c for c in OPTIMIZERS.values()}.get(name) if isinstance(name, str) else None
+    if cls is None or not isinstance(config, dict) \
             or type(steps) is not int or steps < 0:
         raise _bad(path, "bad optimizer header")
     try:

@@ -477,7 +477,9 @@ class Network:
         ----------
         optimizer : name or fastbp.optim.Optimizer
             'sgd' (w ← w − lr·∇C, the default), 'adam', 'adamw', 'rmsprop',
-            'adagrad', 'rprop' (full batch), with `lr`; or an Optimizer object,
+            'adagrad', with `lr`; the full-batch 'rprop' (= 'irprop-'),
+            'irprop+', 'quickprop', and 'lbfgs' (SciPy's L-BFGS-B; `epochs`
+            caps its iterations, `lr` is unused); or an Optimizer object,
             whose own lr and state are used (and kept for the next fit).
         l2, l1 : float
             Add λ2/2·Σ‖W‖² and λ1·Σ|W| (weights, not biases) to the cost.
@@ -554,11 +556,22 @@ class Network:
                       sample_weight=sample_weight)
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this network in another thread")
+        history = History()
         try:
             with self._lock:
+                if isinstance(opt, optim.LBFGS):
+                    opt._bind(self._params)
+                    self._optimizer = opt
+                    self._penalty = (l2, l1)
+                    return optim.lbfgs.fit(self, opt, X, Y, epochs, validation, verbose,
+                                           on_nonfinite, config, history)
                 return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), shuffle,
                                  np.random.default_rng(seed), validation, verbose,
-                                 on_nonfinite, config)
+                                 on_nonfinite, config, history)
+        except KeyboardInterrupt as e:
+            # in the compiled loop or between epochs: the epochs done so far
+            e.history = history
+            raise
         finally:
             self._fit_lock.release()
 
@@ -578,19 +591,18 @@ class Network:
         return out
 
     def _fit(self, X, Y, epochs, batch_size, shuffle, rng, validation, verbose,
-             on_nonfinite, config):
+             on_nonfinite, config, history):
         n = X.shape[0]
         opt = config["optimizer"]
         kind, state = self._update_rule(opt)
-        hyper = np.asarray(opt.hyper(), dtype=np.float64)
+        sample_weight = config["sample_weight"]
+        weight = n if sample_weight is None else float(sample_weight.sum())
+        hyper = np.asarray(opt._hyper_for(weight), dtype=np.float64)
         dropout = config["dropout"] if config["dropout"].any() else None
         # its own stream, so that the batches do not depend on dropout
         dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
         unit_off = np.concatenate([[0], np.cumsum(self._sizes[1:])]).astype(np.intp)
         row_sq = np.zeros(unit_off[-1])
-        sample_weight = config["sample_weight"]
-        weight = n if sample_weight is None else float(sample_weight.sum())
-        history = History()
         grads = np.empty_like(self._params)
         plan = self._plan(batch_size)
         best = (np.inf, None)
@@ -604,15 +616,12 @@ class Network:
             backup = (self._params.copy(), state.copy(), opt.steps, self._running.copy())
             args = dict(kind=kind, hyper=hyper, state=state, l1=config["l1"], l2=config["l2"],
                         max_norm=config["max_norm"], dropout=dropout, seed=dropout_seed,
-                        epoch=epoch, running=self._running, sample_weight=sample_weight)
+                        epoch=epoch, running=self._running, sample_weight=sample_weight,
+                        loss_memory=getattr(opt, "_loss_memory", None))
             start = time.perf_counter()
-            try:
-                total, n_correct, done, stop = _core.train_epoch(
-                    plan, self._params, grads, X, Y, order, batch_size, lr, watch,
-                    step=opt.steps + 1, row_sq=row_sq, unit_off=unit_off, **args)
-            except KeyboardInterrupt as e:
-                e.history = history
-                raise
+            total, n_correct, done, stop = _core.train_epoch(
+                plan, self._params, grads, X, Y, order, batch_size, lr, watch,
+                step=opt.steps + 1, row_sq=row_sq, unit_off=unit_off, **args)
             seconds = time.perf_counter() - start
             opt.steps += done
             if stop == _core.NONFINITE or not np.isfinite(self._params).all():

@@ -212,9 +212,11 @@ def dropout_keep(seed, epoch, samples, layer, width, p):
     return u >= p
 
 
-def optimizer_step(opt, p, g, state, t, lr):
+def optimizer_step(opt, p, g, state, t, lr, worse=False, n_samples=1):
     """One step of a fastbp.optim optimizer on p (in place), torch's rules,
-    written out in NumPy; state is its (n_state, n) buffers, t the 1-based step."""
+    written out in NumPy; state is its (n_state, n) buffers, t the 1-based step.
+    iRprop+ backtracks if `worse` (the cost went up since the last step);
+    Quickprop's decay is FANN's, on the slope summed over n_samples."""
     name = type(opt).__name__
     if name == "SGD":
         d = g + opt.weight_decay * p
@@ -254,7 +256,33 @@ def optimizer_step(opt, p, g, state, t, lr):
         d = g + opt.weight_decay * p
         state[0] += d * d
         p -= lr / (1 + (t - 1) * opt.lr_decay) * d / (np.sqrt(state[0]) + opt.eps)
-    elif name == "Rprop":
+    elif name == "IRpropPlus":
+        (minus, plus), (lo, hi) = opt.etas, opt.step_sizes
+        sign = np.sign(g * state[0])
+        state[1] = np.where(sign > 0, np.minimum(state[1] * plus, hi),
+                            np.where(sign < 0, np.maximum(state[1] * minus, lo), state[1]))
+        if worse:
+            p -= np.where(sign < 0, state[2], 0)
+        state[2] = np.where(sign < 0, 0, -np.sign(g) * state[1])
+        p += state[2]
+        state[0] = np.where(sign < 0, 0, g)
+    elif name == "Quickprop":
+        mu, decay = opt.mu, opt.decay / n_samples
+        slope = -g + decay * p
+        prev_step, prev_slope = state[0], state[1]
+        shrink = mu / (1 + mu)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            quad = prev_step * slope / (prev_slope - slope)
+        up, down = prev_step > 0.001, prev_step < -0.001
+        nxt = np.where(up, np.where(slope > 0, lr * slope, 0)
+                       + np.where(slope > shrink * prev_slope, mu * prev_step, quad),
+                       np.where(down, np.where(slope < 0, lr * slope, 0)
+                                + np.where(slope < shrink * prev_slope, mu * prev_step, quad),
+                                lr * slope))
+        state[0] = nxt
+        p[...] = np.clip(p + nxt, -1500, 1500)
+        state[1] = slope
+    elif name in ("Rprop", "IRpropMinus"):
         (minus, plus), (lo, hi) = opt.etas, opt.step_sizes
         sign = np.sign(g * state[0])
         state[1] = np.where(sign > 0, np.minimum(state[1] * plus, hi),

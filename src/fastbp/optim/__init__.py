@@ -16,7 +16,8 @@ import numpy as np
 from .._validation import check_name
 
 # Codes of csrc/optim.h.
-SGD_CODE, ADAM_CODE, RMSPROP_CODE, ADAGRAD_CODE, RPROP_CODE = range(5)
+SGD_CODE, ADAM_CODE, RMSPROP_CODE, ADAGRAD_CODE, RPROP_CODE, IRPROP_PLUS_CODE, QUICKPROP_CODE \
+    = range(7)
 
 
 def _rate(value, argname, low=0.0, high=None, low_open=False, high_open=True):
@@ -54,6 +55,10 @@ class Optimizer:
     def hyper(self):
         """Hyper-parameters in the order csrc/optim.h reads them."""
         raise NotImplementedError
+
+    def _hyper_for(self, n_samples):
+        """hyper() for a full batch of n_samples (Quickprop scales its decay)."""
+        return self.hyper()
 
     def _initial_state(self, params):
         return np.zeros((self.n_state, params.size), dtype=params.dtype)
@@ -212,8 +217,64 @@ class Rprop(Optimizer):
         return {"lr": self.lr, "etas": self.etas, "step_sizes": self.step_sizes}
 
 
+class IRpropMinus(Rprop):
+    """iRprop− (Igel & Hüsken, 2000): after a sign change the step shrinks
+    and the weight does not move. The same rule as `Rprop` (torch's Rprop is
+    iRprop−), under its own name."""
+
+
+class IRpropPlus(Rprop):
+    """iRprop+ (Igel & Hüsken, 2000): iRprop− plus weight backtracking: when
+    a weight's gradient changes sign and the full-batch cost went up since
+    the last update, that weight's last change is undone. Full batch."""
+    code = IRPROP_PLUS_CODE
+    n_state = 3
+
+    def __init__(self, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
+        super().__init__(lr, etas, step_sizes)
+        self._loss_memory = np.array([np.inf])  # the last update's cost
+
+    def _initial_state(self, params):
+        state = np.zeros((3, params.size), dtype=params.dtype)
+        state[1] = self.lr
+        self._loss_memory[0] = np.inf
+        return state
+
+
+class Quickprop(Optimizer):
+    """Quickprop (Fahlman, 1988), as FANN implements it, with FANN's
+    defaults: lr (FANN's learning_rate) 0.7, mu 1.75, decay −1e-4. Each
+    weight jumps toward the minimum of a parabola through its last two
+    slopes, at most mu times its last step. FANN adds decay·w to the summed
+    slope over the data; the same is done here (decay/n on the mean), so the
+    steps equal FANN's. Full batch."""
+    code = QUICKPROP_CODE
+    n_state = 2
+    full_batch = True
+
+    def __init__(self, lr=0.7, mu=1.75, decay=-1e-4):
+        super().__init__(lr)
+        self.mu = _rate(mu, "mu", low_open=True)
+        if isinstance(decay, (bool, np.bool_)) or not isinstance(decay, numbers.Real) \
+                or not np.isfinite(decay) or decay > 0:
+            raise ValueError(f"decay must be a finite number <= 0 (FANN's sign); got {decay!r}")
+        self.decay = float(decay)
+
+    def hyper(self):
+        return (self.mu, self.decay)
+
+    def _hyper_for(self, n_samples):
+        return (self.mu, self.decay / n_samples)
+
+    def _config(self):
+        return {"lr": self.lr, "mu": self.mu, "decay": self.decay}
+
+
+from .lbfgs import LBFGS  # noqa: E402
+
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop,
-              "adagrad": Adagrad, "rprop": Rprop}
+              "adagrad": Adagrad, "rprop": Rprop, "irprop-": IRpropMinus,
+              "irprop+": IRpropPlus, "quickprop": Quickprop, "lbfgs": LBFGS}
 
 
 def get(optimizer, lr):
@@ -222,7 +283,8 @@ def get(optimizer, lr):
         return optimizer
     if isinstance(optimizer, str):
         check_name(optimizer, tuple(OPTIMIZERS), "optimizer")
-        return OPTIMIZERS[optimizer](lr=lr)
+        cls = OPTIMIZERS[optimizer]
+        return cls() if cls is LBFGS else cls(lr=lr)  # L-BFGS has no learning rate
     raise TypeError(f"optimizer must be a name {list(OPTIMIZERS)} or a fastbp.optim.Optimizer; "
                     f"got {type(optimizer).__name__}")
 
