@@ -1,12 +1,14 @@
 /* dropout.h: the keep/drop decision of inverted dropout, from a counter-based
  * generator keyed by (seed, epoch, sample, layer, unit): no state, so a run is
  * reproducible and the mask of a sample does not depend on the thread count
- * or on which batch the sample falls in. fastbp.reference computes the same
- * hash in NumPy (uint64 arithmetic wraps the same way).
+ * or on which batch the sample falls in. DP-SGD's Gaussian noise comes from
+ * the same generator, keyed by (seed, step, parameter). fastbp.reference
+ * computes the same hash in NumPy (uint64 arithmetic wraps the same way).
  */
 #ifndef FASTBP_DROPOUT_H
 #define FASTBP_DROPOUT_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* splitmix64's finaliser: a bijective mix of 64 bits */
@@ -28,6 +30,16 @@ static inline double fastbp_dropout_uniform(uint64_t seed, uint64_t epoch, uint6
     h = fastbp_mix64(h ^ sample);
     h = fastbp_mix64(h ^ ((layer << 32) | unit));
     return (double)(h >> 11) * (1.0 / 9007199254740992.0); /* 53 bits / 2^53 */
+}
+
+/* A standard normal number for element `index` of DP-SGD's noise at optimizer
+ * step `step` (Box-Muller over two uniforms of the same generator; 1 − u1 is
+ * in (0, 1], so its log is finite). */
+static inline double fastbp_dp_normal(uint64_t seed, uint64_t step, uint64_t index)
+{
+    double u1 = fastbp_dropout_uniform(seed, step, 0, 0, index);
+    double u2 = fastbp_dropout_uniform(seed, step, 0, 1, index);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
 }
 
 #endif

@@ -73,6 +73,8 @@ cdef extern from "dropout.h" nogil:
     double fastbp_dropout_uniform(unsigned long long seed, unsigned long long epoch,
                                   unsigned long long sample, unsigned long long layer,
                                   unsigned long long unit)
+    double fastbp_dp_normal(unsigned long long seed, unsigned long long step,
+                            unsigned long long index)
 
 cdef extern from "runtime.h" nogil:
     void fastbp_barrier()
@@ -289,6 +291,9 @@ cdef struct Train:
     const Py_ssize_t *unit_off  # offset of each layer's units in row_sq
     double *loss_memory       # the last batch's cost (iRprop+), or NULL
     int worse                 # this batch's cost is above loss_memory
+    double clip               # DP-SGD: each sample's gradient norm bound C (0 = off)
+    double noise_std          # DP-SGD: σ·C / batch rows, the std of the noise added
+    unsigned long long noise_seed
 
 
 cdef inline bint _dropped(const Train *tr, int l) noexcept nogil:
@@ -298,7 +303,8 @@ cdef inline bint _dropped(const Train *tr, int l) noexcept nogil:
 cdef inline bint _fused(const Train *tr) noexcept nogil:
     """Plain SGD with nothing else to do with the gradient: the step can be
     fused into the product, W += (−lr)·δᵀ·a_in, and G is never written."""
-    return (tr.kind < 0 and tr.l1 == 0 and tr.l2 == 0 and tr.row_sq == NULL)
+    return (tr.kind < 0 and tr.l1 == 0 and tr.l2 == 0 and tr.row_sq == NULL
+            and tr.noise_std == 0)
 
 
 # ------------------------------------------------------- products and slices
@@ -483,6 +489,44 @@ cdef void _dropout_grad(floating *d, const floating *a, Py_ssize_t n, Py_ssize_t
                 d[i * width + j] *= keep_scale * activation_grad(a[i * width + j] * keep, act)
 
 
+cdef void _clip_phase(const Net *net, const floating *x, Py_ssize_t n, const Train *tr,
+                      int t, int T) noexcept nogil:
+    """DP-SGD's clipping for this thread's rows: sample i's gradient is
+    n·Δ_l[i] ⊗ [a_l[i], 1] in every layer, so its squared norm is
+    Σ_l ‖n·Δ_l[i]‖²·(‖a_l[i]‖² + 1), found without the outer products; its
+    deltas are scaled by min(1, C/‖g_i‖), which scales its share of the
+    batch gradient the same way."""
+    cdef int l
+    cdef Py_ssize_t i, j, r0, r1, n_in, n_out
+    cdef double sq, sd, sa
+    cdef floating c
+    cdef const floating *a
+    cdef floating *d
+    _slice(n, t, T, &r0, &r1)
+    for i in range(r0, r1):
+        sq = 0
+        for l in range(net.n_layers):
+            n_in = net.sizes[l]
+            n_out = net.sizes[l + 1]
+            a = (x if l == 0 else <floating *> net.acts + net.a_off[l]) + i * n_in
+            d = <floating *> net.deltas + net.a_off[l + 1] + i * n_out
+            sd = 0
+            sa = 1
+            for j in range(n_out):
+                sd += <double> d[j] * d[j]
+            for j in range(n_in):
+                sa += <double> a[j] * a[j]
+            sq += sd * sa
+        sq *= <double> n * n
+        if sq > tr.clip * tr.clip:
+            c = <floating> (tr.clip / sqrt(sq))
+            for l in range(net.n_layers):
+                d = <floating *> net.deltas + net.a_off[l + 1] + i * net.sizes[l + 1]
+                for j in range(net.sizes[l + 1]):
+                    d[j] *= c
+    fastbp_barrier()
+
+
 cdef void _param_phase(const Net *net, floating *P, floating *G, const floating *x,
                        Py_ssize_t n, const Train *tr, int t, int T) noexcept nogil:
     """BP3/BP4 for this thread's units of every layer: ∇W = δᵀ·a_in and
@@ -560,6 +604,12 @@ cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
             for i in range(n_in):
                 sq += <double> gw[j * n_in + i] * gw[j * n_in + i]
             row_sq[j] = sq
+    if tr.noise_std > 0:
+        # DP-SGD: N(0, (σC)²) on the sum of clipped gradients, / batch rows
+        for i in range(rows * n_in):
+            gw[i] += <floating> (tr.noise_std * fastbp_dp_normal(tr.noise_seed, tr.step, w_at + i))
+        for j in range(rows):
+            gb[j] += <floating> (tr.noise_std * fastbp_dp_normal(tr.noise_seed, tr.step, b_at + j))
     if l1 != 0 or l2 != 0:
         # ∂/∂W of λ2/2·‖W‖² + λ1·Σ|W| (weights only, not biases)
         for i in range(rows * n_in):
@@ -726,7 +776,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 double max_norm=0, const double[::1] dropout=None,
                 unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
                 const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None,
-                const double[::1] sample_weight=None, double[::1] loss_memory=None):
+                const double[::1] sample_weight=None, double[::1] loss_memory=None,
+                double clip=0, double noise=0, unsigned long long noise_seed=0):
     """One epoch of mini-batch training in one parallel region, no Python
     between batches.
 
@@ -741,6 +792,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     each batch's cost is its weighted mean, and a batch whose weights sum to
     0 is skipped (counted as done, no update). loss_memory[0] holds the cost
     of the last batch updated (iRprop+ compares each batch's with it).
+    With clip > 0 (DP-SGD) each sample's gradient is clipped to norm clip,
+    and N(0, (noise·clip)²) noise keyed by (noise_seed, step, parameter) is
+    added to the sum of each batch's clipped gradients.
 
     Stops before the update of a batch whose cost is not finite, or, with
     watch_interrupt, at the first batch after a Ctrl-C. Returns (sum of
@@ -777,6 +831,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     tr.unit_off = &unit_off[0] if unit_off is not None else NULL
     tr.loss_memory = &loss_memory[0] if loss_memory is not None else NULL
     tr.worse = 0
+    tr.clip = clip
+    tr.noise_std = 0
+    tr.noise_seed = noise_seed
     result[:] = [0, 0, 0, STOP_COMPLETED]
     _use_running(&net, running, BN_BATCH_UPDATE)
     if watch_interrupt:
@@ -793,6 +850,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             while start < n and not stop:
                 nb = min(batch_size, n - start)
                 mine.step = tr.step + done
+                mine.noise_std = noise * clip / nb
                 mine.row_sq = row_sq_at if start == last_start else NULL
                 # each thread gathers the whole batch: its slice of units
                 # needs every row, and a private copy crosses no core
@@ -819,6 +877,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     mine.worse = (tr.loss_memory != NULL
                                   and batch_total / batch_weight > tr.loss_memory[0])
                     _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
+                    if clip > 0:
+                        _clip_phase(&net, xb, nb, &mine, t, T)
                     _param_phase(&net, &params[0], &grads[0], xb, nb, &mine, t, T)
                     fastbp_barrier()  # the next batch overwrites what others read
                     if t == 0:
@@ -867,6 +927,8 @@ def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr
     tr.unit_off = NULL
     tr.loss_memory = NULL
     tr.worse = 0   # no cost here: iRprop+ does not backtrack in this path
+    tr.clip = 0
+    tr.noise_std = 0
     with nogil:
         for l in range(net.n_layers):
             n_in = net.sizes[l]

@@ -1,7 +1,8 @@
 """fastbp.derivatives: derivatives of a Network beyond the weight gradient.
 
 Purpose: the input gradient, the input-output Jacobian, per-sample weight
-gradients and exact Hessian-vector products, in NumPy over the activations
+gradients and their norms, exact Hessian-vector and Gauss-Newton-vector
+products, in NumPy over the activations
 and deltas the compiled core computes (`Network._trace`; the Jacobian, which
 has no targets, over `fastbp.reference.feedforward`), each vectorized over
 the samples (loops run over layers only).
@@ -221,4 +222,90 @@ def hvp(net, X, Y, v):
             back = deltas[l] @ net.weights[l]            # Δ_{l-1} before ⊙ σ'
             RD = (_jvp(names[l - 1], acts[l], RD @ net.weights[l] + deltas[l] @ V_w[l])
                   + back * _second_derivative(names[l - 1], acts[l]) * RZ[l - 1])
+    return result
+
+
+def per_sample_grad_norms(net, X, Y):
+    """Norm of each sample's own cost gradient, without forming it.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    X, Y : array_like
+        As for ``net.gradients``.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        ‖∂c_i/∂params‖ for each row i: the row norms of
+        ``per_sample_gradients(X, Y)``.
+
+    Notes
+    -----
+    Sample i's gradient in layer l is the outer product D_l[i] ⊗ [A_l[i], 1]
+    (D = n·Δ, weights and bias), and ‖u ⊗ v‖ = ‖u‖·‖v‖, so
+
+        ‖g_i‖² = Σ_l ‖D_l[i]‖² · (‖A_l[i]‖² + 1),
+
+    O(n·Σ widths) instead of O(n·len(params)). DP-SGD's clipping
+    (``fit(..., clip_per_sample=C)``) uses the same identity in the core.
+    """
+    X, _, acts, deltas = _trace(net, X, Y)
+    n = X.shape[0]
+    sq = np.zeros(n)
+    for A, D in zip(acts, deltas):
+        D = D.astype(np.float64) * n
+        sq += np.sum(D * D, axis=1) * (np.sum(A.astype(np.float64) ** 2, axis=1) + 1)
+    return np.sqrt(sq)
+
+
+def gnvp(net, X, Y, v):
+    """Gauss-Newton-vector product G·v of the mean loss w.r.t. params.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    X, Y : array_like
+        As for ``net.gradients``.
+    v : array_like, shape (len(net.params),)
+
+    Returns
+    -------
+    ndarray, shape (len(net.params),)
+        G·v with G = (1/n) Σ_i J_iᵀ·H_i·J_i: J_i the Jacobian of sample i's
+        outputs w.r.t. params and H_i the Hessian of its cost w.r.t. those
+        outputs. G is positive semi-definite; it equals the Hessian when the
+        outputs are linear in the parameters, and drops the terms of ∇²
+        that carry the residual (Schraudolph 2002).
+
+    Notes
+    -----
+    The split is where cost and output activation match: at Z_L for the
+    two cross-entropies (H = diag(a) − aaᵀ for softmax, diag(a(1−a)) for
+    sigmoid), at A_L for the quadratic cost (H = I). One R-forward pass
+    gives J·v (R{Z_L}, R{A_L}, as in `hvp`); H·J·v enters backprop as the
+    output delta, and BP2-BP4 carry it back as Jᵀ(·) with no second-order
+    terms.
+    """
+    _check_net(net)
+    v = check_values(v, net.params.shape, net.dtype, "v")
+    X, Y, acts, _ = _trace(net, X, Y)
+    names = net._layer_activations()
+    V_w, V_b = net.unflatten(v)
+    n = X.shape[0]
+    RZ, RA = None, np.zeros_like(X)
+    for l, (W, name) in enumerate(zip(net.weights, names)):
+        RZ = RA @ W.T + acts[l] @ V_w[l].T + V_b[l]
+        RA = _jvp(name, acts[l + 1], RZ)
+    # H·J·v at Z_L: R{A_L} is (∂a/∂z)·R{Z_L}, which is H_z·J·v for the
+    # matching cross-entropies; for ½‖a − y‖², (∂a/∂z)ᵀ·I·R{A_L}
+    delta = RA if net.cost != "quadratic" else _jvp(names[-1], acts[-1], RA)
+    delta = delta / net.dtype.type(n)
+    result = np.empty_like(net.params)
+    G_w, G_b = net.unflatten(result)
+    for l in range(len(net.weights) - 1, -1, -1):
+        G_w[l][...] = delta.T @ acts[l]
+        G_b[l][...] = delta.sum(axis=0)
+        if l > 0:
+            delta = _jvp(names[l - 1], acts[l], delta @ net.weights[l])
     return result

@@ -466,7 +466,8 @@ class Network:
     def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
             validation_data=None, verbose=False, on_nonfinite="raise", optimizer="sgd",
             l2=0.0, l1=0.0, dropout=0.0, max_norm=None, lr_schedule=None,
-            early_stopping=None, callbacks=None, sample_weight=None):
+            early_stopping=None, callbacks=None, sample_weight=None, clip_per_sample=None,
+            noise=0.0):
         """Train by mini-batch gradient descent on the mean cost C of each batch.
 
         Each epoch runs in the compiled core without returning to Python
@@ -502,6 +503,14 @@ class Network:
             Σ w_i c_i / Σ w_i (a batch whose weights are all zero is
             skipped), and 'loss'/'accuracy' are weighted means.
             validation_data may then be (X_val, Y_val, w_val).
+        clip_per_sample, noise : float
+            DP-SGD (Abadi et al., 2016): each sample's gradient is clipped to
+            norm clip_per_sample (its norm found without forming it, see
+            `per_sample_grad_norms`), and Gaussian noise of std
+            noise·clip_per_sample is added to the sum of each batch's clipped
+            gradients before the division by the batch size. The noise is
+            drawn from a counter-based generator keyed by `seed`, the step and
+            the parameter, so a run is reproducible and thread-count-free.
 
         Returns a History with per-epoch 'loss' and 'accuracy' (averaged
         over the epoch's batches, each measured before its update, as Keras
@@ -549,11 +558,19 @@ class Network:
             validation += (check_sample_weight(
                 validation_data[2] if len(validation_data) == 3 else None,
                 validation[0].shape[0], "validation_data[2]"),)
+        if clip_per_sample is not None:
+            clip_per_sample = check_positive_float(clip_per_sample, "clip_per_sample")
+            if self._batch_norm or sample_weight is not None:
+                raise ValueError("clip_per_sample (DP-SGD) does not combine with "
+                                 + ("batch_norm" if self._batch_norm else "sample_weight"))
+        noise = check_non_negative_float(noise, "noise")
+        if noise and clip_per_sample is None:
+            raise ValueError("noise needs clip_per_sample: DP-SGD's noise is noise·clip_per_sample")
         if opt.full_batch:
             batch_size = X.shape[0]
         config = dict(optimizer=opt, l1=l1, l2=l2, dropout=rates, max_norm=max_norm or 0.0,
                       schedule=schedule, early_stopping=early_stopping, callbacks=callbacks,
-                      sample_weight=sample_weight)
+                      sample_weight=sample_weight, clip=clip_per_sample or 0.0, noise=noise)
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this network in another thread")
         history = History()
@@ -601,6 +618,7 @@ class Network:
         dropout = config["dropout"] if config["dropout"].any() else None
         # its own stream, so that the batches do not depend on dropout
         dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+        noise_seed = int(rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
         unit_off = np.concatenate([[0], np.cumsum(self._sizes[1:])]).astype(np.intp)
         row_sq = np.zeros(unit_off[-1])
         grads = np.empty_like(self._params)
@@ -617,7 +635,8 @@ class Network:
             args = dict(kind=kind, hyper=hyper, state=state, l1=config["l1"], l2=config["l2"],
                         max_norm=config["max_norm"], dropout=dropout, seed=dropout_seed,
                         epoch=epoch, running=self._running, sample_weight=sample_weight,
-                        loss_memory=getattr(opt, "_loss_memory", None))
+                        loss_memory=getattr(opt, "_loss_memory", None), clip=config["clip"],
+                        noise=config["noise"], noise_seed=noise_seed)
             start = time.perf_counter()
             total, n_correct, done, stop = _core.train_epoch(
                 plan, self._params, grads, X, Y, order, batch_size, lr, watch,
@@ -715,6 +734,19 @@ class Network:
         self._no_batch_norm("hvp")
         from .derivatives import hvp
         return hvp(self, X, Y, v)
+
+    def per_sample_grad_norms(self, X, Y):
+        """(n,) norm of each sample's cost gradient, ‖δ_i‖·‖[a_i, 1]‖ per layer,
+        without forming the per-sample gradients."""
+        self._no_batch_norm("per_sample_grad_norms")
+        from .derivatives import per_sample_grad_norms
+        return per_sample_grad_norms(self, X, Y)
+
+    def gnvp(self, X, Y, v):
+        """Gauss-Newton-vector product of the mean loss w.r.t. params (Jᵀ·H·J·v)."""
+        self._no_batch_norm("gnvp")
+        from .derivatives import gnvp
+        return gnvp(self, X, Y, v)
 
     @property
     def optimizer(self):

@@ -201,15 +201,27 @@ def _mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-def dropout_keep(seed, epoch, samples, layer, width, p):
-    """Keep-mask (len(samples), width) of inverted dropout: unit j of sample s
-    is kept when hash(seed, epoch, s, layer, j) / 2^64 >= p (csrc/dropout.h)."""
+def _uniform(seed, epoch, samples, layer, units):
+    """csrc/dropout.h's counter-based uniforms in [0, 1): (len(samples), len(units))."""
     h = _mix64(np.uint64(seed))
     h = _mix64(h ^ np.uint64(epoch))
     h = _mix64(h ^ np.asarray(samples, dtype=np.uint64)[:, None])
-    h = _mix64(h ^ ((np.uint64(layer) << np.uint64(32)) | np.arange(width, dtype=np.uint64)))
-    u = (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    return u >= p
+    h = _mix64(h ^ ((np.uint64(layer) << np.uint64(32)) | np.asarray(units, dtype=np.uint64)))
+    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def dropout_keep(seed, epoch, samples, layer, width, p):
+    """Keep-mask (len(samples), width) of inverted dropout: unit j of sample s
+    is kept when hash(seed, epoch, s, layer, j) / 2^64 >= p (csrc/dropout.h)."""
+    return _uniform(seed, epoch, samples, layer, np.arange(width)) >= p
+
+
+def dp_normal(seed, step, n):
+    """DP-SGD's standard normal noise for n parameters at optimizer step
+    `step` (csrc/dropout.h's fastbp_dp_normal: Box-Muller)."""
+    u1 = _uniform(seed, step, [0], 0, np.arange(n))[0]
+    u2 = _uniform(seed, step, [0], 1, np.arange(n))[0]
+    return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(6.283185307179586 * u2)
 
 
 def optimizer_step(opt, p, g, state, t, lr, worse=False, n_samples=1):
@@ -324,13 +336,16 @@ def _backprop_dropout(net, X, Y, weights, biases, masks, rates, sample_weight=No
 
 def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, step=1,
                 l1=0.0, l2=0.0, dropout=None, seed=0, epoch=0, max_norm=0.0,
-                sample_weight=None):
+                sample_weight=None, clip=None, noise=0.0, noise_seed=0):
     """One training epoch as Network.fit runs it, on copies of the parameters.
 
     optimizer None is plain SGD; else a fastbp.optim object whose `state`
     (n_state, n_params) array is updated in place, its step count starting at
     `step`. With sample_weight each batch's cost is its weighted mean, and a
     batch whose weights are all zero is skipped (its step number too).
+    With clip (DP-SGD) each sample's gradient is computed on its own, clipped
+    to norm clip, and noise·clip·dp_normal(noise_seed, step) is added to the
+    sum before the division by the batch size.
     Returns (weights, biases, last batch's gradient (gw, gb))."""
     weights = [W.copy() for W in net.weights]
     biases = [b.copy() for b in net.biases]
@@ -346,7 +361,12 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
             continue
         masks = [dropout_keep(seed, epoch, rows, l, W.shape[0], rates[l]) if rates[l] > 0 else None
                  for l, W in enumerate(weights)]
-        _, gw, gb = _backprop_dropout(net, X[rows], Y[rows], weights, biases, masks, rates, sw)
+        if clip is None:
+            _, gw, gb = _backprop_dropout(net, X[rows], Y[rows], weights, biases, masks, rates, sw)
+        else:
+            gw, gb = _dp_gradient(net, X, Y, rows, weights, biases, masks, rates, clip,
+                                  noise * clip * dp_normal(noise_seed, step + k, offsets[-1]),
+                                  offsets)
         last = (list(gw), list(gb))  # the last batch's gradient, before penalty terms
         for l in range(len(weights)):
             gw[l] = gw[l] + l2 * weights[l] + l1 * np.sign(weights[l])
@@ -364,6 +384,21 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
                 over = norms > max_norm
                 weights[l][over] *= (max_norm / norms[over])[:, None].astype(net.dtype)
     return weights, biases, last
+
+
+def _dp_gradient(net, X, Y, rows, weights, biases, masks, rates, clip, noise, offsets):
+    """DP-SGD's batch gradient: (Σ_i clip_C(g_i) + noise) / len(rows), each
+    sample's g_i from backprop on that sample alone."""
+    total = np.zeros(offsets[-1])
+    for i, r in enumerate(rows):
+        row_masks = [None if m is None else m[i:i + 1] for m in masks]
+        _, gw, gb = _backprop_dropout(net, X[[r]], Y[[r]], weights, biases, row_masks, rates)
+        g = np.concatenate([a.ravel() for pair in zip(gw, gb) for a in pair]).astype(np.float64)
+        total += g * min(1.0, clip / max(np.linalg.norm(g), 1e-300))
+    total = ((total + noise) / len(rows)).astype(net.dtype)
+    gw = [total[offsets[2 * l]:offsets[2 * l + 1]].reshape(W.shape) for l, W in enumerate(weights)]
+    gb = [total[offsets[2 * l + 1]:offsets[2 * l + 2]] for l in range(len(weights))]
+    return gw, gb
 
 
 # ---------------------------------------------------------------- batch norm

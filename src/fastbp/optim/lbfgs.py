@@ -95,9 +95,10 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
     """Network.fit's loop for LBFGS: one History entry per iteration."""
     from scipy.optimize import minimize
 
-    for key, off in (("l1", 0.0), ("max_norm", 0.0), ("schedule", None)):
+    names = {"schedule": "lr_schedule", "clip": "clip_per_sample"}
+    for key, off in (("l1", 0.0), ("max_norm", 0.0), ("schedule", None), ("clip", 0.0)):
         if config[key] != off:
-            name = "lr_schedule" if key == "schedule" else key
+            name = names.get(key, key)
             raise ValueError(f"{name} is not supported by the LBFGS optimizer")
     if config["dropout"].any():
         raise ValueError("dropout is not supported by the LBFGS optimizer")
