@@ -57,6 +57,9 @@ def save(net, path, include_optimizer=False):
         # enough to resume training exactly: the kind, settings, step count, state
         head["optimizer"] = {"name": type(opt).__name__, "config": opt._config(),
                              "steps": opt.steps, "n_state": int(opt.state.shape[0])}
+        memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last cost
+        if memory is not None and np.isfinite(memory[0]):
+            head["optimizer"]["loss_memory"] = float(memory[0])
         members["optimizer_state"] = opt.state.reshape(-1)
     header = np.frombuffer(json.dumps(head).encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
@@ -216,4 +219,10 @@ def _optimizer_from(path, head, state, params):
         raise _bad(path, "optimizer state does not fit the optimizer or is not finite")
     opt.state = state.reshape(opt.n_state, params.size).copy()
     opt.steps = steps
+    memory = head.get("loss_memory")
+    if memory is not None:
+        if not hasattr(opt, "_loss_memory") or type(memory) is not float \
+                or not np.isfinite(memory):
+            raise _bad(path, "bad optimizer loss_memory")
+        opt._loss_memory[0] = memory
     return opt
