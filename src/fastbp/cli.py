@@ -46,7 +46,7 @@ def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, plot=
     print(f"\n{name}: {len(X_train)} training / {len(X_test)} test samples, {net}")
     start = time.perf_counter()
     history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                      validation_data=(X_test, y_test))
+                      validation_data=(X_test, y_test), progress=True)
     wall = time.perf_counter() - start
     for epoch, (loss, acc, vacc) in enumerate(zip(history["loss"], history["accuracy"],
                                                   history["val_accuracy"]), 1):
@@ -184,7 +184,7 @@ def train(args):
     print(f"{args.data}: {len(X_train)} training / {len(X_test)} test samples, {net}")
     validation = (X_test, y_test) if len(X_test) else None
     net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            seed=args.seed, validation_data=validation, verbose=True)
+            seed=args.seed, validation_data=validation, verbose=True, progress=True)
     if validation:
         result = net.evaluate(X_test, y_test)
         print(f"test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f})")

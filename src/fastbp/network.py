@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from . import _core, optim
+from . import _core, _progress, optim
 from .optim import schedules
 from ._threads import threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
@@ -467,7 +467,7 @@ class Network:
             validation_data=None, verbose=False, on_nonfinite="raise", optimizer="sgd",
             l2=0.0, l1=0.0, dropout=0.0, max_norm=None, lr_schedule=None,
             early_stopping=None, callbacks=None, sample_weight=None, clip_per_sample=None,
-            noise=0.0):
+            noise=0.0, progress=False):
         """Train by mini-batch gradient descent on the mean cost C of each batch.
 
         Each epoch runs in the compiled core without returning to Python
@@ -512,6 +512,10 @@ class Network:
             drawn from a counter-based generator keyed by `seed`, the step and
             the parameter, so a run is reproducible and thread-count-free.
 
+        progress : bool
+            A tqdm progress bar over the epochs (loss and accuracy as it
+            goes), shown only when stderr is a terminal.
+
         Returns a History with per-epoch 'loss' and 'accuracy' (averaged
         over the epoch's batches, each measured before its update, as Keras
         does), 'val_loss'/'val_accuracy' (with validation_data), 'lr',
@@ -541,6 +545,8 @@ class Network:
         if max_norm is not None:
             max_norm = check_positive_float(max_norm, "max_norm")
         schedule = None if lr_schedule is None else schedules.get(lr_schedule, epochs)
+        if not isinstance(progress, (bool, np.bool_)):
+            raise TypeError(f"progress must be True or False; got {progress!r}")
         if early_stopping is not None:
             early_stopping = check_positive_int(early_stopping, "early_stopping")
             if validation_data is None:
@@ -570,10 +576,12 @@ class Network:
             batch_size = X.shape[0]
         config = dict(optimizer=opt, l1=l1, l2=l2, dropout=rates, max_norm=max_norm or 0.0,
                       schedule=schedule, early_stopping=early_stopping, callbacks=callbacks,
-                      sample_weight=sample_weight, clip=clip_per_sample or 0.0, noise=noise)
+                      sample_weight=sample_weight, clip=clip_per_sample or 0.0, noise=noise,
+                      progress=bool(progress))
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this network in another thread")
         history = History()
+        config["bar"] = _progress.bar(epochs, config.pop("progress"))
         try:
             with self._lock:
                 if isinstance(opt, optim.LBFGS):
@@ -590,6 +598,7 @@ class Network:
             e.history = history
             raise
         finally:
+            config["bar"].close()
             self._fit_lock.release()
 
     def _dropout_rates(self, dropout):
@@ -665,10 +674,12 @@ class Network:
             logs["grad_norm"] = [float(np.sqrt(row_sq[a:b].sum()))
                                  for a, b in zip(unit_off[:-1], unit_off[1:])]
             history._append(epoch, logs)
+            config["bar"].update()
+            config["bar"].set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}")
             if verbose:
-                print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
+                config["bar"].write(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
                     f"{k} {v:.4f}" for k, v in logs.items() if k != "grad_norm")
-                    + f"  ({n / seconds:,.0f} samples/s)", flush=True)
+                    + f"  ({n / seconds:,.0f} samples/s)")
             if config["schedule"] is not None:
                 config["schedule"].observe(logs)
             if config["early_stopping"] is not None:

@@ -127,9 +127,11 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
         logs["seconds"] = time.perf_counter() - start[0]
         start[0] = time.perf_counter()
         history._append(epoch, logs)
+        config["bar"].update()
+        config["bar"].set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}")
         if verbose:
-            print(f"iteration {epoch + 1}: " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()),
-                  flush=True)
+            config["bar"].write(f"iteration {epoch + 1}: "
+                                + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
         if config["early_stopping"] is not None:
             if logs["val_loss"] < best[0]:
                 best[:] = [logs["val_loss"], p.copy(), epoch]

@@ -1,0 +1,31 @@
+"""A tqdm progress bar over epochs for long work (fit(progress=True), the CLI).
+
+tqdm decides by itself to stay quiet when stderr is not a terminal
+(`disable=None`), so logs and pipes get no bar. Without tqdm, no bar.
+"""
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kw):
+        pass
+
+    def write(self, text):
+        print(text, flush=True)
+
+    def close(self):
+        pass
+
+
+def bar(total, enabled, desc="fit", unit="epoch"):
+    """A bar of `total` steps if `enabled` and stderr is a terminal, else a no-op."""
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False,
+                dynamic_ncols=True)
