@@ -6,12 +6,17 @@ All parameters live in one flat buffer, `params`, in layer order
 model. Gradients use the same layout. Inputs are validated here, once, and
 the compiled core (fastbp._core) does the arithmetic.
 """
+from __future__ import annotations
+
 import numbers
+import os
 import threading
+from typing import Callable, Optional, Sequence, Union
 import time
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _progress, optim
 from .optim import schedules
@@ -59,7 +64,7 @@ class History:
     def __len__(self):
         return len(self.epoch)
 
-    def plot(self, path=None, ax=None):
+    def plot(self, path: Optional[Union[str, os.PathLike]] = None, ax=None):
         """Loss and accuracy per epoch (training and validation) with
         matplotlib: into `path` (a PNG, say) if given, else onto `ax` or a new
         figure, which is returned."""
@@ -145,9 +150,10 @@ class Network:
         `fit` (momentum 0.1, ε = 1e-5, as torch's BatchNorm1d).
     """
 
-    def __init__(self, sizes, activation="sigmoid", output_activation=None,
-                 cost="quadratic", dtype="float64", init="auto", seed=None,
-                 batch_norm=False):
+    def __init__(self, sizes: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",
+                 output_activation: Optional[str] = None, cost: str = "quadratic",
+                 dtype: Union[str, np.dtype, type] = "float64", init: str = "auto",
+                 seed: Optional[int] = None, batch_norm: bool = False) -> None:
         sizes = check_sizes(sizes)
         activation = check_activations(activation, len(sizes) - 2)
         check_name(cost, COSTS, "cost")
@@ -182,10 +188,10 @@ class Network:
         # batch norm's running mean and variance of each hidden unit
         hidden_units = sum(sizes[1:-1]) if self._batch_norm else 0
         self._running = np.stack([np.zeros(hidden_units), np.ones(hidden_units)])
-        self._plans = {}
+        self._plans: dict = {}
         self._lock = threading.RLock()        # compiled calls share the Plan buffers
         self._fit_lock = threading.Lock()     # a second concurrent fit is an error
-        self._optimizer = None
+        self._optimizer: Optional[optim.Optimizer] = None
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
         self._make_views()
         self._init_params(init, np.random.default_rng(seed))
@@ -239,67 +245,67 @@ class Network:
         return plan
 
     @property
-    def sizes(self):
+    def sizes(self) -> tuple:
         return self._sizes
 
     @property
-    def batch_norm(self):
+    def batch_norm(self) -> bool:
         return self._batch_norm
 
     @property
-    def gammas(self):
+    def gammas(self) -> list:
         """Batch norm's scales γ of each hidden layer (views into params);
         empty without batch norm. The shifts β are `biases`."""
         return self._gammas
 
     @property
-    def running_mean(self):
+    def running_mean(self) -> np.ndarray:
         """Batch norm's running mean of each hidden unit, layer after layer."""
         return self._running[0]
 
     @property
-    def running_var(self):
+    def running_var(self) -> np.ndarray:
         """Batch norm's running (unbiased) variance of each hidden unit."""
         return self._running[1]
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._dtype
 
     @property
-    def activation(self):
+    def activation(self) -> Union[str, list]:
         """The hidden activation: a name, or a list of one name per hidden layer."""
         act = self._activation
         return act if isinstance(act, str) else list(act)
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> str:
         return self._output_activation
 
     @property
-    def cost(self):
+    def cost(self) -> str:
         return self._cost
 
     @property
-    def params(self):
+    def params(self) -> np.ndarray:
         """Flat 1-D view of all parameters: [W_0, b_0, W_1, b_1, ...]."""
         return self._params
 
     @params.setter
-    def params(self, value):
+    def params(self, value: ArrayLike) -> None:
         self._params[...] = check_values(value, self._params.shape, self._dtype, "params")
 
     @property
-    def weights(self):
+    def weights(self) -> list:
         """weights[l], shape (sizes[l+1], sizes[l]): views into params."""
         return self._weights
 
     @property
-    def biases(self):
+    def biases(self) -> list:
         """biases[l], shape (sizes[l+1],): views into params."""
         return self._biases
 
-    def unflatten(self, flat):
+    def unflatten(self, flat: np.ndarray) -> tuple:
         """Split a flat array of the params layout into (weights, biases) views."""
         ws = [flat[o:o + W.size].reshape(W.shape) for o, W in zip(self._w_off, self._weights)]
         bs = [flat[o:o + b.size] for o, b in zip(self._b_off, self._biases)]
@@ -323,7 +329,7 @@ class Network:
         X = self._inputs(X, xname)
         return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
 
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> np.ndarray:
         """Outputs for X (n, sizes[0]) or one sample (sizes[0],) -> (n, sizes[-1])."""
         X = self._inputs(X)
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
@@ -344,7 +350,8 @@ class Network:
                            X, Y, cost, correct, self._running, training)
         return cost, correct
 
-    def loss(self, X, Y, regularized=False, training=False, sample_weight=None):
+    def loss(self, X: ArrayLike, Y: ArrayLike, regularized: bool = False, training: bool = False,
+             sample_weight: Optional[ArrayLike] = None) -> float:
         """Mean over samples of the per-sample cost (weighted mean Σ w_i c_i /
         Σ w_i with sample_weight); with regularized=True plus the penalty of
         the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only); with
@@ -359,7 +366,8 @@ class Network:
                           + l1 * float(np.sum(np.abs(W))) for W in self._weights)
         return float(np.average(cost, weights=w)) + penalty
 
-    def evaluate(self, X, Y, sample_weight=None):
+    def evaluate(self, X: ArrayLike, Y: ArrayLike,
+                 sample_weight: Optional[ArrayLike] = None) -> dict:
         """{'loss': mean cost, 'accuracy': fraction of samples classed right},
         both weighted means with sample_weight."""
         X, Y = self._data(X, Y)
@@ -368,14 +376,15 @@ class Network:
         return {"loss": float(np.average(cost, weights=w)),
                 "accuracy": float(np.average(correct, weights=w))}
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class indices: argmax of the outputs (threshold 0.5 for one output)."""
         out = self.forward(X)
         if out.shape[1] == 1:
             return (out[:, 0] > 0.5).astype(np.int64)
         return out.argmax(axis=1)
 
-    def gradients(self, X, Y, sample_weight=None):
+    def gradients(self, X: ArrayLike, Y: ArrayLike,
+                  sample_weight: Optional[ArrayLike] = None) -> tuple:
         """(loss, grad_weights, grad_biases): the mean cost over (X, Y)
         (weighted mean with sample_weight) and its gradients, shaped like
         `weights` and `biases` (views of one new flat array in the params
@@ -412,7 +421,8 @@ class Network:
         weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         return total / weight, grads
 
-    def apply_gradients(self, grads, optimizer="sgd", lr=None, l2=0.0, l1=0.0, max_norm=None):
+    def apply_gradients(self, grads, optimizer="sgd", lr: Optional[float] = None, l2: float = 0.0,
+                        l1: float = 0.0, max_norm: Optional[float] = None) -> None:
         """One update of the parameters from a gradient computed elsewhere (a
         custom loop, a sum over MPI ranks), with fit's arithmetic for a batch.
 
@@ -463,11 +473,16 @@ class Network:
             return -1, np.empty((0, 0), dtype=self._dtype)
         return opt.code, opt._bind(self._params)
 
-    def fit(self, X, Y, epochs=30, batch_size=10, lr=3.0, shuffle=True, seed=None,
-            validation_data=None, verbose=False, on_nonfinite="raise", optimizer="sgd",
-            l2=0.0, l1=0.0, dropout=0.0, max_norm=None, lr_schedule=None,
-            early_stopping=None, callbacks=None, sample_weight=None, clip_per_sample=None,
-            noise=0.0, progress=False):
+    def fit(self, X: ArrayLike, Y: ArrayLike, epochs: int = 30, batch_size: int = 10,
+            lr: float = 3.0, shuffle: bool = True, seed: Optional[int] = None,
+            validation_data: Optional[tuple] = None, verbose: bool = False,
+            on_nonfinite: str = "raise", optimizer: Union[str, optim.Optimizer] = "sgd",
+            l2: float = 0.0, l1: float = 0.0, dropout: Union[float, Sequence[float]] = 0.0,
+            max_norm: Optional[float] = None, lr_schedule=None,
+            early_stopping: Optional[int] = None,
+            callbacks: Optional[Sequence[Callable]] = None,
+            sample_weight: Optional[ArrayLike] = None, clip_per_sample: Optional[float] = None,
+            noise: float = 0.0, progress: bool = False) -> History:
         """Train by mini-batch gradient descent on the mean cost C of each batch.
 
         Each epoch runs in the compiled core without returning to Python
@@ -559,8 +574,8 @@ class Network:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise TypeError("validation_data must be (X_val, Y_val) or (X_val, Y_val, w_val)")
-            validation = self._data(*validation_data[:2], xname="validation_data[0]",
-                                    yname="validation_data[1]")
+            validation = self._data(validation_data[0], validation_data[1],
+                                    xname="validation_data[0]", yname="validation_data[1]")
             validation += (check_sample_weight(
                 validation_data[2] if len(validation_data) == 3 else None,
                 validation[0].shape[0], "validation_data[2]"),)
@@ -595,7 +610,7 @@ class Network:
                                  on_nonfinite, config, history)
         except KeyboardInterrupt as e:
             # in the compiled loop or between epochs: the epochs done so far
-            e.history = history
+            e.history = history  # type: ignore[attr-defined]
             raise
         finally:
             config["bar"].close()
@@ -722,38 +737,38 @@ class Network:
         if self._batch_norm:
             raise NotImplementedError(f"{what} is not available for batch-norm networks yet")
 
-    def input_gradients(self, X, Y):
+    def input_gradients(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
         """∂(mean loss)/∂X, shape (n, sizes[0])."""
         self._no_batch_norm("input_gradients")
         from .derivatives import input_gradients
         return input_gradients(self, X, Y)
 
-    def jacobian(self, X):
+    def jacobian(self, X: ArrayLike) -> np.ndarray:
         """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs."""
         self._no_batch_norm("jacobian")
         from .derivatives import jacobian
         return jacobian(self, X)
 
-    def per_sample_gradients(self, X, Y):
+    def per_sample_gradients(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
         """(n, len(params)): each sample's own cost gradient, params layout."""
         self._no_batch_norm("per_sample_gradients")
         from .derivatives import per_sample_gradients
         return per_sample_gradients(self, X, Y)
 
-    def hvp(self, X, Y, v):
+    def hvp(self, X: ArrayLike, Y: ArrayLike, v: ArrayLike) -> np.ndarray:
         """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator)."""
         self._no_batch_norm("hvp")
         from .derivatives import hvp
         return hvp(self, X, Y, v)
 
-    def per_sample_grad_norms(self, X, Y):
+    def per_sample_grad_norms(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
         """(n,) norm of each sample's cost gradient, ‖δ_i‖·‖[a_i, 1]‖ per layer,
         without forming the per-sample gradients."""
         self._no_batch_norm("per_sample_grad_norms")
         from .derivatives import per_sample_grad_norms
         return per_sample_grad_norms(self, X, Y)
 
-    def gnvp(self, X, Y, v):
+    def gnvp(self, X: ArrayLike, Y: ArrayLike, v: ArrayLike) -> np.ndarray:
         """Gauss-Newton-vector product of the mean loss w.r.t. params (Jᵀ·H·J·v)."""
         self._no_batch_norm("gnvp")
         from .derivatives import gnvp
@@ -764,14 +779,14 @@ class Network:
         """The optimizer of the last fit (with its state), or None."""
         return self._optimizer
 
-    def save(self, path, include_optimizer=False):
+    def save(self, path: Union[str, os.PathLike], include_optimizer: bool = False) -> None:
         """Write the model to `path` (.npz, JSON header, no pickle), atomically;
         with include_optimizer, also the last fit's optimizer and its state,
         so that fit(..., optimizer=net.optimizer) resumes exactly."""
         from ._io import save
         save(self, path, include_optimizer)
 
-    def copy(self):
+    def copy(self) -> Network:
         """An independent network with the same structure and parameters."""
         net = Network.__new__(Network)
         net.__dict__.update(self.__dict__)

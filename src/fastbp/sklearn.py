@@ -309,8 +309,7 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None and np.all(sample_weight == sample_weight[0]):
             sample_weight = None  # a constant weight is the plain mean
         weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        # sklearn's gtol may be 0; LBFGS wants a positive tol, and none is smaller
-        opt = optim.LBFGS(tol=max(self.tol, np.finfo(np.float64).tiny), max_fun=self.max_fun)
+        opt = optim.LBFGS(tol=self.tol, max_fun=self.max_fun)
         try:
             net.fit(X, Y, epochs=self.max_iter, optimizer=opt, l2=self.alpha / weight_sum,
                     sample_weight=sample_weight, verbose=bool(self.verbose))

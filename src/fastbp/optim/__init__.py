@@ -10,6 +10,7 @@ compiled epoch loop (csrc/optim.c), for each thread's own rows.
     net.fit(X, y, optimizer="adam", lr=1e-3)     # a fresh Adam per fit call
 """
 import numbers
+from typing import Optional
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def _pair(value, argname):
 
 class Optimizer:
     """Base class: hyper-parameters, state buffers and the step count."""
-    code = None
+    code: Optional[int] = None
     n_state = 0
     full_batch = False
 

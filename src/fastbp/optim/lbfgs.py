@@ -40,7 +40,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, tol=1e-5, ftol=2.220446049250313e-09, max_fun=15000, history_size=10):
         super().__init__(1.0)  # no learning rate: the line search picks each step
-        self.tol = _rate(tol, "tol", low_open=True)
+        self.tol = _rate(tol, "tol")  # 0: stop on ftol, max_fun or the iterations only
         self.ftol = _rate(ftol, "ftol", low_open=True)
         self.max_fun = _positive_int(max_fun, "max_fun")
         self.history_size = _positive_int(history_size, "history_size")
