@@ -9,7 +9,9 @@
  *
  * hyper[] by kind:
  *   SGD      momentum, nesterov, weight_decay
- *   ADAM     beta1, beta2, eps, weight_decay, amsgrad, decoupled (1 = AdamW)
+ *   ADAM     beta1, beta2, eps, weight_decay, amsgrad, decoupled (1 = AdamW),
+ *            epsilon_hat (1 = eps added to √v before the bias correction, the
+ *            paper's ε̂ as Keras and scikit-learn use it; 0 = after, torch)
  *   RMSPROP  alpha, eps, weight_decay, momentum, centered
  *   ADAGRAD  lr_decay, weight_decay, eps
  *   RPROP    eta_minus, eta_plus, step_min, step_max  (state: prev grad, step):

@@ -21,7 +21,7 @@ void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
     }
     case FASTBP_ADAM: {
         const T b1 = (T)h[0], b2 = (T)h[1], eps = (T)h[2], wd = (T)h[3];
-        const int amsgrad = h[4] != 0, decoupled = h[5] != 0;
+        const int amsgrad = h[4] != 0, decoupled = h[5] != 0, eps_hat = h[6] != 0;
         const T bias1 = (T)(1 - pow(h[0], (double)t)), bias2 = (T)(1 - pow(h[1], (double)t));
         const T step = lr / bias1, root_bias2 = SQRT(bias2);
         T *m = s, *v = s + stride, *vmax = s + 2 * stride;
@@ -38,7 +38,8 @@ void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
                 vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
                 second = vmax[i];
             }
-            p[i] -= step * m[i] / (SQRT(second) / root_bias2 + eps);
+            p[i] -= step * m[i] / (eps_hat ? (SQRT(second) + eps) / root_bias2
+                                           : SQRT(second) / root_bias2 + eps);
         }
         break;
     }

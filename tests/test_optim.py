@@ -234,3 +234,34 @@ def test_regularized_loss_and_save_with_optimizer(tmp_path):
 def test_bad_schedule_settings(make, exc, name):
     with pytest.raises(exc, match=name):
         make()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_epsilon_hat_matches_reference(dtype, threads):
+    net = make_net([5, 7, 3], "tanh", "cross_entropy", dtype, init="auto", seed=1)
+    X, Y = make_data(net, 40)
+    make = lambda: optim.Adam(lr=0.01, eps=1e-3, epsilon_hat=True)  # a large ε shows where it goes
+    expected = reference_fit(net, X, Y, 3, 8, make())
+    torch_style = reference_fit(net, X, Y, 3, 8, optim.Adam(lr=0.01, eps=1e-3))
+    assert rel_err(expected, torch_style) > 1e-6
+    net.fit(X, Y, epochs=3, batch_size=8, optimizer=make(), shuffle=False)
+    assert rel_err(net.params, expected) <= (1e-12 if dtype == "float64" else 2e-5)
+
+
+def test_adam_epsilon_hat_is_sklearns_adam():
+    """scikit-learn's own AdamOptimizer, step by step on the same gradients."""
+    pytest.importorskip("sklearn")
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
+
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(12)
+    theirs = [p.copy()]
+    sk = AdamOptimizer(theirs, learning_rate_init=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-3)
+    ours = optim.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-3, epsilon_hat=True)
+    state = ours._initial_state(p)
+    mine = p.copy()
+    for t in range(1, 6):
+        g = rng.standard_normal(12)
+        sk.update_params(theirs, [g])
+        reference.optimizer_step(ours, mine, g, state, t, ours.lr)
+    assert rel_err(mine, theirs[0]) < 1e-14

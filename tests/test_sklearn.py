@@ -113,7 +113,7 @@ def test_equals_network_driven_by_hand(multiclass):
         net.weights[l] = rs.uniform(-bound, bound, (n_in, n_out)).T
         net.biases[l] = rs.uniform(-bound, bound, n_out)
     Y = np.eye(3)[y]
-    opt = optim.Adam(lr=0.01)
+    opt = optim.Adam(lr=0.01, epsilon_hat=True)
     idx, full, losses = np.arange(len(X)), len(X) // bs * bs, []
     for _ in range(epochs):
         idx = sk_shuffle(idx, random_state=rs)
@@ -210,13 +210,13 @@ def test_lbfgs_equals_sklearn(multiclass, regression):
     assert max_diff(ours, theirs) <= 1e-8
 
 
-def test_adam_close_to_sklearn(multiclass):
-    """Adam is torch's (ε after the bias correction): close to sklearn's, not equal."""
+def test_adam_equals_sklearn(multiclass):
+    """Adam with sklearn's ε placement (before the bias correction)."""
     X, y = multiclass
     args = dict(hidden_layer_sizes=(10,), max_iter=20, random_state=0)
     ours, theirs = MLPClassifier(**args).fit(X, y), sk.MLPClassifier(**args).fit(X, y)
-    assert max_diff(ours, theirs) <= 1e-3
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-3)
+    assert max_diff(ours, theirs) <= 1e-10
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
 
 
 def test_accuracy_close_to_sklearn_on_wheat_seeds():

@@ -249,7 +249,10 @@ def optimizer_step(opt, p, g, state, t, lr, worse=False, n_samples=1):
         if opt.amsgrad:
             state[2] = np.maximum(state[2], state[1])
             second = state[2]
-        denom = np.sqrt(second) / np.sqrt(1 - b2 ** t) + opt.eps
+        if opt.epsilon_hat:
+            denom = (np.sqrt(second) + opt.eps) / np.sqrt(1 - b2 ** t)
+        else:
+            denom = np.sqrt(second) / np.sqrt(1 - b2 ** t) + opt.eps
         p -= lr / (1 - b1 ** t) * state[0] / denom
     elif name == "RMSprop":
         d = g + opt.weight_decay * p

@@ -21,8 +21,8 @@ How sklearn's arithmetic maps onto fastbp's:
   fastbp's SGD keeps torch's momentum buffer (gradients), sklearn a velocity
   (steps); the buffer is rescaled by old/new rate whenever the rate
   changes, which makes the two the same sequence of updates.
-- Adam is torch's: ε is added to √v̂ after the bias correction, sklearn adds
-  it to √v before; the denominators differ by ε·(1/√(1−β₂ᵗ) − 1).
+- Adam adds ε to √v before the bias correction, as sklearn does
+  (fastbp.optim.Adam(epsilon_hat=True)).
 - MLPRegressor trains on fastbp's 'quadratic' cost, ½‖y − p‖² summed over
   the outputs: the objective whose gradient sklearn's solvers follow.
   loss_ reports sklearn's number, ½·mean over samples and outputs plus the
@@ -336,7 +336,7 @@ class _BaseMLP(BaseEstimator):
                              nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
         if self.solver == "adam":
             return optim.Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
-                              eps=self.epsilon)
+                              eps=self.epsilon, epsilon_hat=True)
         return optim.Rprop(lr=self.learning_rate_init)
 
     def _fit_iterative(self, X, Y, sample_weight, incremental):
@@ -544,8 +544,8 @@ _PARAMS_DOC = """
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Hidden activation ('logistic' is fastbp's 'sigmoid').
     solver : {'adam', 'sgd', 'lbfgs', 'rprop'}, default='adam'
-        'adam' and 'sgd' as sklearn (fastbp.optim.Adam / SGD, torch's update
-        rules, see the module docstring), 'lbfgs' (scipy's L-BFGS-B on the
+        'adam' and 'sgd' as sklearn (fastbp.optim.Adam with sklearn's ε
+        placement, fastbp.optim.SGD), 'lbfgs' (scipy's L-BFGS-B on the
         compiled full-batch loss and gradient), 'rprop' (fastbp.optim.Rprop,
         full batch, initial step `learning_rate_init`).
     alpha : float, default=1e-4

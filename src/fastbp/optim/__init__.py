@@ -108,26 +108,32 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with torch's bias correction and optional AMSGrad;
-    weight decay added to the gradient (L2), as torch.optim.Adam does."""
+    weight decay added to the gradient (L2), as torch.optim.Adam does.
+    With epsilon_hat=True, eps is the paper's ε̂ of its efficient form, added
+    to √v before the bias correction (Keras, scikit-learn):
+    p −= lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε̂)."""
     code = ADAM_CODE
     decoupled = False
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 epsilon_hat=False):
         super().__init__(lr)
         b1, b2 = _pair(betas, "betas")
         self.betas = (_rate(b1, "betas[0]", 0.0, 1.0), _rate(b2, "betas[1]", 0.0, 1.0))
         self.eps = _rate(eps, "eps", low_open=True)
         self.weight_decay = _rate(weight_decay, "weight_decay")
         self.amsgrad = bool(amsgrad)
+        self.epsilon_hat = bool(epsilon_hat)
         self.n_state = 3 if self.amsgrad else 2
 
     def hyper(self):
         return (*self.betas, self.eps, self.weight_decay, float(self.amsgrad),
-                float(self.decoupled))
+                float(self.decoupled), float(self.epsilon_hat))
 
     def _config(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad,
+                "epsilon_hat": self.epsilon_hat}
 
 
 class AdamW(Adam):
@@ -135,8 +141,9 @@ class AdamW(Adam):
     before the Adam step, as torch.optim.AdamW."""
     decoupled = True
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
-        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 epsilon_hat=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad, epsilon_hat)
 
 
 class RMSprop(Optimizer):
