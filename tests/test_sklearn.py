@@ -468,3 +468,42 @@ def test_gridsearch_processes_after_openmp_in_parent(backend):
                     f"the parent process used OpenMP")
     assert proc.returncode == 0, err
     assert out.startswith(backend)
+
+
+# ---------------------------------------------------------------- class weights, layers
+
+def test_class_weight_is_sample_weight_times_class_weight(multiclass):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = multiclass
+    X, y = X[y < 2], y[y < 2]
+    sw = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    for cw in ("balanced", {0: 3.0, 1: 0.5}):
+        sw = sw[:len(y)]
+        a = MLPClassifier((5,), class_weight=cw, max_iter=5, random_state=0).fit(
+            X, y, sample_weight=sw)
+        b = MLPClassifier((5,), max_iter=5, random_state=0).fit(
+            X, y, sample_weight=sw * compute_sample_weight(cw, y))
+        assert max_diff(a, b) == 0
+
+
+def test_class_weight_balanced_needs_all_the_data(multiclass):
+    X, y = multiclass
+    X, y = X[y < 2], y[y < 2]
+    with pytest.raises(ValueError, match="balanced"):
+        MLPClassifier((5,), class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+    MLPClassifier((5,), class_weight={0: 2.0, 1: 1.0}).partial_fit(X, y, classes=[0, 1])
+
+
+def test_activation_per_hidden_layer(multiclass):
+    X, y = multiclass
+    clf = MLPClassifier((6, 5), activation=["relu", "logistic"], max_iter=5,
+                        random_state=0).fit(X, y)
+    assert clf._net.activation == ["relu", "sigmoid"]
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert clone(clf).get_params()["activation"] == ["relu", "logistic"]
+    with pytest.raises(ValueError, match="one per hidden layer"):
+        MLPClassifier((6,), activation=["relu", "tanh"]).fit(X, y)
+    with pytest.raises(ValueError, match="activation"):
+        MLPClassifier((6, 5), activation=["relu", "swish"]).fit(X, y)

@@ -57,6 +57,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d, shuffle as sk_shuffle
+    from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import (_check_partial_fit_first_call,
@@ -105,7 +106,7 @@ class _BaseMLP(BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(_ACTIVATION)), list, tuple],
         "solver": [StrOptions({"lbfgs", "sgd", "adam", "rprop"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
@@ -171,9 +172,22 @@ class _BaseMLP(BaseEstimator):
         """(fastbp cost, output activation, sklearn's out_activation_)."""
         raise NotImplementedError
 
-    def _init_coef(self, fan_in, fan_out, dtype):
+    def _hidden_activations(self, n_hidden):
+        """sklearn's name of each hidden layer's activation (`activation` is
+        one name, or a list of one per hidden layer)."""
+        act = self.activation
+        if isinstance(act, str):
+            return [act] * n_hidden
+        if len(act) != n_hidden or not all(isinstance(a, str) and a in _ACTIVATION for a in act):
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATION)} or a list of "
+                             f"them, one per hidden layer ({n_hidden}); got {act!r}")
+        return list(act)
+
+    def _init_coef(self, fan_in, fan_out, dtype, activation):
         # sklearn's Glorot-uniform initialisation, same draws in the same order
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        # (the factor of a layer by its activation; the output layer's by the
+        # last hidden layer's, as sklearn uses its one activation for all)
+        factor = 2.0 if activation == "logistic" else 6.0
         bound = np.sqrt(factor / (fan_in + fan_out))
         coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
         intercept = self._random_state.uniform(-bound, bound, fan_out)
@@ -184,8 +198,10 @@ class _BaseMLP(BaseEstimator):
         become views into it (coefs_[l] is weights[l].T)."""
         cost, out, _ = self._cost()
         sizes = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
-        net = Network(sizes, activation=_ACTIVATION[self.activation], output_activation=out,
-                      cost=cost, dtype=coefs[0].dtype, seed=0)
+        hidden = [_ACTIVATION[a] for a in self._hidden_activations(len(sizes) - 2)]
+        one = isinstance(self.activation, str)
+        net = Network(sizes, activation=_ACTIVATION[self.activation] if one else hidden,
+                      output_activation=out, cost=cost, dtype=coefs[0].dtype, seed=0)
         for l, (c, b) in enumerate(zip(coefs, intercepts)):
             net.weights[l] = np.asarray(c).T
             net.biases[l] = b
@@ -277,8 +293,10 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._cost()[2]
-        coefs, intercepts = zip(*(self._init_coef(a, b, dtype)
-                                  for a, b in zip(layer_units[:-1], layer_units[1:])))
+        hidden = self._hidden_activations(len(layer_units) - 2)
+        acts = hidden + [hidden[-1] if hidden else self.activation]
+        coefs, intercepts = zip(*(self._init_coef(a, b, dtype, act) for a, b, act in
+                                  zip(layer_units[:-1], layer_units[1:], acts)))
         self._build_network(list(coefs), list(intercepts))
         self._optimizer = None
         self._best_params = self._net.params.copy()
@@ -541,8 +559,9 @@ _PARAMS_DOC = """
     ----------
     hidden_layer_sizes : array-like of int, default=(100,)
         Width of each hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Hidden activation ('logistic' is fastbp's 'sigmoid').
+    activation : {'identity', 'logistic', 'tanh', 'relu'} or list, default='relu'
+        Hidden activation ('logistic' is fastbp's 'sigmoid'), or a list of
+        one per hidden layer.
     solver : {'adam', 'sgd', 'lbfgs', 'rprop'}, default='adam'
         'adam' and 'sgd' as sklearn (fastbp.optim.Adam with sklearn's ε
         placement, fastbp.optim.SGD), 'lbfgs' (scipy's L-BFGS-B on the
@@ -606,7 +625,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Softmax and cross-entropy for more than two classes, one logistic output
     and binary cross-entropy for two, one logistic output per label for
     multi-label targets (2-D 0/1 `y`).
-""" + _PARAMS_DOC + _ATTRIBUTES_DOC + """    classes_ : ndarray or list of ndarray
+""" + _PARAMS_DOC + """    class_weight : dict, list of dict, 'balanced' or None, default=None
+        Weights of the classes, as in sklearn's classifiers: each sample's
+        weight is multiplied by its class's ('balanced': n_samples /
+        (n_classes · count)); a dict only with partial_fit.
+""" + _ATTRIBUTES_DOC + """    classes_ : ndarray or list of ndarray
 
     Examples
     --------
@@ -625,7 +648,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: int = 10, max_fun: int = 15000, dtype: str | type | None = None,
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, class_weight: dict | str | None = None) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -635,6 +658,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             max_fun=max_fun, dtype=dtype, n_threads=n_threads)
+        self.class_weight = class_weight
+
+    _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
+                                    "class_weight": [dict, list, StrOptions({"balanced"}), None]}
+
+    def _class_weighted(self, y, sample_weight):
+        """sample_weight times each sample's class weight (sklearn's meaning:
+        'balanced' is n_samples / (n_classes · count of the class))."""
+        if self.class_weight is None:
+            return sample_weight
+        weights = compute_sample_weight(self.class_weight, y)
+        if sample_weight is not None:
+            weights = weights * _check_sample_weight(sample_weight, weights.reshape(-1, 1),
+                                                     dtype=np.float64)
+        return weights
 
     def _cost(self):
         if self._label_binarizer.y_type_ == "multiclass":
@@ -685,6 +723,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self : MLPClassifier
         """
         self._validate_params()
+        sample_weight = self._class_weighted(y, sample_weight)
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(lambda est: est._check_solver())
@@ -705,6 +744,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self : MLPClassifier
         """
         self._validate_params()
+        if isinstance(self.class_weight, str):  # as sklearn's SGDClassifier
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
+                             "its weights depend on all of the data; pass a dict")
+        sample_weight = self._class_weighted(y, sample_weight)
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
