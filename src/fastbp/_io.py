@@ -8,6 +8,8 @@ any problem with a file raises ValueError. `save` writes a temporary file
 beside the target, fsyncs it and renames it over the target, so a crash
 mid-save leaves the old file intact.
 """
+from __future__ import annotations
+
 import json
 import os
 import secrets
@@ -16,10 +18,15 @@ import zlib
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from ._validation import ACTIVATIONS, COSTS, DTYPES, HIDDEN_ACTIVATIONS
 
 FORMAT = "fastbp-model"
 VERSION = 1
+if TYPE_CHECKING:
+    from .network import Network
+
 MEMBERS = {"header.npy", "params.npy"}
 OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
 RUNNING_MEMBER = "running.npy"            # only for batch-norm networks
@@ -137,8 +144,24 @@ def _read_header(path, archive):
     return header
 
 
-def load(path):
-    """Read a model written by Network.save; raises ValueError on a bad file."""
+def load(path: str | os.PathLike) -> Network:
+    """Read a model written by `Network.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Network
+        With its optimizer (and state) as `net.optimizer` if it was saved.
+
+    Raises
+    ------
+    ModelFileError (a ValueError)
+        On anything wrong with the file: checked before anything is
+        allocated, never unpickled.
+    """
     from .network import Network
 
     path = _check_path(path)

@@ -330,7 +330,18 @@ class Network:
         return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
 
     def forward(self, X: ArrayLike) -> np.ndarray:
-        """Outputs for X (n, sizes[0]) or one sample (sizes[0],) -> (n, sizes[-1])."""
+        """The network's outputs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+            Samples in rows (or one sample); finite, numeric.
+
+        Returns
+        -------
+        ndarray, shape (n, sizes[-1]), the network's dtype
+            With batch norm, normalized by the running estimates.
+        """
         X = self._inputs(X)
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         with self._lock:
@@ -352,10 +363,24 @@ class Network:
 
     def loss(self, X: ArrayLike, Y: ArrayLike, regularized: bool = False, training: bool = False,
              sample_weight: Optional[ArrayLike] = None) -> float:
-        """Mean over samples of the per-sample cost (weighted mean Σ w_i c_i /
-        Σ w_i with sample_weight); with regularized=True plus the penalty of
-        the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only); with
-        training=True batch norm uses the statistics of X, as in fit."""
+        """Mean over samples of the per-sample cost.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, shape (n, sizes[-1]), or (n,) integer class labels
+        regularized : bool
+            Add the penalty of the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only).
+        training : bool
+            Batch norm with the statistics of X, as in fit (else the running
+            estimates).
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights: the weighted mean Σ w_i c_i / Σ w_i.
+
+        Returns
+        -------
+        float
+        """
         X, Y = self._data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
         cost, _ = self._per_sample(X, Y, training=bool(training))
@@ -368,8 +393,19 @@ class Network:
 
     def evaluate(self, X: ArrayLike, Y: ArrayLike,
                  sample_weight: Optional[ArrayLike] = None) -> dict:
-        """{'loss': mean cost, 'accuracy': fraction of samples classed right},
-        both weighted means with sample_weight."""
+        """Loss and accuracy on (X, Y).
+
+        Parameters
+        ----------
+        X, Y, sample_weight : as for `loss`.
+
+        Returns
+        -------
+        dict
+            {'loss': mean cost, 'accuracy': fraction of samples classed right
+            (argmax, or threshold 0.5 for one output)}, weighted means with
+            sample_weight.
+        """
         X, Y = self._data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
         cost, correct = self._per_sample(X, Y)
@@ -377,7 +413,17 @@ class Network:
                 "accuracy": float(np.average(correct, weights=w))}
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Class indices: argmax of the outputs (threshold 0.5 for one output)."""
+        """Predicted classes.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+            The argmax of the outputs; for one output unit, 1 where it is > 0.5.
+        """
         out = self.forward(X)
         if out.shape[1] == 1:
             return (out[:, 0] > 0.5).astype(np.int64)
@@ -385,10 +431,19 @@ class Network:
 
     def gradients(self, X: ArrayLike, Y: ArrayLike,
                   sample_weight: Optional[ArrayLike] = None) -> tuple:
-        """(loss, grad_weights, grad_biases): the mean cost over (X, Y)
-        (weighted mean with sample_weight) and its gradients, shaped like
-        `weights` and `biases` (views of one new flat array in the params
-        layout)."""
+        """The mean cost and its gradient by backpropagation (BP1-BP4).
+
+        Parameters
+        ----------
+        X, Y, sample_weight : as for `loss` (batch norm with the statistics of X).
+
+        Returns
+        -------
+        loss : float
+        grad_weights : list of ndarray, shapes of `weights`
+        grad_biases : list of ndarray, shapes of `biases`
+            Views of one new flat array in the params layout.
+        """
         X, Y = self._data(X, Y)
         loss, grads = self._flat_gradients(X, Y, check_sample_weight(sample_weight, X.shape[0]))
         gw, gb = self.unflatten(grads)
@@ -780,9 +835,17 @@ class Network:
         return self._optimizer
 
     def save(self, path: Union[str, os.PathLike], include_optimizer: bool = False) -> None:
-        """Write the model to `path` (.npz, JSON header, no pickle), atomically;
-        with include_optimizer, also the last fit's optimizer and its state,
-        so that fit(..., optimizer=net.optimizer) resumes exactly."""
+        """Write the model to a file; `fastbp.load` reads it back.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            An .npz holding a JSON header and the parameters (no pickle),
+            written atomically (temp file, fsync, rename).
+        include_optimizer : bool
+            Also the last fit's optimizer and its state, so that
+            fit(..., optimizer=net.optimizer) resumes exactly.
+        """
         from ._io import save
         save(self, path, include_optimizer)
 
