@@ -25,6 +25,8 @@ def reference_full_batch(net, X, Y, epochs, opt, l2=0.0):
     prev_loss, backtracks = np.inf, 0
     for t in range(1, epochs + 1):
         loss, gw, gb = reference.gradients(oracle, X, Y)
+        # iRprop+ compares the objective: the cost plus the L2 penalty
+        loss += l2 / 2 * sum(np.sum(W ** 2) for W in oracle.weights)
         for l, W in enumerate(oracle.weights):
             gw[l] = gw[l] + l2 * W
         g = np.concatenate([a.ravel() for pair in zip(gw, gb) for a in pair])
@@ -178,3 +180,49 @@ def test_full_batch_optimizers_reach_sgds_accuracy_on_wheat():
     assert accuracy["sgd"] > 0.93
     for name in runs:
         assert accuracy[name] >= accuracy["sgd"] - 0.03, accuracy
+
+
+def test_refused_lbfgs_leaves_the_network_as_it_was():
+    net = make_net([4, 6, 3], "tanh", "cross_entropy")
+    X, Y = make_data(net, 10)
+    net.fit(X, Y, epochs=1, l2=0.5)
+    before = (net.optimizer, net._penalty, net.loss(X, Y, regularized=True))
+    with pytest.raises(ValueError, match="l1"):
+        net.fit(X, Y, epochs=3, optimizer="lbfgs", l1=0.1)
+    assert (net.optimizer, net._penalty, net.loss(X, Y, regularized=True)) == before
+
+
+def test_lbfgs_interrupted_mid_line_search_keeps_an_accepted_iterate(monkeypatch):
+    net = make_net([4, 6, 3], "tanh", "cross_entropy", init="auto")
+    X, Y = make_data(net, 30)
+    iterates = [net.params.copy()]
+    calls = [0]
+    real = type(net)._flat_gradients
+
+    def flaky(self, *args):
+        calls[0] += 1
+        if calls[0] == 12:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(type(net), "_flat_gradients", flaky)
+    with pytest.raises(KeyboardInterrupt) as info:
+        net.fit(X, Y, epochs=50, optimizer="lbfgs",
+                callbacks=[lambda epoch, logs: iterates.append(net.params.copy())])
+    assert any(np.array_equal(net.params, p) for p in iterates)
+    assert len(info.value.history) == len(iterates) - 1
+
+
+def test_apply_gradients_is_fits_update_for_full_batch_rules():
+    for make in (CLASSICS["quickprop-decay"], CLASSICS["irprop-"]):
+        a = make_net([5, 7, 3], "tanh", "cross_entropy", init="auto", seed=1)
+        b = a.copy()
+        X, Y = make_data(a, 37)
+        opt_a, opt_b = make(), make()
+        for _ in range(3):
+            a.fit(X, Y, epochs=1, optimizer=opt_a, shuffle=False)
+            _, gw, gb = b.gradients(X, Y)
+            b.apply_gradients([gw, gb], optimizer=opt_b, n_samples=len(X))
+        assert rel_err(a.params, b.params) <= 1e-13
+    with pytest.raises(TypeError, match="optimizer"):
+        a.apply_gradients(a.params * 0, optimizer=optim.LBFGS())

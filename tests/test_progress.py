@@ -51,3 +51,17 @@ def test_quiet_when_stderr_is_not_a_terminal():
     run = run_with_stderr(subprocess.PIPE)
     assert run.returncode == 0 and run.stdout.strip() == b"done"
     assert run.stderr == b""
+
+
+def test_no_stderr_no_bar_and_fit_still_works(monkeypatch):
+    """pythonw and some services run with sys.stderr None."""
+    import numpy as np
+
+    import fastbp
+
+    monkeypatch.setattr(sys, "stderr", None)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    y = np.arange(20) % 3
+    for _ in range(2):  # the second fit: the first released its lock
+        net.fit(X, y, epochs=2, progress=True)

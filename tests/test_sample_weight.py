@@ -132,3 +132,66 @@ def test_bad_weights_are_refused_and_change_nothing(w, exc, words):
             call()
         assert words in str(info.value) and "sample_weight" in str(info.value)
     assert np.array_equal(net.params, before)
+
+
+def test_skipped_batches_take_no_optimizer_step_across_epochs(threads):
+    """A zero-weight batch neither updates nor counts as an Adam step, in
+    every epoch: three epochs equal the reference's, steps carried over."""
+    net = make_net([5, 8, 3], "tanh", "cross_entropy", init="auto")
+    X, Y = make_data(net, 25)
+    w = weights_for(25)
+    w[5:10] = 0
+    oracle, opt = as64(net), optim.Adam(lr=0.01)
+    state, step = opt._initial_state(oracle.params), 1
+    for epoch in range(3):
+        ws, bs, _ = reference.train_epoch(oracle, X, Y, np.arange(25), 5, 0.01, opt, state,
+                                          step=step, sample_weight=w)
+        oracle.params[...] = np.concatenate([a.ravel() for pair in zip(ws, bs) for a in pair])
+        step += 4                                      # 5 batches, one skipped
+    mine = optim.Adam(lr=0.01)
+    net.fit(X, Y, epochs=3, batch_size=5, shuffle=False, optimizer=mine, sample_weight=w)
+    assert mine.steps == 12
+    assert rel_err(net.params, oracle.params) <= 1e-12
+
+
+def test_divergence_after_a_skipped_batch_keeps_the_updates_before_it():
+    """Batches [no weight, A, B diverges, C]: fit stops with A's update kept."""
+    net = fastbp.Network([1, 1], activation="identity", cost="quadratic", seed=0)
+    net.params[...] = [0.5, 0.0]
+    X = np.array([[1.0], [1.0], [1e200], [1.0]])
+    Y = np.array([[-30.0], [-30.0], [0.0], [0.0]])
+    w = np.array([0.0, 1.0, 1.0, 1.0])
+    after_a = net.copy()
+    after_a.fit(X[1:2], Y[1:2], epochs=1, batch_size=1, lr=1.0, shuffle=False)
+    with pytest.warns(RuntimeWarning, match="batch 3.*after 2 batches"):
+        net.fit(X, Y, epochs=1, batch_size=1, lr=1.0, shuffle=False, sample_weight=w,
+                on_nonfinite="stop")
+    assert np.array_equal(net.params, after_a.params)
+    assert net.optimizer.steps == 1
+
+
+def test_grad_norm_is_nan_when_the_last_batch_is_skipped():
+    net = make_net([4, 6, 3], "sigmoid", "cross_entropy")
+    X, Y = make_data(net, 12)
+    w = np.ones(12)
+    w[8:] = 0
+    hist = net.fit(X, Y, epochs=2, batch_size=4, shuffle=False, sample_weight=w)
+    assert all(np.isnan(g).all() for g in hist["grad_norm"])
+    hist = net.fit(X, Y, epochs=2, batch_size=4, shuffle=False, sample_weight=w[::-1].copy())
+    assert all(np.isfinite(g).all() for g in hist["grad_norm"])
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-320])
+def test_extreme_weights_are_their_ratios(scale):
+    """Weights are divided by their largest: 1e300 or subnormal weights give
+    the weighted mean of their ratios, with no overflow."""
+    net = make_net([4, 6, 3], "sigmoid", "cross_entropy")
+    X, Y = make_data(net, 6)
+    w = np.array([1, 2, 0, 1, 3, 1.0])
+    expected = net.gradients(X, Y, sample_weight=w)
+    got = net.gradients(X, Y, sample_weight=w * scale)
+    assert rel_err(got[0], expected[0]) <= 1e-14
+    for a, b in zip(got[1] + got[2], expected[1] + expected[2]):
+        assert rel_err(a, b) <= 1e-14
+    net.fit(X, Y, epochs=2, batch_size=3, sample_weight=w * scale)
+    assert np.isfinite(net.params).all()

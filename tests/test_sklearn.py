@@ -380,11 +380,22 @@ def test_convergence_warning_and_verbose(multiclass):
         MLPClassifier((3,), max_iter=500, tol=10.0, n_iter_no_change=1).fit(X, y)
 
 
-def test_n_threads_does_not_change_results(multiclass):
+def test_n_threads_does_not_change_results(multiclass, monkeypatch):
     X, y = multiclass
+    # exactly the threads asked for: this network is small enough that the
+    # adaptive choice would run both fits on one thread
+    monkeypatch.setattr(fastbp._threads, "adaptive", False)
     old = fastbp.get_num_threads()
-    fits = [MLPClassifier((64,), max_iter=3, random_state=0, n_threads=n).fit(X, y)
-            for n in (1, 2)]
+    used = []
+    real_plan = fastbp.Network._plan
+    monkeypatch.setattr(fastbp.Network, "_plan",
+                        lambda net, cap: used.append(real_plan(net, cap).n_threads)
+                        or real_plan(net, cap))
+    fits = []
+    for n in (1, 2):
+        used.clear()
+        fits.append(MLPClassifier((64,), max_iter=3, random_state=0, n_threads=n).fit(X, y))
+        assert set(used) == {n}
     assert max_diff(*fits) == 0.0
     assert fastbp.get_num_threads() == old
 
@@ -471,6 +482,20 @@ def test_gridsearch_processes_after_openmp_in_parent(backend):
 
 
 # ---------------------------------------------------------------- class weights, layers
+
+@needs_sk_weights
+def test_constant_weights_keep_alphas_scale(multiclass):
+    """α/Σw: a constant weight c scales Σw by c, as sklearn computes it."""
+    X, y = multiclass
+    for solver in ("sgd", "lbfgs"):
+        args = dict(hidden_layer_sizes=(6,), solver=solver, alpha=1.0, max_iter=5,
+                    random_state=0, momentum=0.0, learning_rate_init=0.01)
+        sw = np.full(len(y), 3.0)
+        ours = MLPClassifier(**args).fit(X, y, sample_weight=sw)
+        theirs = sk.MLPClassifier(**args).fit(X, y, sample_weight=sw)
+        assert max_diff(ours, theirs) <= 1e-8
+        assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+
 
 def test_class_weight_is_sample_weight_times_class_weight(multiclass):
     from sklearn.utils.class_weight import compute_sample_weight

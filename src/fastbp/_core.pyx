@@ -777,7 +777,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
                 const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None,
                 const double[::1] sample_weight=None, double[::1] loss_memory=None,
-                double clip=0, double noise=0, unsigned long long noise_seed=0):
+                double penalty=0, double clip=0, double noise=0,
+                unsigned long long noise_seed=0):
     """One epoch of mini-batch training in one parallel region, no Python
     between batches.
 
@@ -790,22 +791,25 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     norm of every unit's row in the epoch's last batch is written there
     (layer l's units from unit_off[l]). With sample_weight (one per row of X)
     each batch's cost is its weighted mean, and a batch whose weights sum to
-    0 is skipped (counted as done, no update). loss_memory[0] holds the cost
-    of the last batch updated (iRprop+ compares each batch's with it).
+    0 is skipped (no update, no optimizer step). loss_memory[0] holds the
+    objective of the last batch updated, its mean cost + `penalty` (the
+    L1/L2 term at the epoch's start: iRprop+ is full batch), which iRprop+
+    compares each batch's with.
     With clip > 0 (DP-SGD) each sample's gradient is clipped to norm clip,
     and N(0, (noise·clip)²) noise keyed by (noise_seed, step, parameter) is
     added to the sum of each batch's clipped gradients.
 
     Stops before the update of a batch whose cost is not finite, or, with
     watch_interrupt, at the first batch after a Ctrl-C. Returns (sum of
-    per-sample costs, number correct, batches updated, COMPLETED | NONFINITE
+    per-sample costs, number correct, batches done (updated or skipped),
+    updates, COMPLETED | NONFINITE
     | INTERRUPTED), the sums weighted by sample_weight if given; the cost
     and correctness of each sample are measured before its batch's update,
     as Keras does.
     """
     cdef Net net = _net(plan)
     cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1]
-    cdef Py_ssize_t start, nb, i, done
+    cdef Py_ssize_t start, nb, i, done, updates
     cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
     cdef double batch_total, batch_correct, batch_weight
     cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
@@ -813,8 +817,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef floating *xb
     cdef double *row_sq_at = &row_sq[0] if row_sq is not None else NULL
     cdef Train tr, mine
-    # results, written by thread 0: total, correct, batches, reason
-    cdef double result[4]
+    # results, written by thread 0: total, correct, batches, updates, reason
+    cdef double result[5]
     tr.kind = kind
     tr.hyper = &hyper[0] if hyper is not None else NULL
     tr.step = step
@@ -834,7 +838,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     tr.clip = clip
     tr.noise_std = 0
     tr.noise_seed = noise_seed
-    result[:] = [0, 0, 0, STOP_COMPLETED]
+    result[:] = [0, 0, 0, 0, STOP_COMPLETED]
     _use_running(&net, running, BN_BATCH_UPDATE)
     if watch_interrupt:
         fastbp_interrupt_begin()
@@ -846,10 +850,11 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             mine = tr  # a private copy: its per-batch fields need no barrier
             start = 0
             done = 0
+            updates = 0
             stop = 0
             while start < n and not stop:
                 nb = min(batch_size, n - start)
-                mine.step = tr.step + done
+                mine.step = tr.step + updates
                 mine.noise_std = noise * clip / nb
                 mine.row_sq = row_sq_at if start == last_start else NULL
                 # each thread gathers the whole batch: its slice of units
@@ -875,7 +880,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     stop = STOP_NONFINITE
                 else:
                     mine.worse = (tr.loss_memory != NULL
-                                  and batch_total / batch_weight > tr.loss_memory[0])
+                                  and batch_total / batch_weight + penalty > tr.loss_memory[0])
                     _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
                     if clip > 0:
                         _clip_phase(&net, xb, nb, &mine, t, T)
@@ -883,22 +888,24 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     fastbp_barrier()  # the next batch overwrites what others read
                     if t == 0:
                         if tr.loss_memory != NULL:  # read by all before the barriers above
-                            tr.loss_memory[0] = batch_total / batch_weight
+                            tr.loss_memory[0] = batch_total / batch_weight + penalty
                         result[0] += batch_total
                         result[1] += batch_correct
-                        result[2] += 1
+                    updates = updates + 1
                     done = done + 1
                     start = start + nb
             if t == 0:
-                result[3] = stop
+                result[2] = done
+                result[3] = updates
+                result[4] = stop
     finally:
         if watch_interrupt:
             fastbp_interrupt_end()
     _check(plan)
-    if result[3] == STOP_INTERRUPTED:
+    if result[4] == STOP_INTERRUPTED:
         PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
         raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
-    return result[0], result[1], int(result[2]), int(result[3])
+    return result[0], result[1], int(result[2]), int(result[3]), int(result[4])
 
 
 def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr,

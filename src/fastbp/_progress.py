@@ -3,6 +3,7 @@
 tqdm decides by itself to stay quiet when stderr is not a terminal
 (`disable=None`), so logs and pipes get no bar. Without tqdm, no bar.
 """
+import sys
 
 
 class _NoBar:
@@ -21,11 +22,11 @@ class _NoBar:
 
 def bar(total, enabled, desc="fit", unit="epoch"):
     """A bar of `total` steps if `enabled` and stderr is a terminal, else a no-op."""
-    if not enabled:
+    if not enabled or sys.stderr is None:  # pythonw and some services have no stderr
         return _NoBar()
     try:
         from tqdm.auto import tqdm
-    except ImportError:
+        return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False,
+                    dynamic_ncols=True)
+    except Exception:  # no tqdm, or a stderr it cannot use: no bar, never a failed fit
         return _NoBar()
-    return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False,
-                dynamic_ncols=True)

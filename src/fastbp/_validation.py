@@ -191,7 +191,9 @@ def check_targets(Y, n_samples, n_outputs, dtype, argname="Y"):
 
 
 def check_sample_weight(sample_weight, n_samples, argname="sample_weight"):
-    """None, or n_samples finite non-negative weights, not all zero -> float64."""
+    """None, or n_samples finite non-negative weights, not all zero ->
+    float64, divided by their largest (weighted means do not change, and
+    neither Σw nor 1/Σw can overflow: 1 <= Σw <= n)."""
     if sample_weight is None:
         return None
     arr = _numeric_array(sample_weight, argname)
@@ -203,4 +205,4 @@ def check_sample_weight(sample_weight, n_samples, argname="sample_weight"):
         raise ValueError(f"{argname} must not be negative; got min {arr.min()}")
     if not arr.any():
         raise ValueError(f"{argname} is all zero: there is nothing to learn from")
-    return arr
+    return arr / arr.max()

@@ -384,12 +384,13 @@ class Network:
         X, Y = self._data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
         cost, _ = self._per_sample(X, Y, training=bool(training))
+        return float(np.average(cost, weights=w)) + (self._penalty_value() if regularized else 0.0)
+
+    def _penalty_value(self):
+        """The last fit's penalty at the current weights: λ2/2·Σ‖W‖² + λ1·Σ|W|."""
         l2, l1 = self._penalty
-        penalty = 0.0
-        if regularized:
-            penalty = sum(l2 / 2 * float(np.sum(W.astype(np.float64) ** 2))
-                          + l1 * float(np.sum(np.abs(W))) for W in self._weights)
-        return float(np.average(cost, weights=w)) + penalty
+        return sum(l2 / 2 * float(np.sum(W.astype(np.float64) ** 2))
+                   + l1 * float(np.sum(np.abs(W))) for W in self._weights)
 
     def evaluate(self, X: ArrayLike, Y: ArrayLike,
                  sample_weight: Optional[ArrayLike] = None) -> dict:
@@ -477,14 +478,16 @@ class Network:
         return total / weight, grads
 
     def apply_gradients(self, grads, optimizer="sgd", lr: Optional[float] = None, l2: float = 0.0,
-                        l1: float = 0.0, max_norm: Optional[float] = None) -> None:
+                        l1: float = 0.0, max_norm: Optional[float] = None,
+                        n_samples: int = 1) -> None:
         """One update of the parameters from a gradient computed elsewhere (a
         custom loop, a sum over MPI ranks), with fit's arithmetic for a batch.
 
         Parameters
         ----------
         grads : array, shape (len(params),), or the pair (grad_weights,
-            grad_biases) that `gradients` returns. Not modified.
+            grad_biases) that `gradients` returns (a tuple or a list). Not
+            modified.
         optimizer : name or fastbp.optim.Optimizer
             A name makes a fresh optimizer (with `lr`) for this one step; pass
             an Optimizer object to keep its state (momentum, Adam's moments)
@@ -492,8 +495,13 @@ class Network:
         lr : float
             Learning rate for a named optimizer (an Optimizer uses its own).
         l2, l1, max_norm : as in `fit`.
+        n_samples : int
+            The samples `grads` is the mean gradient of: Quickprop adds its
+            decay to the summed slope, as FANN does (the other rules ignore it).
         """
-        if isinstance(grads, tuple) and len(grads) == 2:
+        n_samples = check_positive_int(n_samples, "n_samples")
+        if isinstance(grads, (tuple, list)) and len(grads) == 2 \
+                and all(isinstance(g, (tuple, list)) for g in grads):
             flat = np.empty_like(self._params)
             ws, bs = self.unflatten(flat)
             for dst, src, name in ((ws, grads[0], "grads[0]"), (bs, grads[1], "grads[1]")):
@@ -508,6 +516,9 @@ class Network:
                 raise ValueError("apply_gradients with an optimizer name needs lr")
             lr = check_positive_float(lr, "lr")
         opt = optim.get(optimizer, lr)
+        if isinstance(opt, optim.LBFGS):
+            raise TypeError("optimizer: LBFGS needs the loss along its line search, not one "
+                            "gradient; use fit(..., optimizer='lbfgs')")
         l2 = check_non_negative_float(l2, "l2")
         l1 = check_non_negative_float(l1, "l1")
         if max_norm is not None:
@@ -515,7 +526,8 @@ class Network:
         with self._lock:
             kind, state = self._update_rule(opt)
             _core.apply_update(self._plan(1), self._params, flat, opt.lr, kind,
-                               np.asarray(opt.hyper(), dtype=np.float64), opt.steps + 1,
+                               np.asarray(opt._hyper_for(n_samples), dtype=np.float64),
+                               opt.steps + 1,
                                state, l1, l2, max_norm or 0.0)
             opt.steps += 1
             self._optimizer = opt
@@ -590,7 +602,8 @@ class Network:
         over the epoch's batches, each measured before its update, as Keras
         does), 'val_loss'/'val_accuracy' (with validation_data), 'lr',
         'seconds' and 'grad_norm' (‖∇C‖ of each layer's weights and biases on
-        the epoch's last batch: Nielsen's vanishing-gradient diagnostic).
+        the epoch's last batch: Nielsen's vanishing-gradient diagnostic; NaN
+        if that batch was skipped for having no weight).
 
         Faults: if a batch's cost or the parameters become NaN or inf, the
         parameters are restored to their last finite values and fit raises
@@ -651,13 +664,11 @@ class Network:
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this network in another thread")
         history = History()
-        config["bar"] = _progress.bar(epochs, config.pop("progress"))
+        config["bar"] = _progress._NoBar()
         try:
+            config["bar"] = _progress.bar(epochs, config.pop("progress"))
             with self._lock:
                 if isinstance(opt, optim.LBFGS):
-                    opt._bind(self._params)
-                    self._optimizer = opt
-                    self._penalty = (l2, l1)
                     return optim.lbfgs.fit(self, opt, X, Y, epochs, validation, verbose,
                                            on_nonfinite, config, history)
                 return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), shuffle,
@@ -710,18 +721,24 @@ class Network:
         for epoch in range(epochs):
             lr = opt.lr if config["schedule"] is None else config["schedule"].lr_at(epoch, opt.lr)
             order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.intp)
-            backup = (self._params.copy(), state.copy(), opt.steps, self._running.copy())
+            memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
+            backup = (self._params.copy(), state.copy(), opt.steps, self._running.copy(),
+                      None if memory is None else memory.copy())
             args = dict(kind=kind, hyper=hyper, state=state, l1=config["l1"], l2=config["l2"],
                         max_norm=config["max_norm"], dropout=dropout, seed=dropout_seed,
                         epoch=epoch, running=self._running, sample_weight=sample_weight,
-                        loss_memory=getattr(opt, "_loss_memory", None), clip=config["clip"],
-                        noise=config["noise"], noise_seed=noise_seed)
+                        loss_memory=memory, clip=config["clip"], noise=config["noise"],
+                        noise_seed=noise_seed,
+                        # iRprop+ compares objectives: the data cost plus this
+                        penalty=self.loss(X[:1], Y[:1], regularized=True) - self.loss(X[:1], Y[:1])
+                        if memory is not None else 0.0)
+            row_sq[...] = np.nan  # stays NaN if the epoch's last batch is skipped (no weight)
             start = time.perf_counter()
-            total, n_correct, done, stop = _core.train_epoch(
+            total, n_correct, done, updates, stop = _core.train_epoch(
                 plan, self._params, grads, X, Y, order, batch_size, lr, watch,
                 step=opt.steps + 1, row_sq=row_sq, unit_off=unit_off, **args)
             seconds = time.perf_counter() - start
-            opt.steps += done
+            opt.steps += updates
             if stop == _core.NONFINITE or not np.isfinite(self._params).all():
                 kept = self._restore_finite(backup, opt, plan, grads, X, Y, order,
                                             batch_size, lr, done, args)
@@ -766,22 +783,24 @@ class Network:
 
     def _restore_finite(self, backup, opt, plan, grads, X, Y, order, batch_size, lr, done,
                         args):
-        """Make params the last finite ones of this epoch: after `done` updates
-        if those are finite, else replay fewer updates from the epoch's start
-        (the replay computes the same bits). Returns the updates kept."""
-        start_params, start_state, start_steps, start_running = backup
+        """Make params the last finite ones of this epoch: after its first
+        `done` batches if those are finite, else replay fewer batches from the
+        epoch's start (the replay computes the same bits). Returns the batches
+        kept."""
+        start_params, start_state, start_steps, start_running, start_memory = backup
         state = args["state"]
         for kept in range(done, -1, -1):
             if kept < done:
                 self._params[...] = start_params
                 self._running[...] = start_running
                 state[...] = start_state
+                if start_memory is not None:
+                    args["loss_memory"][...] = start_memory
                 opt.steps = start_steps
                 if kept:
-                    _core.train_epoch(plan, self._params, grads, X, Y,
-                                      order[:kept * batch_size], batch_size, lr,
-                                      step=start_steps + 1, **args)
-                    opt.steps += kept
+                    opt.steps += _core.train_epoch(plan, self._params, grads, X, Y,
+                                                   order[:kept * batch_size], batch_size, lr,
+                                                   step=start_steps + 1, **args)[3]
             if np.isfinite(self._params).all():
                 return kept
         raise AssertionError("unreachable: the epoch started from finite parameters")

@@ -345,7 +345,7 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
     optimizer None is plain SGD; else a fastbp.optim object whose `state`
     (n_state, n_params) array is updated in place, its step count starting at
     `step`. With sample_weight each batch's cost is its weighted mean, and a
-    batch whose weights are all zero is skipped (its step number too).
+    batch whose weights are all zero is skipped (no update, no step).
     With clip (DP-SGD) each sample's gradient is computed on its own, clipped
     to norm clip, and noise·clip·dp_normal(noise_seed, step) is added to the
     sum before the division by the batch size.
@@ -357,11 +357,13 @@ def train_epoch(net, X, Y, order, batch_size, lr, optimizer=None, state=None, st
     rates = list(dropout) if dropout is not None else [0.0] * len(weights)
     offsets = np.cumsum([0] + [a.size for pair in zip(weights, biases) for a in pair])
     last = None
-    for k, start in enumerate(range(0, len(order), batch_size)):
+    k = -1  # updates so far: the optimizer's step is step + k
+    for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         sw = None if sample_weight is None else np.asarray(sample_weight)[rows]
         if sw is not None and sw.sum() == 0:
             continue
+        k += 1
         masks = [dropout_keep(seed, epoch, rows, l, W.shape[0], rates[l]) if rates[l] > 0 else None
                  for l, W in enumerate(weights)]
         if clip is None:

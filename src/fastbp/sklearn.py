@@ -324,9 +324,9 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         net = self._net
-        if sample_weight is not None and np.all(sample_weight == sample_weight[0]):
-            sample_weight = None  # a constant weight is the plain mean
         weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        if sample_weight is not None and sample_weight[0] and np.all(sample_weight == sample_weight[0]):
+            sample_weight = None  # a constant weight: the plain mean (α/Σw keeps its Σw)
         opt = optim.LBFGS(tol=self.tol, max_fun=self.max_fun)
         try:
             net.fit(X, Y, epochs=self.max_iter, optimizer=opt, l2=self.alpha / weight_sum,
@@ -380,8 +380,11 @@ class _BaseMLP(BaseEstimator):
         else:
             X_train, Y_train, sw_train = X, Y, sample_weight
             X_val = y_val = sw_val = None
-        if sw_train is not None and np.all(sw_train == sw_train[0]):
-            sw_train = None  # a constant weight is the plain mean
+        weight_scale = 1.0
+        if sw_train is not None and sw_train[0] and np.all(sw_train == sw_train[0]):
+            # a constant weight: the plain mean, in fewer compiled calls (α/Σw
+            # keeps its Σw)
+            weight_scale, sw_train = float(sw_train[0]), None
 
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
@@ -401,7 +404,8 @@ class _BaseMLP(BaseEstimator):
                 if self.shuffle:
                     sample_idx = sk_shuffle(sample_idx, random_state=self._random_state)
                 self.loss_ = self._epoch(X_train, Y_train, sw_train,
-                                         sample_idx if self.shuffle else None, batch_size)
+                                         sample_idx if self.shuffle else None, batch_size,
+                                         weight_scale)
                 self.n_iter_ += 1
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
@@ -449,10 +453,11 @@ class _BaseMLP(BaseEstimator):
             print(msg + " Setting learning rate to %f" % self._learning_rate)
         return False
 
-    def _epoch(self, X, Y, sw, order, batch_size):
+    def _epoch(self, X, Y, sw, order, batch_size, weight_scale=1.0):
         """One pass over (X, Y) in the row order `order` (None: as they are),
         in sklearn's batches, each trained with l2 = α/(its weight); returns
-        the epoch's loss as sklearn reports it."""
+        the epoch's loss as sklearn reports it. sw None: every sample weighs
+        weight_scale."""
         net, opt = self._net, self._optimizer
         if order is not None:
             X, Y = X.take(order, axis=0), Y.take(order, axis=0)
@@ -460,7 +465,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         starts = np.arange(0, n, batch_size)
         rows = np.minimum(starts + batch_size, n) - starts
-        batch_w = rows.astype(np.float64) if sw is None else np.add.reduceat(sw, starts)
+        batch_w = rows * weight_scale if sw is None else np.add.reduceat(sw, starts)
         # runs of batches that share one l2 and one loss: a compiled call each
         full = n // batch_size
         if sw is not None:  # each batch its own l2 and weighted mean

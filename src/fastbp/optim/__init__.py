@@ -233,8 +233,9 @@ class IRpropMinus(Rprop):
 
 class IRpropPlus(Rprop):
     """iRprop+ (Igel & Hüsken, 2000): iRprop− plus weight backtracking: when
-    a weight's gradient changes sign and the full-batch cost went up since
-    the last update, that weight's last change is undone. Full batch."""
+    a weight's gradient changes sign and the full-batch objective (cost plus
+    fit's L1/L2 penalty) went up since the last update, that weight's last
+    change is undone. Full batch."""
     code = IRPROP_PLUS_CODE
     n_state = 3
 

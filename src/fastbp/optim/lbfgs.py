@@ -104,6 +104,9 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
         raise ValueError("dropout is not supported by the LBFGS optimizer")
     if net.batch_norm:
         raise NotImplementedError("LBFGS does not train batch-norm networks yet")
+    opt._bind(net.params)
+    net._optimizer = opt
+    net._penalty = (config["l2"], config["l1"])
     sample_weight = config["sample_weight"]
     f = objective(net, X, Y, sample_weight, config["l2"])
     start = [time.perf_counter()]
@@ -140,14 +143,20 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
         if any(cb(epoch, logs) is False for cb in config["callbacks"]):
             raise StopIteration
 
-    with warnings.catch_warnings():
-        # the line search probes steps where exp overflows; those are rejected
-        warnings.simplefilter("ignore", RuntimeWarning)
-        opt.result = minimize(f, net.params.astype(np.float64), jac=True, method="L-BFGS-B",
-                              callback=on_iteration,
-                              options={"maxiter": epochs, "maxfun": opt.max_fun,
-                                       "gtol": opt.tol, "ftol": opt.ftol,
-                                       "maxcor": opt.history_size})
+    try:
+        with warnings.catch_warnings():
+            # the line search probes steps where exp overflows; those are rejected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            opt.result = minimize(f, net.params.astype(np.float64), jac=True,
+                                  method="L-BFGS-B", callback=on_iteration,
+                                  options={"maxiter": epochs, "maxfun": opt.max_fun,
+                                           "gtol": opt.tol, "ftol": opt.ftol,
+                                           "maxcor": opt.history_size})
+    except BaseException:
+        # Ctrl-C or an error mid line search: the last accepted iterate, not
+        # the trial point being evaluated
+        net.params[...] = last_finite
+        raise
     opt.steps += int(opt.result.nit)
     x = opt.result.x
     if not np.isfinite(x).all() or not np.isfinite(f(x)[0]):
