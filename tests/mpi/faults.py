@@ -1,0 +1,102 @@
+"""Run under mpiexec by tests/test_distributed.py: what the ranks do when
+something goes wrong.
+
+    mpiexec -n 2 python tests/mpi/faults.py MODE
+
+raise     rank 1 raises in the middle of training: the job must end (MPI_Abort)
+kill      rank 1 is killed (SIGKILL) in the middle of training: mpiexec ends the job
+callback  a callback raises on rank 0 after the first epoch
+refused   bad arguments, disagreeing ranks, dropout, a diverging run: every
+          rank raises the same kind of error and the script goes on; each
+          rank prints one line per check
+"""
+import os
+import signal
+import sys
+
+import numpy as np
+from mpi4py import MPI
+
+import fastbp
+import fastbp.distributed as dist
+
+fastbp.set_num_threads(1)
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+mode = sys.argv[1]
+
+rng = np.random.default_rng(1)
+X_all, y_all = rng.standard_normal((400, 6)), rng.integers(0, 4, 400)
+X, y = dist.shard(X_all, y_all)
+
+
+def net():
+    return fastbp.Network([6, 9, 4], activation="tanh", cost="cross_entropy", seed=0)
+
+
+def fail_at(call, action):
+    """Make this rank's 20th gradient call do `action` (the gradient is the
+    compiled core's: patched in the module that fastbp.distributed calls)."""
+    real = fastbp._core.gradients
+    calls = [0]
+
+    def gradients(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == call:
+            action()
+        return real(*args, **kwargs)
+    fastbp._core.gradients = gradients
+
+
+def boom():
+    raise RuntimeError("injected failure on rank 1")
+
+
+if mode in ("raise", "kill"):
+    if rank == 1:
+        fail_at(20, boom if mode == "raise" else lambda: os.kill(os.getpid(), signal.SIGKILL))
+    print(f"rank {rank}: training", flush=True)
+    dist.fit(net(), X, y, epochs=1000, batch_size=8, lr=0.1)
+    print(f"rank {rank}: finished, which it should not have", flush=True)
+
+elif mode == "callback":
+    def callback(epoch, logs):
+        if rank == 0:
+            raise ValueError("injected callback failure on rank 0")
+    dist.fit(net(), X, y, epochs=1000, batch_size=8, lr=0.1, callbacks=[callback])
+    print(f"rank {rank}: finished, which it should not have", flush=True)
+
+elif mode == "refused":
+    def check(name, expected, **kwargs):
+        args = dict(epochs=2, batch_size=8, lr=0.1)
+        args.update(kwargs)
+        Xr = args.pop("X", X)
+        try:
+            dist.fit(net(), Xr, y, **args)
+            print(f"{name} rank {rank}: no error", flush=True)
+        except expected as e:
+            print(f"{name} rank {rank}: {type(e).__name__}: {e}", flush=True)
+        comm.Barrier()
+
+    check("bad_input", ValueError, X=X[:, :5] if rank == 1 else X)
+    check("bad_setting", ValueError, l2=-1.0 if rank == 1 else 0.0)
+    check("disagree", ValueError, lr=0.2 if rank == 1 else 0.1)
+    check("dropout", NotImplementedError, dropout=0.5)
+    check("lbfgs", NotImplementedError, optimizer="lbfgs")
+    check("irprop+", NotImplementedError, optimizer="irprop+")
+    check("early_without_validation", ValueError, early_stopping=2)
+    bn = fastbp.Network([6, 9, 4], cost="cross_entropy", batch_norm=True)
+    try:
+        dist.fit(bn, X, y, epochs=1)
+    except NotImplementedError as e:
+        print(f"batch_norm rank {rank}: {type(e).__name__}: {e}", flush=True)
+    # a rate that makes the cost overflow: every rank sees it in the same step
+    model = fastbp.Network([6, 9, 4], activation="relu", output_activation="identity", seed=0)
+    try:
+        dist.fit(model, X, y, epochs=50, batch_size=8, lr=50.0, shuffle=False)
+        print(f"diverge rank {rank}: no error", flush=True)
+    except FloatingPointError as e:
+        same = len(set(comm.allgather(model.params.tobytes()))) == 1
+        print(f"diverge rank {rank}: {type(e).__name__}: finite {np.isfinite(model.params).all()} "
+              f"same {same} epochs {len(e.history)}: {e}", flush=True)
+    print(f"rank {rank}: done", flush=True)
