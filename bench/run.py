@@ -264,7 +264,9 @@ def write_results(rows, peaks, path, repeats):
             lines.append(f"| {name} | {target} | {measured} | {'yes' if ok else 'no'} |")
     lines += ["", "S runs 5,000 samples per epoch, M 5,000, L 2,048 (bundled MNIST subset). "
               "scikit-learn always trains a softmax/log-loss output, so its S row is not the "
-              "same cost.", ""]
+              "same cost.", "",
+              "Data-parallel training over MPI (`bench/distributed.py`, 1 and 2 ranks): "
+              "see `bench/DISTRIBUTED.md`.", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 

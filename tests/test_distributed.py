@@ -157,7 +157,7 @@ def test_ranks_train_the_model_of_one_process(ranks):
     assert status == 0, out + err
     found = cases(out)
     assert set(found) == {"sgd", "odd_batch", "adam", "rprop", "quickprop", "float32", "weighted",
-                          "shuffle", "early", "callback"}, out + err
+                          "shuffle", "early", "callback", "network_fit"}, out + err
     for name, c in found.items():
         assert c["ranks"] == ranks
         assert c["identical"], c                      # the same parameters on every rank

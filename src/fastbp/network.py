@@ -549,7 +549,7 @@ class Network:
             early_stopping: Optional[int] = None,
             callbacks: Optional[Sequence[Callable]] = None,
             sample_weight: Optional[ArrayLike] = None, clip_per_sample: Optional[float] = None,
-            noise: float = 0.0, progress: bool = False) -> History:
+            noise: float = 0.0, progress: bool = False, comm=None) -> History:
         """Train by mini-batch gradient descent on the mean cost C of each batch.
 
         Each epoch runs in the compiled core without returning to Python
@@ -597,6 +597,9 @@ class Network:
         progress : bool
             A tqdm progress bar over the epochs (loss and accuracy as it
             goes), shown only when stderr is a terminal.
+        comm : mpi4py communicator or None
+            Data-parallel training over MPI: X, Y are this rank's shard, and
+            fit is `fastbp.distributed.fit(self, ..., comm=comm)`.
 
         Returns a History with per-epoch 'loss' and 'accuracy' (averaged
         over the epoch's batches, each measured before its update, as Keras
@@ -614,6 +617,15 @@ class Network:
         A second fit on the same network from another thread raises
         RuntimeError.
         """
+        if comm is not None:
+            from . import distributed
+            return distributed.fit(
+                self, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, shuffle=shuffle,
+                seed=seed, validation_data=validation_data, verbose=verbose,
+                on_nonfinite=on_nonfinite, optimizer=optimizer, l2=l2, l1=l1, dropout=dropout,
+                max_norm=max_norm, lr_schedule=lr_schedule, early_stopping=early_stopping,
+                callbacks=callbacks, sample_weight=sample_weight,
+                clip_per_sample=clip_per_sample, noise=noise, progress=progress, comm=comm)
         X, Y = self._data(X, Y)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         epochs = check_positive_int(epochs, "epochs")

@@ -41,7 +41,7 @@ def data(n, n_in, n_out, seed=1):
 
 
 def case(name, sizes, n, fit_kwargs, net_kwargs=None, val=False, compare=True,
-         weighted=False, verbose=False):
+         weighted=False, verbose=False, through_network=False):
     net_kwargs = {"activation": "tanh", "cost": "cross_entropy", **(net_kwargs or {})}
     X, y = data(n, sizes[0], sizes[-1])
     Xv, yv = data(37, sizes[0], sizes[-1], seed=2)
@@ -57,7 +57,10 @@ def case(name, sizes, n, fit_kwargs, net_kwargs=None, val=False, compare=True,
         kwargs["sample_weight"] = dist.shard(w)
     if val:
         kwargs["validation_data"] = dist.shard(Xv, yv, *([wv] if weighted else []))
-    history = dist.fit(net, *dist.shard(X, y), verbose=verbose, **kwargs)
+    if through_network:  # Network.fit(..., comm=) hands over to fastbp.distributed.fit
+        history = net.fit(*dist.shard(X, y), verbose=verbose, comm=comm, **kwargs)
+    else:
+        history = dist.fit(net, *dist.shard(X, y), verbose=verbose, **kwargs)
     crcs = comm.gather(zlib.crc32(net.params.view(np.uint8)), root=0)
     losses = comm.gather(history["loss"], root=0)
     if rank != 0:
@@ -85,7 +88,7 @@ def case(name, sizes, n, fit_kwargs, net_kwargs=None, val=False, compare=True,
 
 
 which = sys.argv[1:] or ["sgd", "odd_batch", "adam", "rprop", "quickprop", "float32",
-                         "weighted", "shuffle", "early", "callback"]
+                         "weighted", "shuffle", "early", "callback", "network_fit"]
 if "sgd" in which:
     # verbose: rank 0 prints one line per epoch (the test counts them)
     case("sgd", [6, 9, 4], 120, dict(epochs=4, batch_size=10, lr=0.3, shuffle=False),
@@ -123,3 +126,6 @@ if "callback" in which:
     case("callback", [6, 9, 4], 80,
          dict(epochs=20, batch_size=8, lr=0.2, shuffle=False,
               callbacks=[lambda epoch, logs: epoch != stop_at]), compare=False)
+if "network_fit" in which:
+    case("network_fit", [6, 9, 4], 100, dict(epochs=3, batch_size=10, lr=0.3, shuffle=False),
+         through_network=True)
