@@ -296,6 +296,33 @@ cdef struct Train:
     unsigned long long noise_seed
 
 
+cdef Train _train(int kind, const double[::1] hyper, long step, double lr, void *state,
+                  Py_ssize_t stride, double l1, double l2, double max_norm):
+    """A Train for one update rule: nothing else on (no dropout, DP-SGD,
+    diagnostics, iRprop+ memory) until the caller turns it on."""
+    cdef Train tr
+    tr.kind = kind
+    tr.hyper = &hyper[0] if hyper is not None else NULL
+    tr.step = step
+    tr.lr = lr
+    tr.state = state
+    tr.stride = stride
+    tr.l1 = l1
+    tr.l2 = l2
+    tr.max_norm = max_norm
+    tr.dropout = NULL
+    tr.seed = 0
+    tr.epoch = 0
+    tr.row_sq = NULL
+    tr.unit_off = NULL
+    tr.loss_memory = NULL
+    tr.worse = 0
+    tr.clip = 0
+    tr.noise_std = 0
+    tr.noise_seed = 0
+    return tr
+
+
 cdef inline bint _dropped(const Train *tr, int l) noexcept nogil:
     return tr != NULL and tr.dropout != NULL and tr.dropout[l] > 0
 
@@ -816,27 +843,18 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef int t, T, stop
     cdef floating *xb
     cdef double *row_sq_at = &row_sq[0] if row_sq is not None else NULL
-    cdef Train tr, mine
+    cdef Train mine
+    cdef Train tr = _train(kind, hyper, step, lr,
+                           &state[0, 0] if state is not None and state.shape[0] > 0 else NULL,
+                           params.shape[0], l1, l2, max_norm)
     # results, written by thread 0: total, correct, batches, updates, reason
     cdef double result[5]
-    tr.kind = kind
-    tr.hyper = &hyper[0] if hyper is not None else NULL
-    tr.step = step
-    tr.lr = lr
-    tr.state = &state[0, 0] if state is not None and state.shape[0] > 0 else NULL
-    tr.stride = params.shape[0]
-    tr.l1 = l1
-    tr.l2 = l2
-    tr.max_norm = max_norm
     tr.dropout = &dropout[0] if dropout is not None else NULL
     tr.seed = seed
     tr.epoch = epoch
-    tr.row_sq = NULL
     tr.unit_off = &unit_off[0] if unit_off is not None else NULL
     tr.loss_memory = &loss_memory[0] if loss_memory is not None else NULL
-    tr.worse = 0
     tr.clip = clip
-    tr.noise_std = 0
     tr.noise_seed = noise_seed
     result[:] = [0, 0, 0, 0, STOP_COMPLETED]
     _use_running(&net, running, BN_BATCH_UPDATE)
@@ -917,25 +935,12 @@ def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr
     training loops that get their gradient elsewhere (a sum over MPI ranks,
     say). Runs on one thread: it is O(n_params), not the hot part."""
     cdef Net net = _net(plan)
-    cdef Train tr
+    # (no cost here: iRprop+ does not backtrack in this path)
+    cdef Train tr = _train(kind, hyper, step, lr,
+                           &state[0, 0] if state is not None and state.shape[0] > 0 else NULL,
+                           params.shape[0], l1, l2, max_norm)
     cdef int l
     cdef Py_ssize_t n_in, n_out
-    tr.kind = kind
-    tr.hyper = &hyper[0] if hyper is not None else NULL
-    tr.step = step
-    tr.lr = lr
-    tr.state = &state[0, 0] if state is not None and state.shape[0] > 0 else NULL
-    tr.stride = params.shape[0]
-    tr.l1 = l1
-    tr.l2 = l2
-    tr.max_norm = max_norm
-    tr.dropout = NULL
-    tr.row_sq = NULL
-    tr.unit_off = NULL
-    tr.loss_memory = NULL
-    tr.worse = 0   # no cost here: iRprop+ does not backtrack in this path
-    tr.clip = 0
-    tr.noise_std = 0
     with nogil:
         for l in range(net.n_layers):
             n_in = net.sizes[l]

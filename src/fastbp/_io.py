@@ -69,13 +69,20 @@ def save(net, path, include_optimizer=False):
             head["optimizer"]["loss_memory"] = float(memory[0])
         members["optimizer_state"] = opt.state.reshape(-1)
     header = np.frombuffer(json.dumps(head).encode("utf-8"), dtype=np.uint8)
+    atomic_write(path, lambda f: np.savez(f, header=header, **members))
+
+
+def atomic_write(path, write):
+    """Write a file through write(f) (f a binary file) atomically and
+    durably: a temp file in the same directory, fsync, then rename over
+    `path`, so a crash mid-write leaves the old file intact."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
     # not mkstemp: its files are 0600; 0o666 lets the umask decide, as open() does
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=header, **members)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -68,10 +68,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _progress, optim
-from ._validation import (check_name, check_non_negative_float, check_positive_float,
-                          check_positive_int, check_sample_weight, check_seed)
+from ._validation import check_sample_weight
 from .network import History, Network
-from .optim import schedules
 
 __all__ = ["fit", "shard", "save", "batch_layout", "interleaved_positions"]
 
@@ -361,49 +359,27 @@ def _check(net, X, Y, epochs, batch_size, lr, shuffle, seed, validation_data, on
     if net.batch_norm:
         raise NotImplementedError("fastbp.distributed.fit does not train batch-norm networks: "
                                   "the statistics would have to span the global batch")
-    X, Y = net._data(X, Y)
-    sample_weight = _sample_weight(sample_weight, X.shape[0], "sample_weight")
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    lr = check_positive_float(lr, "lr")
-    check_seed(seed)
-    check_name(on_nonfinite, ("raise", "stop"), "on_nonfinite")
-    opt = optim.get(optimizer, lr)
+    c = net._check_fit(X, Y, epochs, batch_size, lr, seed, validation_data, on_nonfinite,
+                       optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping,
+                       callbacks, sample_weight, clip_per_sample, noise, progress,
+                       weights=_sample_weight, each_rank=False)
+    opt = c["optimizer"]
     # L-BFGS searches along a line; iRprop+ compares each step's cost with the last one's
     if isinstance(opt, optim.LBFGS) or getattr(opt, "_loss_memory", None) is not None:
         raise NotImplementedError(f"fastbp.distributed.fit does not do {type(opt).__name__}: its "
                                   f"step needs more than one gradient (a line search, or the "
                                   f"last step's cost); 'rprop' / 'irprop-' are available")
-    l2 = check_non_negative_float(l2, "l2")
-    l1 = check_non_negative_float(l1, "l1")
-    if net._dropout_rates(dropout).any():
+    if c["dropout"].any():
         raise NotImplementedError("fastbp.distributed.fit does not do dropout: the masks would "
                                   "have to be drawn for the global batch; use dropout=0")
-    if clip_per_sample is not None or check_non_negative_float(noise, "noise"):
+    if c["clip"] or c["noise"]:
         raise NotImplementedError("fastbp.distributed.fit does not do DP-SGD (clip_per_sample, "
                                   "noise): the clipping and the noise would have to be "
                                   "accounted over the global batch")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False; got {progress!r}")
-    if max_norm is not None:
-        max_norm = check_positive_float(max_norm, "max_norm")
-    schedule = None if lr_schedule is None else schedules.get(lr_schedule, epochs)
-    if early_stopping is not None:
-        early_stopping = check_positive_int(early_stopping, "early_stopping")
-    callbacks = list(callbacks or ())
-    for f in callbacks:
-        if not callable(f):
-            raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
-    validation = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise TypeError("validation_data must be a pair (X_val, Y_val) or a triple "
-                            "(X_val, Y_val, w_val)")
-        validation = net._data(*validation_data[:2], xname="validation_data[0]",
-                               yname="validation_data[1]")
-        w_val = validation_data[2] if len(validation_data) == 3 else None
-        # weighted means over all ranks' rows: the weights as given are what count
-        validation += (_sample_weight(w_val, validation[0].shape[0], "validation_data[2]"),)
+    X, Y, epochs, batch_size = c["X"], c["Y"], c["epochs"], c["batch_size"]
+    l2, l1, max_norm, schedule = c["l2"], c["l1"], c["max_norm"], c["schedule"]
+    early_stopping, callbacks, validation = c["early_stopping"], c["callbacks"], c["validation"]
+    sample_weight, max_norm = c["sample_weight"], max_norm or None
     signature = {
         "sizes": tuple(net.sizes), "dtype": net.dtype.name, "activation": net.activation,
         "output_activation": net.output_activation, "cost": net.cost, "epochs": epochs,

@@ -98,6 +98,17 @@ class History:
         return f"History(epochs={len(self.epoch)}, last={last})"
 
 
+def _diverged(message, on_nonfinite, history):
+    """fit's answer to a NaN or inf, the parameters already restored: warn
+    and return the history ("stop"), or raise FloatingPointError carrying it."""
+    if on_nonfinite == "stop":
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return history
+    err = FloatingPointError(message)
+    err.history = history  # type: ignore[attr-defined]
+    raise err
+
+
 def _layout(sizes, batch_norm=False):
     """Offsets of each W_l, b_l and (batch norm, hidden layers) γ_l in the flat
     buffer (-1 where a layer has no γ), and its total length."""
@@ -626,8 +637,45 @@ class Network:
                 max_norm=max_norm, lr_schedule=lr_schedule, early_stopping=early_stopping,
                 callbacks=callbacks, sample_weight=sample_weight,
                 clip_per_sample=clip_per_sample, noise=noise, progress=progress, comm=comm)
+        c = self._check_fit(X, Y, epochs, batch_size, lr, seed, validation_data, on_nonfinite,
+                            optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping,
+                            callbacks, sample_weight, clip_per_sample, noise, progress)
+        X, Y, epochs, opt, validation = c["X"], c["Y"], c["epochs"], c["optimizer"], c["validation"]
+        batch_size = X.shape[0] if opt.full_batch else c["batch_size"]
+        config = {k: c[k] for k in ("optimizer", "l1", "l2", "dropout", "max_norm", "schedule",
+                                    "early_stopping", "callbacks", "sample_weight", "clip",
+                                    "noise")}
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError("fit is already running on this network in another thread")
+        history = History()
+        config["bar"] = _progress._NoBar()
+        try:
+            config["bar"] = _progress.bar(epochs, c["progress"])
+            with self._lock:
+                if isinstance(opt, optim.LBFGS):
+                    return optim.lbfgs.fit(self, opt, X, Y, epochs, validation, verbose,
+                                           c["on_nonfinite"], config, history)
+                return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), shuffle,
+                                 np.random.default_rng(c["seed"]), validation, verbose,
+                                 c["on_nonfinite"], config, history)
+        except KeyboardInterrupt as e:
+            # in the compiled loop or between epochs: the epochs done so far
+            e.history = history  # type: ignore[attr-defined]
+            raise
+        finally:
+            config["bar"].close()
+            self._fit_lock.release()
+
+    def _check_fit(self, X, Y, epochs, batch_size, lr, seed, validation_data, on_nonfinite,
+                   optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping, callbacks,
+                   sample_weight, clip_per_sample, noise, progress, weights=check_sample_weight,
+                   each_rank=True):
+        """fit's argument checks, done once, before anything changes: the
+        checked values by name. fastbp.distributed.fit runs the same checks
+        with its own `weights` (the sample-weight check), and each_rank=False:
+        validation data for early stopping on some rank is enough."""
         X, Y = self._data(X, Y)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        sample_weight = weights(sample_weight, X.shape[0], "sample_weight")
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         lr = check_positive_float(lr, "lr")
@@ -644,7 +692,7 @@ class Network:
             raise TypeError(f"progress must be True or False; got {progress!r}")
         if early_stopping is not None:
             early_stopping = check_positive_int(early_stopping, "early_stopping")
-            if validation_data is None:
+            if validation_data is None and each_rank:
                 raise ValueError("early_stopping needs validation_data")
         callbacks = list(callbacks or ())
         for f in callbacks:
@@ -656,9 +704,8 @@ class Network:
                 raise TypeError("validation_data must be (X_val, Y_val) or (X_val, Y_val, w_val)")
             validation = self._data(validation_data[0], validation_data[1],
                                     xname="validation_data[0]", yname="validation_data[1]")
-            validation += (check_sample_weight(
-                validation_data[2] if len(validation_data) == 3 else None,
-                validation[0].shape[0], "validation_data[2]"),)
+            validation += (weights(validation_data[2] if len(validation_data) == 3 else None,
+                                   validation[0].shape[0], "validation_data[2]"),)
         if clip_per_sample is not None:
             clip_per_sample = check_positive_float(clip_per_sample, "clip_per_sample")
             if self._batch_norm or sample_weight is not None:
@@ -667,32 +714,11 @@ class Network:
         noise = check_non_negative_float(noise, "noise")
         if noise and clip_per_sample is None:
             raise ValueError("noise needs clip_per_sample: DP-SGD's noise is noise·clip_per_sample")
-        if opt.full_batch:
-            batch_size = X.shape[0]
-        config = dict(optimizer=opt, l1=l1, l2=l2, dropout=rates, max_norm=max_norm or 0.0,
-                      schedule=schedule, early_stopping=early_stopping, callbacks=callbacks,
-                      sample_weight=sample_weight, clip=clip_per_sample or 0.0, noise=noise,
-                      progress=bool(progress))
-        if not self._fit_lock.acquire(blocking=False):
-            raise RuntimeError("fit is already running on this network in another thread")
-        history = History()
-        config["bar"] = _progress._NoBar()
-        try:
-            config["bar"] = _progress.bar(epochs, config.pop("progress"))
-            with self._lock:
-                if isinstance(opt, optim.LBFGS):
-                    return optim.lbfgs.fit(self, opt, X, Y, epochs, validation, verbose,
-                                           on_nonfinite, config, history)
-                return self._fit(X, Y, epochs, min(batch_size, X.shape[0]), shuffle,
-                                 np.random.default_rng(seed), validation, verbose,
-                                 on_nonfinite, config, history)
-        except KeyboardInterrupt as e:
-            # in the compiled loop or between epochs: the epochs done so far
-            e.history = history  # type: ignore[attr-defined]
-            raise
-        finally:
-            config["bar"].close()
-            self._fit_lock.release()
+        return dict(X=X, Y=Y, epochs=epochs, batch_size=batch_size, seed=seed,
+                    on_nonfinite=on_nonfinite, optimizer=opt, l1=l1, l2=l2, dropout=rates,
+                    max_norm=max_norm or 0.0, schedule=schedule, early_stopping=early_stopping,
+                    callbacks=callbacks, validation=validation, sample_weight=sample_weight,
+                    clip=clip_per_sample or 0.0, noise=noise, progress=bool(progress))
 
     def _dropout_rates(self, dropout):
         """Drop rate of each layer's output (0 for the output layer), float64."""
@@ -754,15 +780,10 @@ class Network:
             if stop == _core.NONFINITE or not np.isfinite(self._params).all():
                 kept = self._restore_finite(backup, opt, plan, grads, X, Y, order,
                                             batch_size, lr, done, args)
-                message = (f"fit: the cost or the parameters became NaN or inf in epoch "
-                           f"{epoch + 1}, batch {done + 1}; the parameters were restored "
-                           f"to their last finite values (after {kept} batches of that epoch)")
-                if on_nonfinite == "stop":
-                    warnings.warn(message, RuntimeWarning, stacklevel=3)
-                    return history
-                err = FloatingPointError(message)
-                err.history = history
-                raise err
+                return _diverged(f"fit: the cost or the parameters became NaN or inf in epoch "
+                                 f"{epoch + 1}, batch {done + 1}; the parameters were restored "
+                                 f"to their last finite values (after {kept} batches of that "
+                                 f"epoch)", on_nonfinite, history)
             logs = {"loss": total / weight, "accuracy": n_correct / weight}
             if validation is not None:
                 cost, correct = self._per_sample(*validation[:2])

@@ -55,12 +55,12 @@ import itertools
 import math
 import os
 import re
-import secrets
 import warnings
 from typing import List, Tuple, Union
 
 import numpy as np
 
+from .._io import atomic_write
 from .._validation import COSTS, check_dtype, check_name
 from ..network import Network
 
@@ -600,19 +600,4 @@ def save(net: Network, path: PathLike) -> None:
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
     path = _check_path(path)
     data = _format(net).encode("ascii")
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
-    # 0o666 lets the umask decide the mode, as open() does
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda f: f.write(data))

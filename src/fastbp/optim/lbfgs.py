@@ -161,14 +161,10 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
     x = opt.result.x
     if not np.isfinite(x).all() or not np.isfinite(f(x)[0]):
         net.params[...] = last_finite
-        message = (f"fit: the cost became NaN or inf in L-BFGS iteration {len(history) + 1}; "
-                   f"the parameters were restored to the last finite iterate")
-        if on_nonfinite == "stop":
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-            return history
-        err = FloatingPointError(message)
-        err.history = history
-        raise err
+        from ..network import _diverged
+        return _diverged(f"fit: the cost became NaN or inf in L-BFGS iteration "
+                         f"{len(history) + 1}; the parameters were restored to the last finite "
+                         f"iterate", on_nonfinite, history)
     net.params[...] = x
     if config["early_stopping"] is not None and best[1] is not None:
         net.params[...] = best[1]
