@@ -61,12 +61,15 @@ def test_grid_search_on_dask_workers_matches_one_process(monkeypatch):
             workers = set(client.scheduler_info()["workers"])
             return search, {t["worker"] for t in tasks.data}, workers
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(on_dask)
-        try:
-            search, used, workers = future.result(timeout=TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            pytest.fail(f"GridSearchCV on the Dask cluster did not finish in {TIMEOUT} s")
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    future = pool.submit(on_dask)
+    try:
+        search, used, workers = future.result(timeout=TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        # not `with pool`: leaving it would wait for the hung search
+        pool.shutdown(wait=False, cancel_futures=True)
+        pytest.fail(f"GridSearchCV on the Dask cluster did not finish in {TIMEOUT} s")
+    pool.shutdown()
     assert used and used <= workers, (used, workers)  # the fits ran on the workers
     alone = grid_search(X, y)
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"],

@@ -157,7 +157,8 @@ def test_ranks_train_the_model_of_one_process(ranks):
     assert status == 0, out + err
     found = cases(out)
     assert set(found) == {"sgd", "odd_batch", "adam", "rprop", "quickprop", "float32", "weighted",
-                          "shuffle", "early", "callback", "network_fit"}, out + err
+                          "shuffle", "early", "callback", "network_fit", "resume"}, out + err
+    assert found["resume"]["steps"] == [found["resume"]["ref_steps"]] * ranks, out
     for name, c in found.items():
         assert c["ranks"] == ranks
         assert c["identical"], c                      # the same parameters on every rank
@@ -203,6 +204,15 @@ def test_bad_arguments_on_one_rank_raise_on_every_rank():
         assert any(l.startswith(f"batch_norm rank {rank}: NotImplementedError") for l in lines)
         assert f"early_without_validation rank {rank}: ValueError: early_stopping needs " \
                f"validation_data on at least one rank" in lines
+        assert any(l.startswith(f"val_weights_mixed rank {rank}: ValueError: validation_data: "
+                                f"give weights") for l in lines), out
+        assert (f"val_weights_zero rank {rank}: ValueError: validation_data[2] is all zero on "
+                f"every rank") in lines, out
+        # a schedule's bad rate, found by rank 0, raises on every rank (no abort)
+        assert (f"bad_schedule rank {rank}: ValueError: lr_schedule on rank 0: lr_schedule "
+                f"returned 0.0 for epoch 0") in " ".join(lines), out
+        assert any(l.startswith(f"bad_comm rank {rank}: TypeError: comm must be an mpi4py")
+                   for l in lines), out
         # a diverging run: every rank stops in the same step with the same
         # finite parameters, as Network.fit does
         assert any(l.startswith(f"diverge rank {rank}: FloatingPointError: finite True same True")

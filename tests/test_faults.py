@@ -194,3 +194,43 @@ def test_second_concurrent_fit_is_refused_and_the_first_is_intact():
     (winner,) = done
     start.fit(X[:2000], y[:2000], epochs=3, batch_size=batch_size, lr=0.1, seed=winner)
     assert np.array_equal(net.params, start.params), "the concurrent fit corrupted the network"
+
+
+def test_ctrl_c_counts_the_updates_it_kept_as_optimizer_steps():
+    """An Adam fit interrupted mid-epoch: its step count is the number of
+    updates applied, and the parameters are those updates replayed."""
+    net, X, y, batch_size = long_problem()
+    start = net.params.copy()
+    armed = threading.Event()
+
+    def on_sigint(signum, frame):
+        if armed.is_set():
+            raise KeyboardInterrupt
+
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    old = signal.signal(signal.SIGINT, on_sigint)
+    opt = fastbp.optim.Adam(lr=1e-3)
+    try:
+        armed.set()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt) as info:
+            net.fit(X, y, epochs=200, batch_size=batch_size, optimizer=opt, shuffle=False)
+    finally:
+        armed.clear()
+        timer.cancel()
+        timer.join()
+        signal.signal(signal.SIGINT, old)
+    batches_per_epoch = len(X) // batch_size
+    steps = opt.steps
+    assert steps >= len(info.value.history) * batches_per_epoch
+    replay = fastbp.Network([784, 128, 10], seed=0)
+    assert np.array_equal(replay.params, start)
+    again = fastbp.optim.Adam(lr=1e-3)
+    epochs, rest = divmod(steps, batches_per_epoch)
+    if epochs:
+        replay.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=again, shuffle=False)
+    if rest:
+        replay.fit(X[:rest * batch_size], y[:rest * batch_size], epochs=1,
+                   batch_size=batch_size, optimizer=again, shuffle=False)
+    assert again.steps == steps
+    assert np.array_equal(replay.params, net.params)

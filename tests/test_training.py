@@ -132,3 +132,15 @@ def test_history_repr_shows_the_last_epoch():
     X, Y = make_data(net, 10)
     text = repr(net.fit(X, Y, epochs=2, batch_size=5, lr=0.1))
     assert text.startswith("History(epochs=2") and "grad_norm" in text and "loss" in text
+
+
+def test_early_stopping_when_val_loss_is_never_finite():
+    """No finite val_loss ever: stop after `early_stopping` epochs, keep the
+    last parameters (there is no best to restore)."""
+    net = fastbp.Network([2, 3, 1], activation="identity", cost="quadratic", seed=0)
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    y = X[:, :1].copy()
+    hist = net.fit(X, y, epochs=10, batch_size=5, lr=0.01,
+                   validation_data=(X * 1e200, y), early_stopping=2)
+    assert len(hist) == 2 and np.isinf(hist["val_loss"]).all()  # no improvement twice
+    assert np.isfinite(net.params).all()

@@ -919,10 +919,14 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     finally:
         if watch_interrupt:
             fastbp_interrupt_end()
-    _check(plan)
-    if result[4] == STOP_INTERRUPTED:
-        PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
-        raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
+    try:
+        _check(plan)  # (Python code: a pending Ctrl-C may be raised here already)
+        if result[4] == STOP_INTERRUPTED:
+            PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
+            raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
+    except KeyboardInterrupt as e:
+        e.updates = int(result[3])  # the caller's optimizer step count needs them
+        raise
     return result[0], result[1], int(result[2]), int(result[3]), int(result[4])
 
 

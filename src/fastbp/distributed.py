@@ -89,6 +89,9 @@ def _mpi():
 
 def _comm(comm):
     MPI = _mpi()
+    if comm is not None and not isinstance(comm, MPI.Comm):
+        raise TypeError(f"comm must be an mpi4py communicator (MPI.COMM_WORLD, say); "
+                        f"got {type(comm).__name__}")
     return MPI, (MPI.COMM_WORLD if comm is None else comm)
 
 
@@ -303,7 +306,11 @@ def fit(net: Network, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
     note: Dict[str, Any] = {"error": None if error is None else (type(error).__name__, str(error))}
     if setup is not None:
         sw = setup["sample_weight"]
+        val = setup["validation"]
         note.update(rows=setup["X"].shape[0], n_val=setup["n_val"],
+                    val_weighted=None if val is None else val[2] is not None,
+                    val_weight=0.0 if val is None else
+                    float(val[0].shape[0] if val[2] is None else val[2].sum()),
                     largest=None if sw is None else float(sw.max()),
                     signature=setup["signature"],
                     seed=np.random.SeedSequence().entropy if seed is None else seed)
@@ -318,6 +325,11 @@ def fit(net: Network, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
             setup["sample_weight"] /= largest  # as fit, by the largest of all ranks' weights
         if setup["early_stopping"] is not None and not sum(n["n_val"] for n in notes):
             raise ValueError("early_stopping needs validation_data on at least one rank")
+        if len({n["val_weighted"] for n in notes if n["val_weighted"] is not None}) > 1:
+            raise ValueError("validation_data: give weights (X_val, Y_val, w_val) on every rank "
+                             "that has validation data, or on none")
+        if any(n["n_val"] for n in notes) and not sum(n["val_weight"] for n in notes):
+            raise ValueError("validation_data[2] is all zero on every rank")
     except BaseException:
         if locked:
             net._fit_lock.release()
@@ -359,6 +371,9 @@ def _check(net, X, Y, epochs, batch_size, lr, shuffle, seed, validation_data, on
     if net.batch_norm:
         raise NotImplementedError("fastbp.distributed.fit does not train batch-norm networks: "
                                   "the statistics would have to span the global batch")
+    if (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)
+            and hasattr(validation_data[0], "__len__") and len(validation_data[0]) == 0):
+        validation_data = None  # this rank holds no validation rows (shard() of a few)
     c = net._check_fit(X, Y, epochs, batch_size, lr, seed, validation_data, on_nonfinite,
                        optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping,
                        callbacks, sample_weight, clip_per_sample, noise, progress,
@@ -577,10 +592,12 @@ class _Trainer:
         schedule, epochs = setup["schedule"], setup["epochs"]
         n_batches = len(self.counts)
         history = self.history
-        best = (np.inf, None, 0)
+        best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
         for epoch in range(epochs):
             self.epoch = epoch
-            lr = opt.lr if schedule is None else schedule.lr_at(epoch, opt.lr)
+            lr, failure = self.epoch_lr(schedule, epoch)
+            if failure is not None:
+                return history, failure
             order = (self.rng.permutation(self.X.shape[0]).astype(np.intp)
                      if setup["shuffle"] else None)
             backup = (params.copy(), state.copy(), opt.steps)
@@ -628,8 +645,7 @@ class _Trainer:
                 if logs["val_loss"] < best[0]:
                     best = (logs["val_loss"], params.copy(), epoch)
                 elif epoch - best[2] >= setup["early_stopping"]:
-                    params[...] = best[1]
-                    break
+                    break  # the best weights are restored below
             stop = any(f(epoch, logs) is False for f in setup["callbacks"])
             if comm.allreduce(stop, op=self.MPI.LOR):
                 break
@@ -637,6 +653,25 @@ class _Trainer:
             params[...] = best[1]
         self.check_identical()
         return history, None
+
+    def epoch_lr(self, schedule, epoch):
+        """(lr, None), the epoch's rate as rank 0's schedule gives it, the
+        same on every rank; or (None, the error to raise on every rank)."""
+        opt = self.opt
+        if schedule is None:
+            return opt.lr, None
+        answer = None
+        if self.comm.Get_rank() == 0:
+            try:
+                answer = (schedule.lr_at(epoch, opt.lr), None)
+            except Exception as e:  # a schedule's bad rate: an error on every rank
+                answer = (None, (type(e).__name__, str(e)))
+        lr, error = self.comm.bcast(answer, root=0)
+        if error is None:
+            return lr, None
+        failure = _PASSED_ON.get(error[0], RuntimeError)(f"lr_schedule on rank 0: {error[1]}")
+        failure.history = self.history  # type: ignore[attr-defined]
+        return None, failure
 
     def validate(self, logs):
         """val_loss, val_accuracy over all ranks' validation rows, if any."""

@@ -751,7 +751,7 @@ class Network:
         row_sq = np.zeros(unit_off[-1])
         grads = np.empty_like(self._params)
         plan = self._plan(batch_size)
-        best = (np.inf, None)
+        best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
         # Ctrl-C can only be caught by the compiled loop in the main thread
         watch = threading.current_thread() is threading.main_thread()
         self._optimizer = opt
@@ -772,9 +772,13 @@ class Network:
                         if memory is not None else 0.0)
             row_sq[...] = np.nan  # stays NaN if the epoch's last batch is skipped (no weight)
             start = time.perf_counter()
-            total, n_correct, done, updates, stop = _core.train_epoch(
-                plan, self._params, grads, X, Y, order, batch_size, lr, watch,
-                step=opt.steps + 1, row_sq=row_sq, unit_off=unit_off, **args)
+            try:
+                total, n_correct, done, updates, stop = _core.train_epoch(
+                    plan, self._params, grads, X, Y, order, batch_size, lr, watch,
+                    step=opt.steps + 1, row_sq=row_sq, unit_off=unit_off, **args)
+            except KeyboardInterrupt as e:  # Ctrl-C: the updates done count as steps
+                opt.steps += getattr(e, "updates", 0)
+                raise
             seconds = time.perf_counter() - start
             opt.steps += updates
             if stop == _core.NONFINITE or not np.isfinite(self._params).all():
@@ -806,8 +810,7 @@ class Network:
                 if logs["val_loss"] < best[0]:
                     best = (logs["val_loss"], self._params.copy(), epoch)
                 elif epoch - best[2] >= config["early_stopping"]:
-                    self._params[...] = best[1]
-                    break
+                    break  # the best weights are restored below
             if any(f(epoch, logs) is False for f in config["callbacks"]):
                 break
         if config["early_stopping"] is not None and best[1] is not None:

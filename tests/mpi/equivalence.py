@@ -88,7 +88,7 @@ def case(name, sizes, n, fit_kwargs, net_kwargs=None, val=False, compare=True,
 
 
 which = sys.argv[1:] or ["sgd", "odd_batch", "adam", "rprop", "quickprop", "float32",
-                         "weighted", "shuffle", "early", "callback", "network_fit"]
+                         "weighted", "shuffle", "early", "callback", "network_fit", "resume"]
 if "sgd" in which:
     # verbose: rank 0 prints one line per epoch (the test counts them)
     case("sgd", [6, 9, 4], 120, dict(epochs=4, batch_size=10, lr=0.3, shuffle=False),
@@ -129,3 +129,23 @@ if "callback" in which:
 if "network_fit" in which:
     case("network_fit", [6, 9, 4], 100, dict(epochs=3, batch_size=10, lr=0.3, shuffle=False),
          through_network=True)
+if "resume" in which:
+    # only rank 0's Adam has trained: its state and step count reach every rank
+    X, y = data(90, 6, 4)
+    kwargs = dict(epochs=2, batch_size=10, shuffle=False)
+    net = fastbp.Network([6, 9, 4], activation="tanh", cost="cross_entropy", seed=0)
+    opt = Adam(lr=0.01)
+    if rank == 0:
+        net.fit(X, y, optimizer=opt, **kwargs)
+    history = dist.fit(net, *dist.shard(X, y), optimizer=opt, **kwargs)
+    crcs = comm.gather(zlib.crc32(net.params.view(np.uint8)), root=0)
+    steps = comm.gather(opt.steps, root=0)
+    if rank == 0:
+        ref = fastbp.Network([6, 9, 4], activation="tanh", cost="cross_entropy", seed=0)
+        ref_opt = Adam(lr=0.01)
+        ref.fit(X, y, optimizer=ref_opt, **kwargs)
+        ref_history = ref.fit(X, y, optimizer=ref_opt, **kwargs)
+        print(json.dumps({"case": "resume", "ranks": size, "identical": len(set(crcs)) == 1,
+                          "epochs": len(history), "ref_epochs": len(ref_history),
+                          "params": rel(net.params, ref.params),
+                          "steps": steps, "ref_steps": ref_opt.steps}), flush=True)

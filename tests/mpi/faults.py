@@ -85,6 +85,16 @@ elif mode == "refused":
     check("lbfgs", NotImplementedError, optimizer="lbfgs")
     check("irprop+", NotImplementedError, optimizer="irprop+")
     check("early_without_validation", ValueError, early_stopping=2)
+    Xv, yv = X[:10], y[:10]
+    check("val_weights_mixed", ValueError,
+          validation_data=(Xv, yv, np.ones(10)) if rank == 0 else (Xv, yv))
+    check("val_weights_zero", ValueError, validation_data=(Xv, yv, np.zeros(10)))
+    check("bad_schedule", ValueError, lr_schedule=lambda epoch: 0.0)
+    try:
+        dist.fit(net(), X, y, epochs=1, comm="world")
+    except TypeError as e:
+        print(f"bad_comm rank {rank}: {type(e).__name__}: {e}", flush=True)
+    comm.Barrier()
     bn = fastbp.Network([6, 9, 4], cost="cross_entropy", batch_norm=True)
     try:
         dist.fit(bn, X, y, epochs=1)

@@ -154,8 +154,9 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
                                            "maxcor": opt.history_size})
     except BaseException:
         # Ctrl-C or an error mid line search: the last accepted iterate, not
-        # the trial point being evaluated
+        # the trial point being evaluated; each accepted one was logged
         net.params[...] = last_finite
+        opt.steps += len(history)
         raise
     opt.steps += int(opt.result.nit)
     x = opt.result.x
