@@ -11,18 +11,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fastbp-wheel.XXXXXX")
-if [ -z "${FASTBP_KEEP:-}" ]; then
-  trap 'rm -rf "$tmp"' EXIT
-else
-  echo "+ keeping $tmp"
-fi
-
-echo "+ copying the committed and untracked (not ignored) files to $tmp/src"
-mkdir "$tmp/src"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-   | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-   | tar --null -T - -cf -) | tar -xf - -C "$tmp/src"
+# shellcheck source=tools/scratch.sh
+source "$repo/tools/scratch.sh"
+make_scratch wheel
+copy_working_tree "$repo" "$tmp/src"
 
 echo "+ python -m build (sdist and wheel)"
 "$python" -m venv "$tmp/build-venv"

@@ -18,18 +18,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fastbp-sanitize.XXXXXX")
-if [ -z "${FASTBP_KEEP:-}" ]; then
-  trap 'rm -rf "$tmp"' EXIT     # FASTBP_KEEP=1 keeps the build, venv and reports
-else
-  echo "+ keeping $tmp"
-fi
-
-echo "+ copying the working tree to $tmp/src"
-mkdir "$tmp/src"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-   | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-   | tar --null -T - -cf -) | tar -xf - -C "$tmp/src"   # (files deleted but not committed: skipped)
+# shellcheck source=tools/scratch.sh
+source "$repo/tools/scratch.sh"
+make_scratch sanitize
+copy_working_tree "$repo" "$tmp/src"
 
 echo "+ building with FASTBP_SANITIZE=address,undefined"
 # A clean venv: packages installed system-wide (torch, matplotlib, ...) would be
