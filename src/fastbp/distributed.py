@@ -69,7 +69,7 @@ import numpy as np
 
 from . import _core, _progress, optim
 from ._validation import check_sample_weight
-from .network import History, Network
+from .network import History, Network, _diverged, _lost_in_epoch
 
 __all__ = ["fit", "shard", "save", "batch_layout", "interleaved_positions"]
 
@@ -612,15 +612,8 @@ class _Trainer:
                 if not np.isfinite(params).all():
                     params[...], state[...], opt.steps = backup
                     kept = self.steps(order, lr, done, check=True)[2]
-                message = (f"fit: the cost or the parameters became NaN or inf in epoch "
-                           f"{epoch + 1}, batch {done + 1}; the parameters were restored to "
-                           f"their last finite values (after {kept} batches of that epoch)")
-                if setup["on_nonfinite"] == "stop":
-                    warnings.warn(message, RuntimeWarning, stacklevel=3)
-                    return history, None
-                err = FloatingPointError(message)
-                err.history = history
-                return history, err
+                return history, _diverged(_lost_in_epoch(epoch, done, kept),
+                                          setup["on_nonfinite"], history)
             logs = {"loss": total / self.weight, "accuracy": correct / self.weight}
             self.validate(logs)
             logs["lr"] = lr

@@ -99,14 +99,23 @@ class History:
 
 
 def _diverged(message, on_nonfinite, history):
-    """fit's answer to a NaN or inf, the parameters already restored: warn
-    and return the history ("stop"), or raise FloatingPointError carrying it."""
+    """fit's answer to a NaN or inf, the parameters already restored: None
+    after a warning ("stop"), else the FloatingPointError to raise, carrying
+    the history. (Returned, not raised: distributed fit raises it on every
+    rank at once.)"""
     if on_nonfinite == "stop":
         warnings.warn(message, RuntimeWarning, stacklevel=4)
-        return history
+        return None
     err = FloatingPointError(message)
     err.history = history  # type: ignore[attr-defined]
-    raise err
+    return err
+
+
+def _lost_in_epoch(epoch, batch, kept):
+    """The message of a NaN or inf in batch `batch` (0-based) of `epoch`."""
+    return (f"fit: the cost or the parameters became NaN or inf in epoch {epoch + 1}, "
+            f"batch {batch + 1}; the parameters were restored to their last finite values "
+            f"(after {kept} batches of that epoch)")
 
 
 def _layout(sizes, batch_norm=False):
@@ -784,10 +793,10 @@ class Network:
             if stop == _core.NONFINITE or not np.isfinite(self._params).all():
                 kept = self._restore_finite(backup, opt, plan, grads, X, Y, order,
                                             batch_size, lr, done, args)
-                return _diverged(f"fit: the cost or the parameters became NaN or inf in epoch "
-                                 f"{epoch + 1}, batch {done + 1}; the parameters were restored "
-                                 f"to their last finite values (after {kept} batches of that "
-                                 f"epoch)", on_nonfinite, history)
+                failure = _diverged(_lost_in_epoch(epoch, done, kept), on_nonfinite, history)
+                if failure is not None:
+                    raise failure
+                return history
             logs = {"loss": total / weight, "accuracy": n_correct / weight}
             if validation is not None:
                 cost, correct = self._per_sample(*validation[:2])

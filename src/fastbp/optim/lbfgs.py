@@ -163,9 +163,12 @@ def fit(net, opt, X, Y, epochs, validation, verbose, on_nonfinite, config, histo
     if not np.isfinite(x).all() or not np.isfinite(f(x)[0]):
         net.params[...] = last_finite
         from ..network import _diverged
-        return _diverged(f"fit: the cost became NaN or inf in L-BFGS iteration "
-                         f"{len(history) + 1}; the parameters were restored to the last finite "
-                         f"iterate", on_nonfinite, history)
+        failure = _diverged(f"fit: the cost became NaN or inf in L-BFGS iteration "
+                            f"{len(history) + 1}; the parameters were restored to the last "
+                            f"finite iterate", on_nonfinite, history)
+        if failure is not None:
+            raise failure
+        return history
     net.params[...] = x
     if config["early_stopping"] is not None and best[1] is not None:
         net.params[...] = best[1]
