@@ -132,7 +132,7 @@ def accuracy(net, X, Y):
 
 # ---------------------------------------------------------------- backprop
 
-def _sample_scale(n, sample_weight, dtype):
+def _sample_scale(n, sample_weight):
     """Each row's factor in the mean cost: 1/n, or w_i/Σw (weighted mean)."""
     if sample_weight is None:
         return np.full((n, 1), 1.0 / n)
@@ -146,7 +146,7 @@ def backprop(net, X, Y, weights=None, biases=None, sample_weight=None):
     weights = net.weights if weights is None else weights
     biases = net.biases if biases is None else biases
     Y = np.asarray(Y, dtype=net.dtype)
-    scale = _sample_scale(X.shape[0], sample_weight, net.dtype)
+    scale = _sample_scale(X.shape[0], sample_weight)
     A, Z_L = feedforward(net, X, weights, biases)
     cost = float(np.sum(scale[:, 0] * cost_per_sample(net, A[-1], Z_L, Y)))
     acts = _layer_activations(net)
@@ -312,7 +312,7 @@ def optimizer_step(opt, p, g, state, t, lr, worse=False, n_samples=1):
 def _backprop_dropout(net, X, Y, weights, biases, masks, rates, sample_weight=None):
     """backprop with inverted dropout on hidden outputs (masks[l] for layer l)."""
     Y = np.asarray(Y, dtype=net.dtype)
-    scale = _sample_scale(X.shape[0], sample_weight, net.dtype)
+    scale = _sample_scale(X.shape[0], sample_weight)
     acts = _layer_activations(net)
     A, pre = [X], []
     for l, (W, b) in enumerate(zip(weights, biases)):
