@@ -3,12 +3,10 @@
     python setup.py build_ext --inplace
 
 Builds the same sources with the same flags as CMakeLists.txt (the wheel
-backend): both read csrc/sources.json. The per-ISA kernel files are compiled
-on their own with their -m flags, as CMake does.
+backend): both read csrc/sources.json.
 """
 import json
 import os
-import platform
 import sys
 import tempfile
 
@@ -40,25 +38,11 @@ def compiler_takes(compiler, flags):
 class BuildExt(build_ext):
     def build_extension(self, ext):
         cc = self.compiler
-        base_flags = list(CONFIG["c_flags"])
         if compiler_takes(cc, ["-fopenmp"]):
             ext.extra_compile_args += ["-fopenmp"]
             ext.extra_link_args += ["-fopenmp"]
-            base_flags += ["-fopenmp"]
         else:
             print("fastbp: WARNING: OpenMP not found; building single-threaded", file=sys.stderr)
-        if platform.machine() in CONFIG["isa_machines"]:
-            for isa, spec in CONFIG["isa_kernels"].items():
-                if not compiler_takes(cc, spec["flags"]):
-                    print(f"fastbp: compiler lacks {spec['flags']}; no {isa} kernels", file=sys.stderr)
-                    continue
-                ext.extra_objects += cc.compile(
-                    [os.path.join(ROOT, s) for s in spec["sources"]],
-                    output_dir=self.build_temp,
-                    include_dirs=ext.include_dirs,
-                    extra_postargs=base_flags + spec["flags"],
-                )
-                ext.define_macros.append((f"FASTBP_HAVE_{isa.upper()}", None))
         super().build_extension(ext)
 
 

@@ -1,6 +1,58 @@
 /* optim_step.h: the body of fastbp_?optim_step, written once and included
- * by optim.c for each type (define T, OPTIM_STEP, SQRT). */
-void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
+ * by optim.c for each type (define T, OPTIM_STEP, SQRT, ADAM_LOOP,
+ * RMSPROP_LOOP). */
+
+/* Adam's update with its switches as constants: inlined into one branch-free
+ * loop per setting. */
+static inline __attribute__((always_inline)) void ADAM_LOOP(
+    const int amsgrad, const int decoupled, const int eps_hat, const T b1, const T b2,
+    const T eps, const T wd, const T lr, const T step, const T root_bias2, T *restrict p,
+    const T *restrict g, T *restrict m, T *restrict v, T *restrict vmax, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        T d = g[i];
+        if (decoupled)
+            p[i] *= 1 - lr * wd;
+        else
+            d += wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * d;
+        v[i] = b2 * v[i] + (1 - b2) * d * d;
+        T second = v[i];
+        if (amsgrad) {
+            vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+            second = vmax[i];
+        }
+        p[i] -= step * m[i] / (eps_hat ? (SQRT(second) + eps) / root_bias2
+                                       : SQRT(second) / root_bias2 + eps);
+    }
+}
+
+/* RMSprop's update, the same way. */
+static inline __attribute__((always_inline)) void RMSPROP_LOOP(
+    const int centered, const int momentum, const T alpha, const T eps, const T wd, const T mu,
+    const T lr, T *restrict p, const T *restrict g, T *restrict sq, T *restrict buf,
+    T *restrict avg, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        T d = g[i] + wd * p[i];
+        sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
+        T denom;
+        if (centered) {
+            avg[i] = alpha * avg[i] + (1 - alpha) * d;
+            denom = SQRT(sq[i] - avg[i] * avg[i]) + eps;
+        } else {
+            denom = SQRT(sq[i]) + eps;
+        }
+        if (momentum) {
+            buf[i] = mu * buf[i] + d / denom;
+            p[i] -= lr * buf[i];
+        } else {
+            p[i] -= lr * d / denom;
+        }
+    }
+}
+
+FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
                 T *restrict p, const T *restrict g, T *restrict s, ptrdiff_t stride, ptrdiff_t n)
 {
     const T lr = (T)lr_;
@@ -25,45 +77,30 @@ void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
         const T bias1 = (T)(1 - pow(h[0], (double)t)), bias2 = (T)(1 - pow(h[1], (double)t));
         const T step = lr / bias1, root_bias2 = SQRT(bias2);
         T *m = s, *v = s + stride, *vmax = s + 2 * stride;
-        for (ptrdiff_t i = 0; i < n; ++i) {
-            T d = g[i];
-            if (decoupled)
-                p[i] *= 1 - lr * wd;
-            else
-                d += wd * p[i];
-            m[i] = b1 * m[i] + (1 - b1) * d;
-            v[i] = b2 * v[i] + (1 - b2) * d * d;
-            T second = v[i];
-            if (amsgrad) {
-                vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
-                second = vmax[i];
-            }
-            p[i] -= step * m[i] / (eps_hat ? (SQRT(second) + eps) / root_bias2
-                                           : SQRT(second) / root_bias2 + eps);
+        /* one loop for each setting of the three switches, each without a
+         * branch inside, so that the compiler vectorizes it */
+#define ADAM(AMSGRAD, DECOUPLED, EPS_HAT)                                              \
+        ADAM_LOOP(AMSGRAD, DECOUPLED, EPS_HAT, b1, b2, eps, wd, lr, step, root_bias2, p, g, \
+                  m, v, vmax, n)
+        if (amsgrad) {
+            if (decoupled) { if (eps_hat) ADAM(1, 1, 1); else ADAM(1, 1, 0); }
+            else           { if (eps_hat) ADAM(1, 0, 1); else ADAM(1, 0, 0); }
+        } else {
+            if (decoupled) { if (eps_hat) ADAM(0, 1, 1); else ADAM(0, 1, 0); }
+            else           { if (eps_hat) ADAM(0, 0, 1); else ADAM(0, 0, 0); }
         }
+#undef ADAM
         break;
     }
     case FASTBP_RMSPROP: {
         const T alpha = (T)h[0], eps = (T)h[1], wd = (T)h[2], mu = (T)h[3];
         const int centered = h[4] != 0;
         T *sq = s, *buf = s + stride, *avg = s + 2 * stride;
-        for (ptrdiff_t i = 0; i < n; ++i) {
-            T d = g[i] + wd * p[i];
-            sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
-            T denom;
-            if (centered) {
-                avg[i] = alpha * avg[i] + (1 - alpha) * d;
-                denom = SQRT(sq[i] - avg[i] * avg[i]) + eps;
-            } else {
-                denom = SQRT(sq[i]) + eps;
-            }
-            if (mu > 0) {
-                buf[i] = mu * buf[i] + d / denom;
-                p[i] -= lr * buf[i];
-            } else {
-                p[i] -= lr * d / denom;
-            }
-        }
+#define RMSPROP(CENTERED, MOMENTUM) \
+        RMSPROP_LOOP(CENTERED, MOMENTUM, alpha, eps, wd, mu, lr, p, g, sq, buf, avg, n)
+        if (centered) { if (mu > 0) RMSPROP(1, 1); else RMSPROP(1, 0); }
+        else          { if (mu > 0) RMSPROP(0, 1); else RMSPROP(0, 0); }
+#undef RMSPROP
         break;
     }
     case FASTBP_ADAGRAD: {

@@ -1,5 +1,5 @@
-/* runtime.c: barriers and thread numbers of the OpenMP team, and Ctrl-C
- * (see runtime.h). */
+/* runtime.c: barriers and thread numbers of the OpenMP team, Ctrl-C, and
+ * the build facts show_config prints (see runtime.h). */
 #include <signal.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -30,6 +30,37 @@ int fastbp_num_threads(void)
     return omp_get_num_threads();
 #else
     return 1;
+#endif
+}
+
+int fastbp_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int fastbp_openmp_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+const char *fastbp_compiler(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    return "msvc";
+#else
+    return "unknown";
 #endif
 }
 

@@ -17,6 +17,10 @@ void fastbp_barrier(void);
 int fastbp_thread_num(void);
 int fastbp_num_threads(void);
 
+int fastbp_openmp_enabled(void);
+int fastbp_openmp_max_threads(void);
+const char *fastbp_compiler(void);
+
 int fastbp_interrupt_begin(void);
 void fastbp_interrupt_end(void);
 int fastbp_interrupted(void);

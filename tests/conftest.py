@@ -1,4 +1,4 @@
-"""Shared fixtures: thread counts, ISA paths, random networks and data."""
+"""Shared fixtures: thread counts, random networks and data."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -18,7 +18,6 @@ DTYPES = ("float64", "float32")
 # Layer layouts with odd widths, a 1-unit hidden layer, 1 to 3 hidden layers.
 LAYOUTS = {1: [5, 7, 3], 2: [5, 33, 7, 3], 3: [5, 7, 1, 33, 3]}
 TOL = {"float64": 1e-12, "float32": 1e-5}
-RUNNABLE_ISAS = [isa for isa in _core.build_info()["isa_compiled"] if _core.isa_runs(isa)]
 
 # Every test runs on exactly the threads it asks for, however small its
 # network: the adaptive choice would otherwise keep them all on one thread.
@@ -63,14 +62,6 @@ def one_thread():
 def set_threads(n):
     """Context-free helper for tests that switch threads mid-test."""
     fastbp.set_num_threads(n)
-
-
-@pytest.fixture(params=RUNNABLE_ISAS)
-def isa(request):
-    old = _core.build_info()["isa_selected"]
-    assert _core.select_isa(request.param)
-    yield request.param
-    assert _core.select_isa(old)
 
 
 def make_net(sizes, activation, cost, dtype="float64", seed=0, output_activation=None,

@@ -10,8 +10,8 @@ import pytest
 import fastbp
 from fastbp import reference
 
-from conftest import (COSTS, DTYPES, HIDDEN, LAYOUTS, RUNNABLE_ISAS, TOL, as64, loss_close,
-                      make_data, make_net, rel_err)
+from conftest import (COSTS, DTYPES, HIDDEN, LAYOUTS, TOL, as64, loss_close, make_data,
+                      make_net, rel_err)
 
 
 @pytest.mark.parametrize("batch", [1, 7, 64])
@@ -70,12 +70,13 @@ def test_single_output_unit(cost, threads):
         assert rel_err(mine, ref) <= 1e-12
 
 
-# Widths that cross the GEMM blocking (KC=256, MC=96, NC=2048) and do not
-# divide any micro-kernel tile.
+# Widths cut into 1, 2 and 4 pieces of unequal size (pieces_for), wide
+# products that cross the BLAS's blocking, and batches from 1 row up.
 @pytest.mark.parametrize("sizes,batch", [([1025, 33, 2], 97), ([7, 1025, 3], 33),
-                                         ([2100, 3, 2], 7), ([1, 1, 1], 1), ([3, 1025, 1025, 3], 5)])
+                                         ([2100, 3, 2], 7), ([1, 1, 1], 1), ([3, 1025, 1025, 3], 5),
+                                         ([9, 129, 259, 2], 45)])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_block_edges(sizes, batch, dtype, isa, threads):
+def test_products_at_piece_edges(sizes, batch, dtype, threads):
     net = fastbp.Network(sizes, activation="tanh", cost="cross_entropy" if sizes[-1] > 1 else "quadratic",
                          dtype=dtype, seed=3)
     net.params[...] += 0.01  # nonzero biases
@@ -139,19 +140,7 @@ def test_hand_worked_network():
     assert gb[0][0] == pytest.approx(d1, rel=1e-14)
 
 
-def test_isa_paths_agree():
-    # every runnable ISA computes the same gradients to rounding
-    from fastbp import _core
-    net = make_net([40, 30, 5], "tanh", "cross_entropy")
-    X, Y = make_data(net, 50)
-    old = _core.build_info()["isa_selected"]
-    results = []
-    try:
-        for name in RUNNABLE_ISAS:
-            assert _core.select_isa(name)
-            results.append(net.gradients(X, Y)[1][0].copy())
-    finally:
-        _core.select_isa(old)
-    for r in results[1:]:
-        assert rel_err(r, results[0]) <= 1e-13
-    assert not _core.select_isa("no-such-isa")
+def test_pieces_depend_on_the_shape_only():
+    # a power of two, at most 4, each at least 64 wide; thread count plays no part
+    from fastbp._core import pieces_for
+    assert [pieces_for(n) for n in (1, 64, 127, 128, 255, 256, 1024, 10**6)] == [1, 1, 1, 2, 2, 4, 4, 4]

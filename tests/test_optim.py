@@ -59,6 +59,7 @@ def test_optimizers_match_torch(name):
     params = [torch.tensor(a.copy(), requires_grad=True)
               for pair in zip(net.weights, net.biases) for a in pair]
     kw = ours._config()
+    kw.pop("epsilon_hat", None)  # fastbp's Keras-style option; torch has no such argument
     cls = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW,
            "RMSprop": torch.optim.RMSprop, "Adagrad": torch.optim.Adagrad,
            "Rprop": torch.optim.Rprop}[type(ours).__name__]

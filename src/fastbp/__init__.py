@@ -31,24 +31,18 @@ __all__ = ["Network", "History", "load", "check_gradients", "set_num_threads",
            "get_num_threads", "show_config", "reference", "datasets", "ModelFileError",
            "__version__"]
 
-_requested_isa = _os.environ.get("FASTBP_ISA", "")
-if _requested_isa and _core.build_info()["isa_selected"] != _requested_isa:
-    _warnings.warn(f"FASTBP_ISA={_requested_isa!r} is not compiled in or not supported by this "
-                   f"CPU; using {_core.build_info()['isa_selected']!r}", RuntimeWarning)
-
-
 def show_config():
     """Print how this fastbp was built and what it runs on."""
     info = _core.build_info()
-    runs = [isa for isa in info["isa_compiled"] if _core.isa_runs(isa)]
     lines = [
         f"fastbp {__version__}",
         f"  compiler:       {info['compiler']}",
         f"  OpenMP:         {'yes' if info['openmp'] else 'no (single-threaded build)'}",
         f"  threads:        {get_num_threads()} (set_num_threads / OMP_NUM_THREADS)",
         "  float types:    float32, float64",
-        f"  ISA compiled:   {', '.join(info['isa_compiled'])}",
-        f"  ISA this CPU:   {', '.join(runs)}",
-        f"  ISA selected:   {info['isa_selected']} (override: FASTBP_ISA)",
+        f"  BLAS:           {info['blas_config']}",
+        f"  BLAS library:   {info['blas_library']} (scipy-openblas32, {info['blas_threads']} thread "
+        "of its own per call)",
+        f"  BLAS kernel:    {info['blas_kernel']} (OpenBLAS picks it for this CPU; OPENBLAS_CORETYPE overrides)",
     ]
     print("\n".join(lines))

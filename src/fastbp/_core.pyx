@@ -10,15 +10,21 @@ Per layer l (weights W_l of shape (n_out, n_in), activation σ_l):
 Derivatives are taken from the stored activations (σ' of sigmoid is a(1-a)),
 so z is only kept for the output layer, where the stable costs need it.
 
+Products: each is a call of the tuned BLAS (_blas.pxd) on a piece of the
+layer's units, for all rows of the batch. How a layer is cut into pieces
+depends on its shape only (pieces_for), never on the thread count: a BLAS
+may round a column differently when it is computed in a call of another
+width, so a fixed cut is what keeps results bitwise-equal for any count.
+
 Threads: a whole epoch (or forward/gradient call) runs in one OpenMP
-parallel region, its phases separated by barriers. Each thread owns a slice
-of the units of every layer: it computes those columns of Z and of the
-deltas for all rows of the batch, and the gradient and SGD step of those
-rows of W, which therefore stay in its core's cache from one batch to the
-next. The cost (softmax over whole rows) is split by rows. Every number is
-computed in the same order whatever the slices, so no result depends on
-the thread count. The compiled side assumes inputs validated by
-fastbp._validation; it allocates nothing once a Plan exists.
+parallel region, its phases separated by barriers. Each thread takes whole
+pieces of every layer: it computes those columns of Z and of the deltas,
+and the gradient and the optimizer step of those rows of W, which therefore
+stay in its core's cache from one batch to the next. The cost (softmax over
+whole rows) is split by rows. Inference without batch norm cuts the batch
+into pieces of rows instead, which go through every layer with no barrier.
+The compiled side assumes inputs validated by fastbp._validation; it
+allocates nothing once a Plan exists.
 """
 from cython cimport floating
 from cython.parallel cimport parallel
@@ -35,28 +41,13 @@ from fastbp._costs cimport cost_row, correct
 
 cnp.import_array()
 
-cdef extern from "gemm.h" nogil:
-    int FASTBP_OK
-    int FASTBP_ALIGN
+from fastbp._blas cimport fastbp_blas_bind, gemm
+from fastbp import _blas
+
+cdef extern from "fastbp.h" nogil:
     double FASTBP_LEAKY_SLOPE
-    size_t FASTBP_DOT_B_BYTES
-    size_t fastbp_gemm_work_bytes()
-    int fastbp_dgemm(int m, int n, int k, double alpha,
-                     const double *A, Py_ssize_t rsa, Py_ssize_t csa,
-                     const double *B, Py_ssize_t rsb, Py_ssize_t csb,
-                     int beta, double *C, Py_ssize_t ldc, void *work)
-    int fastbp_sgemm(int m, int n, int k, float alpha,
-                     const float *A, Py_ssize_t rsa, Py_ssize_t csa,
-                     const float *B, Py_ssize_t rsb, Py_ssize_t csb,
-                     int beta, float *C, Py_ssize_t ldc, void *work)
-    int fastbp_ddot_nt(int m, int n, int k, double alpha, const double *A, Py_ssize_t lda,
-                       const double *B, Py_ssize_t ldb, int beta, double *C, Py_ssize_t ldc)
-    int fastbp_sdot_nt(int m, int n, int k, float alpha, const float *A, Py_ssize_t lda,
-                       const float *B, Py_ssize_t ldb, int beta, float *C, Py_ssize_t ldc)
-    int fastbp_isa_select(const char *name)
-    const char *fastbp_isa_selected()
-    const char *fastbp_isa_compiled()
-    int fastbp_isa_runs(const char *name)
+
+cdef extern from "runtime.h" nogil:
     int fastbp_openmp_enabled()
     int fastbp_openmp_max_threads()
     const char *fastbp_compiler()
@@ -101,32 +92,45 @@ cdef enum:
     STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED
 COMPLETED, NONFINITE, INTERRUPTED = STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED
 
-fastbp_isa_select(NULL)
+_sgemm, _dgemm = _blas.addresses()
+fastbp_blas_bind(<void *> <size_t> _sgemm, <void *> <size_t> _dgemm)
 
 
 # ---------------------------------------------------------------- build facts
 
 def build_info():
-    """Facts of this build and CPU for show_config()."""
+    """Facts of this build, its BLAS and the CPU for show_config()."""
     return {
         "compiler": fastbp_compiler().decode(),
         "openmp": bool(fastbp_openmp_enabled()),
         "openmp_max_threads": fastbp_openmp_max_threads(),
-        "isa_compiled": fastbp_isa_compiled().decode().split(","),
-        "isa_selected": fastbp_isa_selected().decode(),
+        **_blas.info(),
     }
 
 
-def isa_runs(str name):
-    return bool(fastbp_isa_runs(name.encode()))
-
-
-def select_isa(str name):
-    """Force an ISA path by name ('' = best for this CPU). Returns success."""
-    return fastbp_isa_select(name.encode()) == FASTBP_OK
-
-
 # ---------------------------------------------------------------- the plan
+
+# How a product is cut: a power of two of pieces, at most MAX_PIECES, each
+# at least MIN_PIECE units (or rows) wide. Smaller pieces cost the BLAS more
+# per multiply-add than a second thread gains; a power of two splits evenly
+# over 1, 2 or 4 threads.
+cdef enum:
+    MIN_PIECE = 64
+    MAX_PIECES = 4
+
+
+cdef inline int _pieces_for(Py_ssize_t extent) noexcept nogil:
+    cdef int p = 1
+    while p < MAX_PIECES and extent >= 2 * p * MIN_PIECE:
+        p *= 2
+    return p
+
+
+def pieces_for(Py_ssize_t extent):
+    """The number of pieces a layer of `extent` units (rows, for inference)
+    is cut into: a function of the shape alone."""
+    return _pieces_for(extent)
+
 
 cdef class Plan:
     """One network's layout for one batch capacity and thread count.
@@ -135,10 +139,11 @@ cdef class Plan:
     once here; the buffers are allocated once and reused by every batch.
     """
     cdef readonly int n_layers, cost, n_threads
-    cdef readonly Py_ssize_t cap, work_stride
+    cdef readonly bint batch_norm
+    cdef readonly Py_ssize_t cap
     cdef readonly object dtype
     cdef Py_ssize_t[::1] sizes, w_off, b_off, g_off, a_off, unit_off
-    cdef int[::1] act, use_dot
+    cdef int[::1] act, pieces
     # work buffers (NumPy arrays of `dtype` unless noted)
     cdef readonly object acts     # a_1..a_L, layer l at a_off[l], (cap, sizes[l])
     cdef readonly object deltas   # δ_0..δ_{L-1}: δ_l at a_off[l + 1], like a_{l+1}
@@ -146,10 +151,9 @@ cdef class Plan:
     cdef readonly object xb       # one gathered batch per thread, (n_threads, cap, sizes[0])
     cdef readonly object loss     # float64 (cap,) per-sample cost
     cdef readonly object correct  # int8 (cap,)
-    cdef object flags             # int32: [interrupt snapshot, status of each thread]
+    cdef object flags             # int32: [interrupt snapshot]
     cdef object zhat              # batch norm's ẑ, laid out like acts
     cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
-    cdef object work_buf          # uint8, one gemm scratch per thread
 
     def __init__(self, sizes, w_off, b_off, act, int cost, Py_ssize_t cap,
                  int n_threads, dtype, g_off=None):
@@ -168,33 +172,27 @@ cdef class Plan:
             a_off[l] = total
             total += cap * self.sizes[l]
         self.a_off = a_off
-        self.use_dot = np.array([self.sizes[l] * self.sizes[l + 1] * self.dtype.itemsize
-                                 <= FASTBP_DOT_B_BYTES for l in range(self.n_layers)],
-                                dtype=np.intc)
+        # pieces of layer l's units (sizes[l + 1]); layer 0 is the input
+        self.pieces = np.array([_pieces_for(self.sizes[l + 1]) for l in range(self.n_layers)],
+                               dtype=np.intc)
         self.acts = np.zeros(total, dtype=self.dtype)
         self.deltas = np.zeros(total, dtype=self.dtype)
         self.zout = np.zeros(cap * self.sizes[self.n_layers], dtype=self.dtype)
         self.xb = np.zeros((n_threads, cap, self.sizes[0]), dtype=self.dtype)
         self.loss = np.zeros(cap, dtype=np.float64)
         self.correct = np.zeros(cap, dtype=np.int8)
-        self.flags = np.zeros(n_threads + 1, dtype=np.intc)
+        self.flags = np.zeros(1, dtype=np.intc)
         # batch norm: γ of layer l at g_off[l] in params (-1: no batch norm)
         self.g_off = np.ascontiguousarray(g_off if g_off is not None else [-1] * self.n_layers,
                                           dtype=np.intp)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
-        bn = any(g >= 0 for g in self.g_off)
-        self.zhat = np.zeros(total if bn else 1, dtype=self.dtype)
-        self.bn_stats = np.zeros((4, self.unit_off[self.n_layers] if bn else 1))
-        self.work_stride = (fastbp_gemm_work_bytes() + FASTBP_ALIGN - 1) // FASTBP_ALIGN * FASTBP_ALIGN
-        self.work_buf = np.zeros(self.work_stride * n_threads + FASTBP_ALIGN, dtype=np.uint8)
+        self.batch_norm = any(g >= 0 for g in self.g_off)
+        self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
+        self.bn_stats = np.zeros((4, self.unit_off[self.n_layers] if self.batch_norm else 1))
 
     def a_offset(self, int l):
         """Offset of layer l's activations (and of δ_{l-1}) in acts/deltas."""
         return self.a_off[l]
-
-    cdef char *work(self):
-        cdef char *p = <char *> cnp.PyArray_DATA(self.work_buf)
-        return p + (-(<size_t> p)) % FASTBP_ALIGN
 
 
 cdef struct Net:
@@ -208,7 +206,7 @@ cdef struct Net:
     const Py_ssize_t *b_off
     const Py_ssize_t *a_off
     const int *act
-    const int *use_dot
+    const int *pieces         # pieces of each layer's units
     void *acts
     void *deltas
     void *zout
@@ -216,9 +214,8 @@ cdef struct Net:
     double *loss
     signed char *correct
     int *flags
-    char *work
-    Py_ssize_t work_stride
     # batch norm
+    bint batch_norm           # on some layer
     const Py_ssize_t *g_off
     const Py_ssize_t *unit_off
     void *zhat
@@ -242,7 +239,7 @@ cdef Net _net(Plan plan):
     net.b_off = &plan.b_off[0]
     net.a_off = &plan.a_off[0]
     net.act = &plan.act[0]
-    net.use_dot = &plan.use_dot[0]
+    net.pieces = &plan.pieces[0]
     net.acts = cnp.PyArray_DATA(plan.acts)
     net.deltas = cnp.PyArray_DATA(plan.deltas)
     net.zout = cnp.PyArray_DATA(plan.zout)
@@ -250,9 +247,8 @@ cdef Net _net(Plan plan):
     net.loss = <double *> cnp.PyArray_DATA(plan.loss)
     net.correct = <signed char *> cnp.PyArray_DATA(plan.correct)
     net.flags = <int *> cnp.PyArray_DATA(plan.flags)
-    net.work = plan.work()
-    net.work_stride = plan.work_stride
     net.g_off = &plan.g_off[0]
+    net.batch_norm = plan.batch_norm
     net.unit_off = &plan.unit_off[0]
     net.zhat = cnp.PyArray_DATA(plan.zhat)
     cdef Py_ssize_t units = plan.bn_stats.shape[1]
@@ -334,39 +330,28 @@ cdef inline bint _fused(const Train *tr) noexcept nogil:
             and tr.noise_std == 0)
 
 
-# ------------------------------------------------------- products and slices
+# ------------------------------------------------------------ pieces and slices
 
-cdef inline int _gemm(int m, int n, int k, floating alpha,
-                      const floating *A, Py_ssize_t rsa, Py_ssize_t csa,
-                      const floating *B, Py_ssize_t rsb, Py_ssize_t csb,
-                      int beta, floating *C, Py_ssize_t ldc, void *work) noexcept nogil:
-    """C = beta·C + alpha·A·B (see csrc/gemm.h)."""
-    if floating is float:
-        return fastbp_sgemm(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, work)
-    else:
-        return fastbp_dgemm(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, work)
+cdef inline void _piece(Py_ssize_t total, int pieces, int p, Py_ssize_t *lo,
+                        Py_ssize_t *hi) noexcept nogil:
+    """Piece p of `pieces` of range(total)."""
+    lo[0] = total * p // pieces
+    hi[0] = total * (p + 1) // pieces
 
 
-cdef inline int _dot_nt(int m, int n, int k, const floating *A, Py_ssize_t lda,
-                        const floating *B, Py_ssize_t ldb, floating *C,
-                        Py_ssize_t ldc) noexcept nogil:
-    """C = A·Bᵀ through the dot-product kernels."""
-    if floating is float:
-        return fastbp_sdot_nt(m, n, k, 1, A, lda, B, ldb, 0, C, ldc)
-    else:
-        return fastbp_ddot_nt(m, n, k, 1, A, lda, B, ldb, 0, C, ldc)
+cdef inline void _own_pieces(int pieces, int t, int T, int *p0, int *p1) noexcept nogil:
+    """The whole pieces thread t of T takes: p0 <= p < p1."""
+    p0[0] = pieces * t // T
+    p1[0] = pieces * (t + 1) // T
 
 
 cdef inline void _slice(Py_ssize_t total, int t, int T, Py_ssize_t *lo,
                         Py_ssize_t *hi) noexcept nogil:
-    """Part t of T of range(total), in contiguous chunks."""
+    """Part t of T of range(total), in contiguous chunks (for work whose
+    result does not depend on the cut: per-row costs, clipping)."""
     cdef Py_ssize_t chunk = (total + T - 1) // T
     lo[0] = min(total, t * chunk)
     hi[0] = min(total, lo[0] + chunk)
-
-
-cdef inline void *_work(const Net *net, int t) noexcept nogil:
-    return net.work + t * net.work_stride
 
 
 # ---------------------------------------------------- phases of one batch
@@ -380,7 +365,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
     dropout (training only) hidden units are dropped and the kept ones scaled
     by 1/(1−p). Row i is sample rows[i] of the data (keys the dropout mask)."""
     # x is (n, sizes[0]); layer l's activations are (n, sizes[l]) at acts + a_off[l]
-    cdef int l, L = net.n_layers, err = 0
+    cdef int l, p, p0, p1, L = net.n_layers
     cdef Py_ssize_t lo, hi, n_in, n_out
     cdef floating *acts = <floating *> net.acts
     cdef const floating *a_in
@@ -388,17 +373,14 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
     for l in range(L):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        _slice(n_out, t, T, &lo, &hi)
         a_in = x if l == 0 else acts + net.a_off[l]
         z = <floating *> net.zout if l == L - 1 else acts + net.a_off[l + 1]
-        if lo < hi:
-            if net.use_dot[l]:
-                err |= _dot_nt(<int> n, <int> (hi - lo), <int> n_in, a_in, n_in,
-                               P + net.w_off[l] + lo * n_in, n_in, z + lo, n_out)
-            else:
-                err |= _gemm(<int> n, <int> (hi - lo), <int> n_in, <floating> 1,
-                             a_in, n_in, 1, P + net.w_off[l] + lo * n_in, 1, n_in,
-                             0, z + lo, n_out, _work(net, t))
+        _own_pieces(net.pieces[l], t, T, &p0, &p1)
+        for p in range(p0, p1):
+            _piece(n_out, net.pieces[l], p, &lo, &hi)
+            gemm(False, True, <int> n, <int> (hi - lo), <int> n_in, <floating> 1,
+                 a_in, <int> n_in, P + net.w_off[l] + lo * n_in, <int> n_in,
+                 <floating> 0, z + lo, <int> n_out)
             if net.g_off[l] >= 0:
                 _bn_activate(net, P, z, n, l, lo, hi)
             else:
@@ -407,7 +389,42 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
             if l < L - 1 and _dropped(tr, l):
                 _dropout(acts + net.a_off[l + 1], n, n_out, lo, hi, tr, l, rows)
         fastbp_barrier()
-    net.flags[1 + t] |= err
+
+
+cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
+                        Py_ssize_t n, int t, int T) noexcept nogil:
+    """Inference without batch norm: rows are independent, so the batch is
+    cut into pieces of rows, each taken through every layer by one thread
+    with no barrier between layers (A_{l+1}[rows] = σ(A_l[rows]·W_lᵀ + b)).
+    The output's softmax is left to _output_phase."""
+    cdef int l, p, p0, p1, L = net.n_layers, pieces = _pieces_for(n)
+    cdef Py_ssize_t r0, r1, n_in, n_out
+    cdef floating *acts = <floating *> net.acts
+    cdef const floating *a_in
+    cdef floating *z
+    _own_pieces(pieces, t, T, &p0, &p1)
+    for p in range(p0, p1):
+        _piece(n, pieces, p, &r0, &r1)
+        for l in range(L):
+            n_in = net.sizes[l]
+            n_out = net.sizes[l + 1]
+            a_in = (x if l == 0 else acts + net.a_off[l]) + r0 * n_in
+            z = (<floating *> net.zout if l == L - 1 else acts + net.a_off[l + 1]) + r0 * n_out
+            gemm(False, True, <int> (r1 - r0), <int> n_out, <int> n_in, <floating> 1,
+                 a_in, <int> n_in, P + net.w_off[l], <int> n_in, <floating> 0, z, <int> n_out)
+            bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
+                          r1 - r0, n_out, n_out, net.act[l])
+    fastbp_barrier()
+
+
+cdef inline void _infer_phase(const Net *net, const floating *P, const floating *x,
+                             Py_ssize_t n, int t, int T) noexcept nogil:
+    """The forward pass of inference: by rows, or by units with batch norm
+    (whose statistics are per unit)."""
+    if net.batch_norm:
+        _forward_phase(net, P, x, n, t, T, NULL, NULL)
+    else:
+        _forward_rows(net, P, x, n, t, T)
 
 
 cdef void _bn_activate(const Net *net, const floating *P, floating *z, Py_ssize_t n,
@@ -470,20 +487,21 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                        int t, int T, const Train *tr, const Py_ssize_t *rows) noexcept nogil:
     """BP2, layer by layer: δ_{l-1}[:, own] = (δ_l · W_l[:, own]) ⊙ σ'(a_l[:, own]);
     through dropout, ⊙ mask/(1−p) as well, σ' taken at the unscaled a."""
-    cdef int l, err = 0
+    cdef int l, p, p0, p1
     cdef Py_ssize_t lo, hi, n_in, n_out
     cdef floating *deltas = <floating *> net.deltas
     cdef const floating *acts = <floating *> net.acts
     for l in range(net.n_layers - 1, 0, -1):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        _slice(n_in, t, T, &lo, &hi)
-        if lo < hi:
+        # the pieces of δ_{l-1} are those of layer l-1's units
+        _own_pieces(net.pieces[l - 1], t, T, &p0, &p1)
+        for p in range(p0, p1):
+            _piece(n_in, net.pieces[l - 1], p, &lo, &hi)
             # δ_l is (n, n_out), W_l is (n_out, n_in): columns lo:hi of the product
-            err |= _gemm(<int> n, <int> (hi - lo), <int> n_out, <floating> 1,
-                         deltas + net.a_off[l + 1], n_out, 1,
-                         P + net.w_off[l] + lo, n_in, 1,
-                         0, deltas + net.a_off[l] + lo, n_in, _work(net, t))
+            gemm(False, False, <int> n, <int> (hi - lo), <int> n_out, <floating> 1,
+                 deltas + net.a_off[l + 1], <int> n_out, P + net.w_off[l] + lo, <int> n_in,
+                 <floating> 0, deltas + net.a_off[l] + lo, <int> n_in)
             if _dropped(tr, l - 1):
                 _dropout_grad(deltas + net.a_off[l], acts + net.a_off[l], n, n_in, lo, hi,
                               tr, l - 1, rows, net.act[l - 1])
@@ -498,7 +516,6 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                             net.bn_s2 + net.unit_off[l - 1], G + net.g_off[l - 1],
                             G + net.b_off[l - 1])
         fastbp_barrier()
-    net.flags[1 + t] |= err
 
 
 cdef void _dropout_grad(floating *d, const floating *a, Py_ssize_t n, Py_ssize_t width,
@@ -556,64 +573,63 @@ cdef void _clip_phase(const Net *net, const floating *x, Py_ssize_t n, const Tra
 
 cdef void _param_phase(const Net *net, floating *P, floating *G, const floating *x,
                        Py_ssize_t n, const Train *tr, int t, int T) noexcept nogil:
-    """BP3/BP4 for this thread's units of every layer: ∇W = δᵀ·a_in and
+    """BP3/BP4 for this thread's pieces of every layer: ∇W = δᵀ·a_in and
     ∇b = Σ δ into G, then, when training (tr != NULL), the update of those
     rows: L1/L2 terms, the optimizer step, the max-norm constraint. Plain
     SGD fuses its step into the product (W += (−lr)·δᵀ·a_in). These rows of
     W are read by no other thread any more in this batch."""
-    cdef int l, err = 0
-    cdef Py_ssize_t i, j, lo, hi, n_in, n_out
-    cdef const floating *d
-    cdef const floating *a_in
-    cdef floating *gb
-    cdef floating *gw
-    cdef floating *w
-    cdef floating *b
-    cdef floating lr = <floating> tr.lr if tr != NULL else 0
+    cdef int l, p, p0, p1
+    cdef Py_ssize_t lo, hi, n_in, n_out
     for l in range(net.n_layers):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        _slice(n_out, t, T, &lo, &hi)
-        if lo >= hi:
-            continue
-        # δ_l is (n, n_out), a_l is (n, n_in); rows lo:hi of W_l are (hi-lo, n_in)
-        d = <floating *> net.deltas + net.a_off[l + 1]
-        a_in = x if l == 0 else <floating *> net.acts + net.a_off[l]
-        w = P + net.w_off[l] + lo * n_in
-        gw = G + net.w_off[l] + lo * n_in
-        b = P + net.b_off[l] + lo
-        gb = G + net.b_off[l] + lo
-        if tr != NULL and _fused(tr):
-            err |= _gemm(<int> (hi - lo), <int> n_in, <int> n, -lr, d + lo, 1, n_out,
-                         a_in, n_in, 1, 1, w, n_in, _work(net, t))
-        else:
-            err |= _gemm(<int> (hi - lo), <int> n_in, <int> n, <floating> 1, d + lo, 1, n_out,
-                         a_in, n_in, 1, 0, gw, n_in, _work(net, t))
-        if net.g_off[l] < 0:  # with batch norm, ∂C/∂β came from the delta phase
+        _own_pieces(net.pieces[l], t, T, &p0, &p1)
+        for p in range(p0, p1):
+            _piece(net.sizes[l + 1], net.pieces[l], p, &lo, &hi)
+            _param_piece(net, P, G, x, n, tr, l, lo, hi)
+
+
+cdef void _param_piece(const Net *net, floating *P, floating *G, const floating *x,
+                       Py_ssize_t n, const Train *tr, int l, Py_ssize_t lo,
+                       Py_ssize_t hi) noexcept nogil:
+    """_param_phase for units lo:hi of layer l."""
+    cdef Py_ssize_t i, j, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    # δ_l is (n, n_out), a_l is (n, n_in); rows lo:hi of W_l are (hi-lo, n_in)
+    cdef const floating *d = <floating *> net.deltas + net.a_off[l + 1]
+    cdef const floating *a_in = x if l == 0 else <floating *> net.acts + net.a_off[l]
+    cdef floating *w = P + net.w_off[l] + lo * n_in
+    cdef floating *gw = G + net.w_off[l] + lo * n_in
+    cdef floating *b = P + net.b_off[l] + lo
+    cdef floating *gb = G + net.b_off[l] + lo
+    cdef floating lr = <floating> tr.lr if tr != NULL else 0
+    if tr != NULL and _fused(tr):
+        gemm(True, False, <int> (hi - lo), <int> n_in, <int> n, -lr, d + lo, <int> n_out,
+             a_in, <int> n_in, <floating> 1, w, <int> n_in)
+    else:
+        gemm(True, False, <int> (hi - lo), <int> n_in, <int> n, <floating> 1, d + lo,
+             <int> n_out, a_in, <int> n_in, <floating> 0, gw, <int> n_in)
+    if net.g_off[l] < 0:  # with batch norm, ∂C/∂β came from the delta phase
+        for j in range(hi - lo):
+            gb[j] = 0
+        for i in range(n):
             for j in range(hi - lo):
-                gb[j] = 0
-            for i in range(n):
-                for j in range(hi - lo):
-                    gb[j] += d[i * n_out + lo + j]
-        if tr == NULL:
-            continue
-        if _fused(tr):
-            for j in range(hi - lo):
-                b[j] -= lr * gb[j]
-            if net.g_off[l] >= 0:
-                for j in range(lo, hi):
-                    P[net.g_off[l] + j] -= lr * G[net.g_off[l] + j]
-        else:
-            _update_rows(tr, w, gw, b, gb, hi - lo, n_in,
-                         net.w_off[l] + lo * n_in, net.b_off[l] + lo,
-                         tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
-            if net.g_off[l] >= 0:  # γ: no penalty terms, as biases
-                _step_slice(tr, P + net.g_off[l] + lo, G + net.g_off[l] + lo,
-                            net.g_off[l] + lo, hi - lo,
-                            tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
-        if tr.max_norm > 0:
-            _max_norm_rows(w, hi - lo, n_in, tr.max_norm)
-    net.flags[1 + t] |= err
+                gb[j] += d[i * n_out + lo + j]
+    if tr == NULL:
+        return
+    if _fused(tr):
+        for j in range(hi - lo):
+            b[j] -= lr * gb[j]
+        if net.g_off[l] >= 0:
+            for j in range(lo, hi):
+                P[net.g_off[l] + j] -= lr * G[net.g_off[l] + j]
+    else:
+        _update_rows(tr, w, gw, b, gb, hi - lo, n_in,
+                     net.w_off[l] + lo * n_in, net.b_off[l] + lo,
+                     tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
+        if net.g_off[l] >= 0:  # γ: no penalty terms, as biases
+            _step_slice(tr, P + net.g_off[l] + lo, G + net.g_off[l] + lo,
+                        net.g_off[l] + lo, hi - lo,
+                        tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
+    if tr.max_norm > 0:
+        _max_norm_rows(w, hi - lo, n_in, tr.max_norm)
 
 
 cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
@@ -707,11 +723,6 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
     return total
 
 
-def _check(Plan plan):
-    if np.any(plan.flags[1:]):
-        raise RuntimeError("fastbp core: a kernel rejected its arguments")
-
-
 # -------------------------------------------------------- Python entry points
 # Each takes a Plan whose dtype matches the arrays (checked by the caller) and
 # releases the GIL for the compiled work.
@@ -732,13 +743,12 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         r = 0
         while r < n:
             nb = min(net.cap, n - r)
-            _forward_phase(&net, &params[0], &X[r, 0], nb, t, T, NULL, NULL)
+            _infer_phase(&net, &params[0], &X[r, 0], nb, t, T)
             _output_phase(&net, <floating *> NULL, NULL, NULL, nb, 1, t, T)
             if t == 0:
                 memcpy(&out[r, 0], a_L, nb * w_out * sizeof(floating))
             fastbp_barrier()  # a_L is overwritten by the next block
             r = r + nb
-    _check(plan)
 
 
 def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
@@ -757,14 +767,13 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         r = 0
         while r < n:
             nb = min(net.cap, n - r)
-            _forward_phase(&net, &params[0], &X[r, 0], nb, t, T, NULL, NULL)
+            _infer_phase(&net, &params[0], &X[r, 0], nb, t, T)
             _output_phase(&net, &Y[r, 0], NULL, NULL, nb, 1, t, T)
             if t == 0:
                 memcpy(&loss[r], net.loss, nb * sizeof(double))
                 memcpy(&correct[r], net.correct, nb * sizeof(signed char))
             fastbp_barrier()
             r = r + nb
-    _check(plan)
 
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
@@ -791,7 +800,6 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
         _delta_phase(&net, &params[0], &grads[0], n, t, T, NULL, NULL)
         if weights:
             _param_phase(&net, &params[0], &grads[0], &X[0, 0], n, NULL, t, T)
-    _check(plan)
     return _batch_sums(&net, n, sw, NULL, &n_correct)
 
 
@@ -920,7 +928,6 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
         if watch_interrupt:
             fastbp_interrupt_end()
     try:
-        _check(plan)  # (Python code: a pending Ctrl-C may be raised here already)
         if result[4] == STOP_INTERRUPTED:
             PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
             raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
