@@ -9,6 +9,7 @@
 #define FASTBP_DROPOUT_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* splitmix64's finaliser: a bijective mix of 64 bits */
@@ -20,17 +21,34 @@ static inline uint64_t fastbp_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* The part of the key that one sample's units share: hashed once a row. */
+static inline uint64_t fastbp_dropout_row(uint64_t seed, uint64_t epoch, uint64_t sample)
+{
+    return fastbp_mix64(fastbp_mix64(fastbp_mix64(seed) ^ epoch) ^ sample);
+}
+
+/* A uniform number in [0, 1) for one unit of the row keyed `row`. */
+static inline double fastbp_dropout_unit(uint64_t row, uint64_t layer, uint64_t unit)
+{
+    uint64_t h = fastbp_mix64(row ^ ((layer << 32) | unit));
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0); /* 53 bits / 2^53 */
+}
+
 /* A uniform number in [0, 1) for one unit of one sample: keep the unit when
  * it is >= the drop rate p. */
 static inline double fastbp_dropout_uniform(uint64_t seed, uint64_t epoch, uint64_t sample,
                                             uint64_t layer, uint64_t unit)
 {
-    uint64_t h = fastbp_mix64(seed);
-    h = fastbp_mix64(h ^ epoch);
-    h = fastbp_mix64(h ^ sample);
-    h = fastbp_mix64(h ^ ((layer << 32) | unit));
-    return (double)(h >> 11) * (1.0 / 9007199254740992.0); /* 53 bits / 2^53 */
+    return fastbp_dropout_unit(fastbp_dropout_row(seed, epoch, sample), layer, unit);
 }
+
+/* Row i's units lo:hi of a layer, a[lo:hi] and kept[lo:hi]: kept[j] = 1
+ * where the unit stays (its uniform >= p) and a[j] *= scale, else a[j] = 0.
+ * In dropout.c, built for AVX-512, AVX2 and the baseline (clones.h). */
+void fastbp_ddropout_row(double *a, unsigned char *kept, uint64_t row, uint64_t layer,
+                         ptrdiff_t lo, ptrdiff_t hi, double p, double scale);
+void fastbp_sdropout_row(float *a, unsigned char *kept, uint64_t row, uint64_t layer,
+                         ptrdiff_t lo, ptrdiff_t hi, double p, double scale);
 
 /* A standard normal number for element `index` of DP-SGD's noise at optimizer
  * step `step` (Box-Muller over two uniforms of the same generator; 1 − u1 is

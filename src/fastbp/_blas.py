@@ -34,7 +34,20 @@ def _library_path():
 
 def _load():
     path = _library_path()
-    lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    # OpenBLAS starts its thread pool when it loads, with as many threads as
+    # OPENBLAS_NUM_THREADS says (else one per core), and those threads spin
+    # for a while on the cores fastbp's own threads need. Loading it with 1
+    # starts none; the variable is restored at once (the user's NumPy has
+    # read it already, and a later SciPy reads it then).
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
     lib.scipy_openblas_set_num_threads(1)
     for name in ("scipy_openblas_get_config", "scipy_openblas_get_corename"):
         getattr(lib, name).restype = ctypes.c_char_p

@@ -60,7 +60,23 @@ cdef extern from "optim.h" nogil:
                             float *p, const float *g, float *s, Py_ssize_t stride,
                             Py_ssize_t n)
 
+cdef extern from "penalty.h" nogil:
+    void fastbp_dadd_penalty(double *g, const double *p, Py_ssize_t n, double l1, double l2)
+    void fastbp_sadd_penalty(float *g, const float *p, Py_ssize_t n, double l1, double l2)
+    void fastbp_dshrink(double *p, Py_ssize_t n, double a, double b)
+    void fastbp_sshrink(float *p, Py_ssize_t n, double a, double b)
+    void fastbp_dmax_norm_rows(double *p, Py_ssize_t rows, Py_ssize_t n_in, double c)
+    void fastbp_smax_norm_rows(float *p, Py_ssize_t rows, Py_ssize_t n_in, double c)
+
 cdef extern from "dropout.h" nogil:
+    unsigned long long fastbp_dropout_row(unsigned long long seed, unsigned long long epoch,
+                                          unsigned long long sample)
+    void fastbp_ddropout_row(double *a, unsigned char *kept, unsigned long long row,
+                             unsigned long long layer, Py_ssize_t lo, Py_ssize_t hi,
+                             double p, double scale)
+    void fastbp_sdropout_row(float *a, unsigned char *kept, unsigned long long row,
+                             unsigned long long layer, Py_ssize_t lo, Py_ssize_t hi,
+                             double p, double scale)
     double fastbp_dropout_uniform(unsigned long long seed, unsigned long long epoch,
                                   unsigned long long sample, unsigned long long layer,
                                   unsigned long long unit)
@@ -151,6 +167,7 @@ cdef class Plan:
     cdef readonly object xb       # one gathered batch per thread, (n_threads, cap, sizes[0])
     cdef readonly object loss     # float64 (cap,) per-sample cost
     cdef readonly object correct  # int8 (cap,)
+    cdef object kept              # uint8, laid out like acts: dropout's mask of the batch
     cdef object flags             # int32: [interrupt snapshot]
     cdef object zhat              # batch norm's ẑ, laid out like acts
     cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
@@ -181,6 +198,7 @@ cdef class Plan:
         self.xb = np.zeros((n_threads, cap, self.sizes[0]), dtype=self.dtype)
         self.loss = np.zeros(cap, dtype=np.float64)
         self.correct = np.zeros(cap, dtype=np.int8)
+        self.kept = np.zeros(total, dtype=np.uint8)
         self.flags = np.zeros(1, dtype=np.intc)
         # batch norm: γ of layer l at g_off[l] in params (-1: no batch norm)
         self.g_off = np.ascontiguousarray(g_off if g_off is not None else [-1] * self.n_layers,
@@ -213,6 +231,7 @@ cdef struct Net:
     void *xb
     double *loss
     signed char *correct
+    unsigned char *kept
     int *flags
     # batch norm
     bint batch_norm           # on some layer
@@ -246,6 +265,7 @@ cdef Net _net(Plan plan):
     net.xb = cnp.PyArray_DATA(plan.xb)
     net.loss = <double *> cnp.PyArray_DATA(plan.loss)
     net.correct = <signed char *> cnp.PyArray_DATA(plan.correct)
+    net.kept = <unsigned char *> cnp.PyArray_DATA(plan.kept)
     net.flags = <int *> cnp.PyArray_DATA(plan.flags)
     net.g_off = &plan.g_off[0]
     net.batch_norm = plan.batch_norm
@@ -325,9 +345,9 @@ cdef inline bint _dropped(const Train *tr, int l) noexcept nogil:
 
 cdef inline bint _fused(const Train *tr) noexcept nogil:
     """Plain SGD with nothing else to do with the gradient: the step can be
-    fused into the product, W += (−lr)·δᵀ·a_in, and G is never written."""
-    return (tr.kind < 0 and tr.l1 == 0 and tr.l2 == 0 and tr.row_sq == NULL
-            and tr.noise_std == 0)
+    fused into the product, W += (−lr)·δᵀ·a_in (after W −= lr·(l2·W +
+    l1·sign W) when penalized), and G is never written."""
+    return tr.kind < 0 and tr.row_sq == NULL and tr.noise_std == 0
 
 
 # ------------------------------------------------------------ pieces and slices
@@ -387,7 +407,8 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
                 bias_activate(acts + net.a_off[l + 1] + lo, z + lo, P + net.b_off[l] + lo,
                               n, hi - lo, n_out, net.act[l])
             if l < L - 1 and _dropped(tr, l):
-                _dropout(acts + net.a_off[l + 1], n, n_out, lo, hi, tr, l, rows)
+                _dropout(acts + net.a_off[l + 1], net.kept + net.a_off[l + 1], n, n_out, lo, hi,
+                         tr, l, rows)
         fastbp_barrier()
 
 
@@ -442,20 +463,20 @@ cdef void _bn_activate(const Net *net, const floating *P, floating *z, Py_ssize_
             z[i * w + j] = activate(z[i * w + j], act)
 
 
-cdef void _dropout(floating *a, Py_ssize_t n, Py_ssize_t width, Py_ssize_t lo,
-                   Py_ssize_t hi, const Train *tr, int l,
+cdef void _dropout(floating *a, unsigned char *kept, Py_ssize_t n, Py_ssize_t width,
+                   Py_ssize_t lo, Py_ssize_t hi, const Train *tr, int l,
                    const Py_ssize_t *rows) noexcept nogil:
     """Inverted dropout on columns lo:hi of a (n, width): a = 0 where dropped,
-    a/(1−p) where kept."""
-    cdef Py_ssize_t i, j
+    a/(1−p) where kept; the mask is kept (same layout) for the backward pass."""
+    cdef Py_ssize_t i
+    cdef unsigned long long row
     cdef double p = tr.dropout[l]
-    cdef floating keep_scale = <floating> (1 / (1 - p))
     for i in range(n):
-        for j in range(lo, hi):
-            if fastbp_dropout_uniform(tr.seed, tr.epoch, rows[i], l, j) < p:
-                a[i * width + j] = 0
-            else:
-                a[i * width + j] *= keep_scale
+        row = fastbp_dropout_row(tr.seed, tr.epoch, rows[i])
+        if floating is float:
+            fastbp_sdropout_row(a + i * width, kept + i * width, row, l, lo, hi, p, 1 / (1 - p))
+        else:
+            fastbp_ddropout_row(a + i * width, kept + i * width, row, l, lo, hi, p, 1 / (1 - p))
 
 
 cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_rows,
@@ -503,8 +524,9 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                  deltas + net.a_off[l + 1], <int> n_out, P + net.w_off[l] + lo, <int> n_in,
                  <floating> 0, deltas + net.a_off[l] + lo, <int> n_in)
             if _dropped(tr, l - 1):
-                _dropout_grad(deltas + net.a_off[l], acts + net.a_off[l], n, n_in, lo, hi,
-                              tr, l - 1, rows, net.act[l - 1])
+                _dropout_grad(deltas + net.a_off[l], acts + net.a_off[l],
+                              net.kept + net.a_off[l], n, n_in, lo, hi, tr.dropout[l - 1],
+                              net.act[l - 1])
             else:
                 mul_activation_grad(deltas + net.a_off[l] + lo, acts + net.a_off[l] + lo,
                                     n, hi - lo, n_in, net.act[l - 1])
@@ -518,19 +540,18 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
         fastbp_barrier()
 
 
-cdef void _dropout_grad(floating *d, const floating *a, Py_ssize_t n, Py_ssize_t width,
-                        Py_ssize_t lo, Py_ssize_t hi, const Train *tr, int l,
-                        const Py_ssize_t *rows, int act) noexcept nogil:
+cdef void _dropout_grad(floating *d, const floating *a, const unsigned char *kept,
+                        Py_ssize_t n, Py_ssize_t width, Py_ssize_t lo, Py_ssize_t hi,
+                        double p, int act) noexcept nogil:
     """d ⊙= mask/(1−p) · σ'(z), σ' from the unscaled a·(1−p) of kept units."""
     cdef Py_ssize_t i, j
-    cdef double p = tr.dropout[l]
     cdef floating keep = <floating> (1 - p), keep_scale = <floating> (1 / (1 - p))
     for i in range(n):
         for j in range(lo, hi):
-            if fastbp_dropout_uniform(tr.seed, tr.epoch, rows[i], l, j) < p:
-                d[i * width + j] = 0
-            else:
+            if kept[i * width + j]:
                 d[i * width + j] *= keep_scale * activation_grad(a[i * width + j] * keep, act)
+            else:
+                d[i * width + j] = 0
 
 
 cdef void _clip_phase(const Net *net, const floating *x, Py_ssize_t n, const Train *tr,
@@ -601,6 +622,8 @@ cdef void _param_piece(const Net *net, floating *P, floating *G, const floating 
     cdef floating *gb = G + net.b_off[l] + lo
     cdef floating lr = <floating> tr.lr if tr != NULL else 0
     if tr != NULL and _fused(tr):
+        if tr.l1 != 0 or tr.l2 != 0:
+            _shrink(w, (hi - lo) * n_in, tr.lr * tr.l2, tr.lr * tr.l1)
         gemm(True, False, <int> (hi - lo), <int> n_in, <int> n, -lr, d + lo, <int> n_out,
              a_in, <int> n_in, <floating> 1, w, <int> n_in)
     else:
@@ -639,7 +662,6 @@ cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
     (at offset w_at of params) and their biases (at b_at)."""
     cdef Py_ssize_t i, j
     cdef double sq
-    cdef floating l1 = <floating> tr.l1, l2 = <floating> tr.l2
     if row_sq != NULL:
         # the plain gradient of the mean cost, before any penalty term
         for j in range(rows):
@@ -653,10 +675,12 @@ cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
             gw[i] += <floating> (tr.noise_std * fastbp_dp_normal(tr.noise_seed, tr.step, w_at + i))
         for j in range(rows):
             gb[j] += <floating> (tr.noise_std * fastbp_dp_normal(tr.noise_seed, tr.step, b_at + j))
-    if l1 != 0 or l2 != 0:
+    if tr.l1 != 0 or tr.l2 != 0:
         # ∂/∂W of λ2/2·‖W‖² + λ1·Σ|W| (weights only, not biases)
-        for i in range(rows * n_in):
-            gw[i] += l2 * w[i] + l1 * ((w[i] > 0) - (w[i] < 0))
+        if floating is float:
+            fastbp_sadd_penalty(gw, w, rows * n_in, tr.l1, tr.l2)
+        else:
+            fastbp_dadd_penalty(gw, w, rows * n_in, tr.l1, tr.l2)
     _step_slice(tr, w, gw, w_at, rows * n_in, NULL)
     _step_slice(tr, b, gb, b_at, rows, NULL)
 
@@ -680,20 +704,21 @@ cdef void _step_slice(const Train *tr, floating *p, const floating *g, Py_ssize_
                            <double *> tr.state + at, tr.stride, count)
 
 
-cdef void _max_norm_rows(floating *w, Py_ssize_t rows, Py_ssize_t n_in,
-                         double c) noexcept nogil:
+cdef inline void _max_norm_rows(floating *w, Py_ssize_t rows, Py_ssize_t n_in,
+                                double c) noexcept nogil:
     """Rescale each unit's incoming weight vector to norm c if it is longer."""
-    cdef Py_ssize_t i, j
-    cdef double sq
-    cdef floating scale
-    for j in range(rows):
-        sq = 0
-        for i in range(n_in):
-            sq += <double> w[j * n_in + i] * w[j * n_in + i]
-        if sq > c * c:
-            scale = <floating> (c / sqrt(sq))
-            for i in range(n_in):
-                w[j * n_in + i] *= scale
+    if floating is float:
+        fastbp_smax_norm_rows(w, rows, n_in, c)
+    else:
+        fastbp_dmax_norm_rows(w, rows, n_in, c)
+
+
+cdef inline void _shrink(floating *w, Py_ssize_t n, double a, double b) noexcept nogil:
+    """w −= a·w + b·sign(w): SGD's step on the L2 (a = lr·l2) and L1 terms."""
+    if floating is float:
+        fastbp_sshrink(w, n, a, b)
+    else:
+        fastbp_dshrink(w, n, a, b)
 
 
 cdef double _batch_sums(const Net *net, Py_ssize_t n, const double *sw,
