@@ -19,15 +19,14 @@ float64 twin at a float32 tolerance).
 import numpy as np
 
 from ._validation import check_values
+from .model import Model
 from .reference import activation_grad, feedforward
 
 
 # ------------------------------------------------------------ helpers
 
 def _check_net(net):
-    from .network import Network
-
-    if not isinstance(net, Network):
+    if not isinstance(net, Model):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
 
 
