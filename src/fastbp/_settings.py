@@ -134,3 +134,15 @@ def dropout_rates(model, dropout):
             raise ValueError(f"dropout rates must be in [0, 1); got {p}")
         out[l] = p
     return out
+
+
+def one_epoch(model: Any, X, Y, optimizer, batch_size, l2=0.0, sample_weight=None) -> FitSettings:
+    """One epoch over (X, Y) in order, batches of batch_size, with `optimizer`
+    and `l2`: for data a front end has checked already (the scikit-learn
+    estimators check theirs once per fit, not once per epoch). X, Y:
+    C-contiguous, of the model's dtype; sample_weight: float64, largest 1."""
+    return FitSettings(X=X, Y=Y, epochs=1, batch_size=batch_size, shuffle=False, seed=None,
+                       verbose=False, on_nonfinite="raise", optimizer=optimizer, l2=l2, l1=0.0,
+                       dropout=np.zeros(len(model.sizes) - 1), max_norm=0.0, schedule=None,
+                       early_stopping=None, callbacks=(), validation=None,
+                       sample_weight=sample_weight, clip=0.0, noise=0.0, progress=False)
