@@ -227,11 +227,7 @@ def hvp(net, X, Y, v):
 def per_sample_grad_norms(net, X, Y):
     """Norm of each sample's own cost gradient, without forming it.
 
-    Parameters
-    ----------
-    net : fastbp.Network
-    X, Y : array_like
-        As for ``net.gradients``.
+    Parameters: net, X, Y as for ``per_sample_gradients``.
 
     Returns
     -------
@@ -261,12 +257,7 @@ def per_sample_grad_norms(net, X, Y):
 def gnvp(net, X, Y, v):
     """Gauss-Newton-vector product G·v of the mean loss w.r.t. params.
 
-    Parameters
-    ----------
-    net : fastbp.Network
-    X, Y : array_like
-        As for ``net.gradients``.
-    v : array_like, shape (len(net.params),)
+    Parameters: net, X, Y, v as for ``hvp``.
 
     Returns
     -------

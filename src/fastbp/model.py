@@ -159,13 +159,11 @@ class Model:
             self._plans[key] = plan
         return plan
 
-    @property
-    def sizes(self) -> tuple:
-        return self._sizes
-
-    @property
-    def batch_norm(self) -> bool:
-        return self._batch_norm
+    sizes = property(lambda self: self._sizes, doc="Layer widths, inputs first.")
+    batch_norm = property(lambda self: self._batch_norm, doc="Batch norm of hidden layers?")
+    dtype = property(lambda self: self._dtype, doc="The float type of everything.")
+    output_activation = property(lambda self: self._output_activation, doc="Its name.")
+    cost = property(lambda self: self._cost, doc="Its name.")
 
     @property
     def gammas(self) -> list:
@@ -184,22 +182,10 @@ class Model:
         return self._running[1]
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
     def activation(self) -> Union[str, list]:
         """The hidden activation: a name, or a list of one name per hidden layer."""
         act = self._activation
         return act if isinstance(act, str) else list(act)
-
-    @property
-    def output_activation(self) -> str:
-        return self._output_activation
-
-    @property
-    def cost(self) -> str:
-        return self._cost
 
     @property
     def params(self) -> np.ndarray:

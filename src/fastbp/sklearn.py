@@ -782,16 +782,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(y_pred)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Probability of each class (of each label, multi-label).
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of `classes_`.
+        """Probability of each class (of each label, multi-label), for X as
+        in `predict`: proba, ndarray of shape (n_samples, n_classes), its
+        columns in the order of `classes_`.
         """
         check_is_fitted(self)
         y_pred = self._forward(X)
@@ -802,16 +795,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return y_pred
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """Logarithm of `predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
+        """Logarithm of `predict_proba`: log_proba, ndarray of shape
+        (n_samples, n_classes), for X as there."""
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
 

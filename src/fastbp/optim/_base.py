@@ -1,5 +1,6 @@
 """The base of fastbp's optimizers: hyper-parameter checks and state buffers."""
 import numbers
+from dataclasses import dataclass, field, fields
 from typing import Optional
 
 import numpy as np
@@ -30,20 +31,68 @@ def _pair(value, argname):
     return value
 
 
+# ------------------------------------------------------------ declaring fields
+# An optimizer is a dataclass whose fields say, once each, the name, default
+# and check of a setting; the field order is the order csrc/optim.h reads the
+# hyper-parameters in (fields with hyper=False are not passed to C).
+
+def between(low=0.0, high=None, low_open=False, high_open=True):
+    """The check of a real number in [low, high) (bounds as flagged)."""
+    return lambda value, argname: _rate(value, argname, low, high, low_open, high_open)
+
+
+def rate(default, hyper=True, **bounds):
+    """A real-number field, checked by between(**bounds)."""
+    return field(default=default, metadata={"check": between(**bounds), "hyper": hyper})
+
+
+def flag(default):
+    """A True/False field (passed to C as 1.0/0.0)."""
+    return field(default=default, metadata={"check": lambda value, argname: bool(value),
+                                            "hyper": True})
+
+
+def pair(default, first, second):
+    """A field of two numbers, checked by `first` and `second`."""
+    def check(value, argname):
+        a, b = _pair(value, argname)
+        return (first(a, f"{argname}[0]"), second(b, f"{argname}[1]"))
+    return field(default=default, metadata={"check": check, "hyper": True})
+
+
+def setting(default, check):
+    """A field that is no hyper-parameter of the C step (checked by `check`)."""
+    return field(default=default, metadata={"check": check, "hyper": False})
+
+
+optimizer = dataclass(eq=False)  # an optimizer's class decorator: identity equality
+
+
 class Optimizer:
-    """Base class: hyper-parameters, state buffers and the step count."""
+    """Base class: hyper-parameters (the dataclass fields of a subclass),
+    state buffers and the step count."""
     code: Optional[int] = None
     n_state = 0
     full_batch = False
 
-    def __init__(self, lr):
-        self.lr = _rate(lr, "lr", low_open=True)
+    def __post_init__(self):
+        for f in fields(self):  # type: ignore[arg-type]
+            setattr(self, f.name, f.metadata["check"](getattr(self, f.name), f.name))
         self.state = None  # (n_state, n_params) array, made on first use
         self.steps = 0     # updates done so far
+        self._check()
+
+    def _check(self):
+        """Rules between fields, after each field's own check."""
 
     def hyper(self):
         """Hyper-parameters in the order csrc/optim.h reads them."""
-        raise NotImplementedError
+        out = []
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.metadata["hyper"] and f.name != "lr":
+                value = getattr(self, f.name)
+                out += [float(v) for v in value] if isinstance(value, tuple) else [float(value)]
+        return tuple(out)
 
     def _hyper_for(self, n_samples):
         """hyper() for a full batch of n_samples (Quickprop scales its decay)."""
@@ -64,9 +113,6 @@ class Optimizer:
         return {"name": type(self).__name__, "lr": self.lr, "hyper": list(self.hyper()),
                 "steps": self.steps, "state": self.state}
 
-    def __repr__(self):
-        fields = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
-        return f"{type(self).__name__}({fields})"
-
     def _config(self):
-        return {"lr": self.lr}
+        """The settings by name, as the constructor takes them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]

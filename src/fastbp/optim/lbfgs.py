@@ -8,9 +8,10 @@ at most N iterations, each logged in the History like an epoch; the loop
 is fastbp.trainer.fit_lbfgs.
 """
 from .._validation import check_positive_int
-from ._base import Optimizer, _rate
+from ._base import Optimizer, between, optimizer, setting
 
 
+@optimizer
 class LBFGS(Optimizer):
     """Limited-memory BFGS (scipy.optimize.minimize, method 'L-BFGS-B').
 
@@ -31,18 +32,14 @@ class LBFGS(Optimizer):
     keeps no state between fits: a second fit starts a new curvature memory.
     """
     full_batch = True
+    tol: float = setting(1e-5, between())  # 0: stop on ftol, max_fun or the iterations only
+    ftol: float = setting(2.220446049250313e-09, between(low_open=True))
+    max_fun: int = setting(15000, check_positive_int)
+    history_size: int = setting(10, check_positive_int)
 
-    def __init__(self, tol=1e-5, ftol=2.220446049250313e-09, max_fun=15000, history_size=10):
-        super().__init__(1.0)  # no learning rate: the line search picks each step
-        self.tol = _rate(tol, "tol")  # 0: stop on ftol, max_fun or the iterations only
-        self.ftol = _rate(ftol, "ftol", low_open=True)
-        self.max_fun = check_positive_int(max_fun, "max_fun")
-        self.history_size = check_positive_int(history_size, "history_size")
+    def _check(self):
+        self.lr = 1.0  # no learning rate: the line search picks each step
         self.result = None
 
     def hyper(self):
         return ()
-
-    def _config(self):
-        return {"tol": self.tol, "ftol": self.ftol, "max_fun": self.max_fun,
-                "history_size": self.history_size}
