@@ -12,7 +12,7 @@ import pytest
 import fastbp
 from fastbp import optim, reference
 from fastbp.datasets import load_wheat_seeds, standardize
-from fastbp.optim import lbfgs
+from fastbp import trainer
 
 from conftest import DTYPES, as64, make_data, make_net, rel_err
 
@@ -87,7 +87,7 @@ def test_lbfgs_objective_is_loss_and_gradient(cost):
     net = make_net([4, 6, 3], "tanh", cost, init="auto", seed=3)
     X, Y = make_data(net, 9)
     w = np.random.default_rng(0).uniform(0.5, 2, 9)
-    f = lbfgs.objective(net, X, Y, w, l2=0.3)
+    f = trainer.objective(net, X, Y, w, l2=0.3)
     p0 = net.params.copy()
     value, grad = f(p0)
     ws = net.unflatten(p0)[0]
@@ -104,9 +104,9 @@ def test_lbfgs_objective_is_loss_and_gradient(cost):
 def test_lbfgs_blocks_equal_one_block(monkeypatch):
     net = make_net([4, 6, 3], "sigmoid", "cross_entropy", init="auto", seed=3)
     X, Y = make_data(net, 50)
-    whole = lbfgs.objective(net, X, Y, None, 0.0)(net.params.copy())
-    monkeypatch.setattr(lbfgs, "BLOCK", 7)
-    blocks = lbfgs.objective(net, X, Y, None, 0.0)(net.params.copy())
+    whole = trainer.objective(net, X, Y, None, 0.0)(net.params.copy())
+    monkeypatch.setattr(trainer, "LBFGS_BLOCK", 7)
+    blocks = trainer.objective(net, X, Y, None, 0.0)(net.params.copy())
     assert whole[0] == pytest.approx(blocks[0], rel=1e-13)
     assert rel_err(whole[1], blocks[1]) < 1e-13
 

@@ -22,8 +22,8 @@ if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
 from . import _core
 from ._version import __version__
 from ._threads import get_num_threads, set_num_threads
-from ._io import ModelFileError, load
-from .network import History, Network
+from ._io import ModelFileError
+from .network import History, Network, load
 from .gradcheck import check_gradients
 from . import reference, datasets
 

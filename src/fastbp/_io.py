@@ -20,12 +20,13 @@ import numpy as np
 
 from typing import TYPE_CHECKING
 
+from .optim import OPTIMIZERS
 from ._validation import ACTIVATIONS, COSTS, DTYPES, HIDDEN_ACTIVATIONS
 
 FORMAT = "fastbp-model"
 VERSION = 1
-if TYPE_CHECKING:
-    from .network import Network
+if TYPE_CHECKING:  # the model is handed in: this module imports none
+    from .model import Model
 
 MEMBERS = {"header.npy", "params.npy"}
 OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
@@ -151,7 +152,7 @@ def _read_header(path, archive):
     return header
 
 
-def load(path: str | os.PathLike) -> Network:
+def load(path: str | os.PathLike, network: type) -> Model:
     """Read a model written by `Network.save`.
 
     Parameters
@@ -169,8 +170,6 @@ def load(path: str | os.PathLike) -> Network:
         On anything wrong with the file: checked before anything is
         allocated, never unpickled.
     """
-    from .network import Network
-
     path = _check_path(path)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -217,7 +216,7 @@ def load(path: str | os.PathLike) -> Network:
     if not np.isfinite(params).all():
         raise _bad(path, "params contain NaN or inf")
     try:
-        net = Network(header["sizes"], activation=header["activation"],
+        net = network(header["sizes"], activation=header["activation"],
                       output_activation=header["output_activation"], cost=header["cost"],
                       dtype=header["dtype"], batch_norm=header["batch_norm"])
     except (TypeError, ValueError) as e:
@@ -234,8 +233,6 @@ def load(path: str | os.PathLike) -> Network:
 
 def _optimizer_from(path, head, state, params):
     """Rebuild a saved optimizer with its state; any problem is a bad file."""
-    from .optim import OPTIMIZERS
-
     name, config, steps = head.get("name"), head.get("config"), head.get("steps")
     cls = {c.__name__: c for c in OPTIMIZERS.values()}.get(name) if isinstance(name, str) else None
     if cls is None or not isinstance(config, dict) \

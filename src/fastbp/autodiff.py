@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from ._validation import LEAKY_SLOPE
+
 __all__ = ["Value", "network_loss", "grads"]
 
 
@@ -253,8 +255,6 @@ def network_loss(net, X, Y):
     biases : list of list of Value
         ``biases[l][j]`` is the leaf of ``net.biases[l][j]``.
     """
-    from ._core import LEAKY_SLOPE
-
     X, Y = net._data(X, Y)
     weights = [[[Value(w) for w in row] for row in W] for W in net.weights]
     biases = [[Value(b) for b in bl] for bl in net.biases]

@@ -19,15 +19,14 @@ float64 twin at a float32 tolerance).
 import numpy as np
 
 from ._validation import check_values
+from .model import Model
 from .reference import activation_grad, feedforward
 
 
 # ------------------------------------------------------------ helpers
 
 def _check_net(net):
-    from .network import Network
-
-    if not isinstance(net, Network):
+    if not isinstance(net, Model):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
 
 
@@ -228,11 +227,7 @@ def hvp(net, X, Y, v):
 def per_sample_grad_norms(net, X, Y):
     """Norm of each sample's own cost gradient, without forming it.
 
-    Parameters
-    ----------
-    net : fastbp.Network
-    X, Y : array_like
-        As for ``net.gradients``.
+    Parameters: net, X, Y as for ``per_sample_gradients``.
 
     Returns
     -------
@@ -262,12 +257,7 @@ def per_sample_grad_norms(net, X, Y):
 def gnvp(net, X, Y, v):
     """Gauss-Newton-vector product G·v of the mean loss w.r.t. params.
 
-    Parameters
-    ----------
-    net : fastbp.Network
-    X, Y : array_like
-        As for ``net.gradients``.
-    v : array_like, shape (len(net.params),)
+    Parameters: net, X, Y, v as for ``hvp``.
 
     Returns
     -------

@@ -58,18 +58,22 @@ statistics would have to span the global batch.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import traceback
 import warnings
 import zlib
+from dataclasses import replace
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core, _progress, optim
+from . import _core, _progress, optim, trainer
+from ._settings import check_fit
 from ._validation import check_sample_weight
-from .network import History, Network, _diverged, _lost_in_epoch
+from .model import Model
+from .trainer import History
 
 __all__ = ["fit", "shard", "save", "batch_layout", "interleaved_positions"]
 
@@ -182,7 +186,7 @@ def shard(*arrays: Any, comm: Optional[Any] = None):
     return out[0] if len(out) == 1 else out
 
 
-def save(net: Network, path, include_optimizer: bool = False, *,
+def save(net: Model, path, include_optimizer: bool = False, *,
          comm: Optional[Any] = None) -> None:
     """Write the model from rank 0; every rank calls this and returns once
     the file is written.
@@ -217,7 +221,7 @@ def save(net: Network, path, include_optimizer: bool = False, *,
         raise RuntimeError(f"fastbp.distributed.save: rank 0 could not write the model: {message}")
 
 
-def fit(net: Network, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
+def fit(net: Model, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
         lr: float = 3.0, shuffle: bool = True, seed: Optional[int] = None,
         validation_data: Optional[Tuple[Any, Any]] = None, verbose: bool = False,
         on_nonfinite: str = "raise", optimizer: Any = "sgd", l2: float = 0.0,
@@ -288,72 +292,42 @@ def fit(net: Network, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
     with MPI_Abort (comm.Abort(1)) after printing the rank and traceback
     (with a single rank it propagates instead).
     """
+    args = {k: v for k, v in locals().items() if k not in ("net", "comm")}
     MPI, comm = _comm(comm)
-    rank, size = comm.Get_rank(), comm.Get_size()
-
-    # 1. Every rank checks its own arguments, then all compare notes.
-    error, setup, locked = None, None, False
-    try:
-        setup = _check(net, X, Y, epochs, batch_size, lr, shuffle, seed, validation_data,
-                       on_nonfinite, optimizer, l2, l1, dropout, max_norm, lr_schedule,
-                       early_stopping, callbacks, sample_weight, clip_per_sample, noise,
-                       progress)
-        locked = net._fit_lock.acquire(blocking=False)
-        if not locked:
-            raise RuntimeError("fit is already running on this network in another thread")
-    except Exception as e:
-        error = e
-    note: Dict[str, Any] = {"error": None if error is None else (type(error).__name__, str(error))}
-    if setup is not None:
-        sw = setup["sample_weight"]
-        val = setup["validation"]
-        note.update(rows=setup["X"].shape[0], n_val=setup["n_val"],
-                    val_weighted=None if val is None else val[2] is not None,
-                    val_weight=0.0 if val is None else
-                    float(val[0].shape[0] if val[2] is None else val[2].sum()),
-                    largest=None if sw is None else float(sw.max()),
-                    signature=setup["signature"],
-                    seed=np.random.SeedSequence().entropy if seed is None else seed)
-    try:
-        notes = comm.allgather(note)
+    with contextlib.ExitStack() as stack:
+        # 1. Every rank checks its own arguments, then all compare notes.
+        error, s, signature = None, None, None
+        try:
+            s, signature = _check(net, args)
+            stack.enter_context(trainer.exclusive(net))
+        except Exception as e:
+            error = e
+        notes = comm.allgather(_note(s, signature, error, args["seed"]))
         _agree(notes, error)
-        if setup["sample_weight"] is not None:
-            largest = max(n["largest"] for n in notes)
-            if not largest:
-                raise ValueError("sample_weight is all zero on every rank: there is nothing "
-                                 "to learn from")
-            setup["sample_weight"] /= largest  # as fit, by the largest of all ranks' weights
-        if setup["early_stopping"] is not None and not sum(n["n_val"] for n in notes):
-            raise ValueError("early_stopping needs validation_data on at least one rank")
-        if len({n["val_weighted"] for n in notes if n["val_weighted"] is not None}) > 1:
-            raise ValueError("validation_data: give weights (X_val, Y_val, w_val) on every rank "
-                             "that has validation data, or on none")
-        if any(n["n_val"] for n in notes) and not sum(n["val_weight"] for n in notes):
-            raise ValueError("validation_data[2] is all zero on every rank")
-    except BaseException:
-        if locked:
-            net._fit_lock.release()
-        raise
+        _agree_on_data(s, notes)
+        # 2. Train. From here on an exception on one rank aborts the job.
+        return _train(net, comm, MPI, s, notes)
 
-    # 2. Train. From here on an exception on one rank aborts the job.
-    trainer = None
+
+def _train(net, comm, MPI, s, notes):
+    """Step 2 of fit: all epochs on every rank."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    ranks = None
     try:
         with net._lock:
-            trainer = _Trainer(net, comm, MPI, setup, notes, rank)
-            bar = _progress.bar(setup["epochs"], setup["progress"] and rank == 0)
+            bar = _progress.bar(s.epochs, s.progress and rank == 0)
             try:
-                history, failure = trainer.run(verbose and rank == 0, bar)
+                ranks = _Trainer(net, comm, MPI, s, notes, rank, bar)
+                history, failure = ranks.run()
             finally:
                 bar.close()
     except BaseException as e:
         if size == 1:  # nobody waits for this rank: behave as Network.fit
-            if isinstance(e, KeyboardInterrupt) and trainer is not None:
-                e.history = trainer.history  # type: ignore[attr-defined]
+            if isinstance(e, KeyboardInterrupt) and ranks is not None:
+                e.history = ranks.end.history  # type: ignore[attr-defined]
             raise
-        _abort(comm, rank, size, trainer, e)
+        _abort(comm, rank, size, ranks, e)
         raise  # not reached: MPI_Abort ends this process
-    finally:
-        net._fit_lock.release()
     if failure is not None:
         raise failure
     return history
@@ -361,55 +335,76 @@ def fit(net: Network, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
 
 # ------------------------------------------------------------ checks
 
-def _check(net, X, Y, epochs, batch_size, lr, shuffle, seed, validation_data, on_nonfinite,
-           optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping, callbacks,
-           sample_weight, clip_per_sample, noise, progress):
-    """fit's argument checks for this rank; returns the checked values and
-    the signature every rank must share."""
-    if not isinstance(net, Network):
+def _check(net, args):
+    """fit's argument checks for this rank: the FitSettings and the
+    signature every rank must share."""
+    if not isinstance(net, Model):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
     if net.batch_norm:
         raise NotImplementedError("fastbp.distributed.fit does not train batch-norm networks: "
                                   "the statistics would have to span the global batch")
-    if (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)
-            and hasattr(validation_data[0], "__len__") and len(validation_data[0]) == 0):
-        validation_data = None  # this rank holds no validation rows (shard() of a few)
-    c = net._check_fit(X, Y, epochs, batch_size, lr, seed, validation_data, on_nonfinite,
-                       optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping,
-                       callbacks, sample_weight, clip_per_sample, noise, progress,
-                       weights=_sample_weight, each_rank=False)
-    opt = c["optimizer"]
+    val = args["validation_data"]
+    if (isinstance(val, (tuple, list)) and len(val) in (2, 3)
+            and hasattr(val[0], "__len__") and len(val[0]) == 0):
+        args = dict(args, validation_data=None)  # no validation rows here (shard() of a few)
+    s = check_fit(net, **args, weights=_sample_weight, each_rank=False)
+    opt = s.optimizer
     # L-BFGS searches along a line; iRprop+ compares each step's cost with the last one's
     if isinstance(opt, optim.LBFGS) or getattr(opt, "_loss_memory", None) is not None:
         raise NotImplementedError(f"fastbp.distributed.fit does not do {type(opt).__name__}: its "
                                   f"step needs more than one gradient (a line search, or the "
                                   f"last step's cost); 'rprop' / 'irprop-' are available")
-    if c["dropout"].any():
+    if s.dropout.any():
         raise NotImplementedError("fastbp.distributed.fit does not do dropout: the masks would "
                                   "have to be drawn for the global batch; use dropout=0")
-    if c["clip"] or c["noise"]:
+    if s.clip or s.noise:
         raise NotImplementedError("fastbp.distributed.fit does not do DP-SGD (clip_per_sample, "
                                   "noise): the clipping and the noise would have to be "
                                   "accounted over the global batch")
-    X, Y, epochs, batch_size = c["X"], c["Y"], c["epochs"], c["batch_size"]
-    l2, l1, max_norm, schedule = c["l2"], c["l1"], c["max_norm"], c["schedule"]
-    early_stopping, callbacks, validation = c["early_stopping"], c["callbacks"], c["validation"]
-    sample_weight, max_norm = c["sample_weight"], max_norm or None
     signature = {
         "sizes": tuple(net.sizes), "dtype": net.dtype.name, "activation": net.activation,
-        "output_activation": net.output_activation, "cost": net.cost, "epochs": epochs,
-        "batch_size": batch_size, "shuffle": bool(shuffle), "optimizer": repr(opt),
-        "l2": l2, "l1": l1, "max_norm": max_norm, "on_nonfinite": on_nonfinite,
-        "lr_schedule": None if schedule is None else type(schedule).__name__,
-        "early_stopping": early_stopping, "sample_weight": sample_weight is not None,
+        "output_activation": net.output_activation, "cost": net.cost, "epochs": s.epochs,
+        "batch_size": s.batch_size, "shuffle": s.shuffle, "optimizer": repr(opt),
+        "l2": s.l2, "l1": s.l1, "max_norm": s.max_norm or None,
+        "on_nonfinite": s.on_nonfinite,
+        "lr_schedule": None if s.schedule is None else type(s.schedule).__name__,
+        "early_stopping": s.early_stopping, "sample_weight": s.sample_weight is not None,
     }
-    return dict(X=X, Y=Y, epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle),
-                on_nonfinite=on_nonfinite, optimizer=opt, l2=l2, l1=l1,
-                max_norm=max_norm or 0.0, schedule=schedule, early_stopping=early_stopping,
-                callbacks=callbacks, validation=validation, sample_weight=sample_weight,
-                progress=bool(progress),
-                n_val=0 if validation is None else validation[0].shape[0],
-                signature=signature)
+    return s, signature
+
+
+def _note(s, signature, error, seed):
+    """What this rank tells the others: its error, or its data's shape."""
+    note: Dict[str, Any] = {"error": None if error is None else (type(error).__name__, str(error))}
+    if s is not None:
+        sw, val = s.sample_weight, s.validation
+        note.update(rows=s.X.shape[0], n_val=0 if val is None else val[0].shape[0],
+                    val_weighted=None if val is None else val[2] is not None,
+                    val_weight=0.0 if val is None else
+                    float(val[0].shape[0] if val[2] is None else val[2].sum()),
+                    largest=None if sw is None else float(sw.max()),
+                    signature=signature,
+                    seed=np.random.SeedSequence().entropy if seed is None else seed)
+    return note
+
+
+def _agree_on_data(s, notes):
+    """The checks that need every rank's data (the notes are the same list on
+    every rank, so every rank raises alike); the sample weights divided by
+    the largest of all ranks', as fit divides by its largest."""
+    if s.sample_weight is not None:
+        largest = max(n["largest"] for n in notes)
+        if not largest:
+            raise ValueError("sample_weight is all zero on every rank: there is nothing "
+                             "to learn from")
+        s.sample_weight[...] /= largest
+    if s.early_stopping is not None and not sum(n["n_val"] for n in notes):
+        raise ValueError("early_stopping needs validation_data on at least one rank")
+    if len({n["val_weighted"] for n in notes if n["val_weighted"] is not None}) > 1:
+        raise ValueError("validation_data: give weights (X_val, Y_val, w_val) on every rank "
+                         "that has validation data, or on none")
+    if any(n["n_val"] for n in notes) and not sum(n["val_weight"] for n in notes):
+        raise ValueError("validation_data[2] is all zero on every rank")
 
 
 def _sample_weight(weights, n, argname):
@@ -449,13 +444,13 @@ def _agree(notes, error):
                                  f"call fit with the same network structure and settings")
 
 
-def _abort(comm, rank, size, trainer, exc):
-    if trainer is None:
+def _abort(comm, rank, size, ranks, exc):
+    if ranks is None:
         where = ""
-    elif trainer.batch is None:
-        where = f" at the end of epoch {trainer.epoch + 1}"
+    elif ranks.batch is None:
+        where = f" at the end of epoch {ranks.epoch + 1}"
     else:
-        where = f" in epoch {trainer.epoch + 1}, batch {trainer.batch + 1}"
+        where = f" in epoch {ranks.epoch + 1}, batch {ranks.batch + 1}"
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     sys.stdout.flush()
     sys.stderr.write(f"fastbp.distributed.fit: rank {rank} of {size} failed{where}:\n{text}"
@@ -470,16 +465,16 @@ def _abort(comm, rank, size, trainer, exc):
 class _Trainer:
     """Buffers and the step loop of one distributed fit."""
 
-    def __init__(self, net, comm, MPI, setup, notes, rank):
-        self.net, self.comm, self.setup = net, comm, setup
+    def __init__(self, net, comm, MPI, s, notes, rank, bar):
+        self.net, self.comm, self.s = net, comm, s
         self.MPI, self.in_place, self.op = MPI, MPI.IN_PLACE, MPI.SUM
-        self.X, self.Y, self.sw = setup["X"], setup["Y"], setup["sample_weight"]
+        self.X, self.Y, self.sw = s.X, s.Y, s.sample_weight
         sizes, seed = [n["rows"] for n in notes], notes[0]["seed"]
         self.epoch = self.batch = 0
-        opt = setup["optimizer"]
+        opt = s.optimizer
         self.opt = opt
         # a full-batch optimizer (Rprop) takes all rows of all ranks per update, as in fit
-        batch_size = sum(sizes) if opt.full_batch else setup["batch_size"]
+        batch_size = sum(sizes) if opt.full_batch else s.batch_size
         starts, counts = batch_layout(sizes, rank, batch_size)
         self.starts, self.counts = starts.tolist(), counts.tolist()
         # the global number of rows, or their total weight: what fit divides the epoch's
@@ -493,26 +488,25 @@ class _Trainer:
         self.buf = np.zeros(n_params + _N_SLOTS, dtype=net.dtype)
         self.grad = self.buf[:n_params]
         self.slot = n_params
-        if setup["shuffle"]:
+        if s.shuffle:
             self.xbuf = np.empty((cap, self.X.shape[1]), dtype=net.dtype)
             self.ybuf = np.empty((cap, self.Y.shape[1]), dtype=net.dtype)
             self.wbuf = np.empty(cap)
         self.rng = (np.random.default_rng(seed) if rank == 0 else
                     np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(rank,))))
-        self.kind, self.state = net._update_rule(opt)
+        self.kind, self.state = trainer.update_rule(net, opt)
         # a full-batch rule may scale its settings by the data's weight (Quickprop's decay)
-        hyper = opt._hyper_for(self.weight) if hasattr(opt, "_hyper_for") else opt.hyper()
-        self.hyper = np.asarray(hyper, dtype=np.float64)
+        self.hyper = np.asarray(opt._hyper_for(self.weight), dtype=np.float64)
         self.allreduce_seconds = 0.0
         self.last_sq = None
-        self.history = History()
+        self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net.params, bar,
+                                    vote=lambda stop: comm.allreduce(stop, op=MPI.LOR))
         # rank 0's starting point for everyone
         comm.Bcast(net.params, root=0)
         if self.state.size:
             comm.Bcast(self.state, root=0)
         opt.steps = comm.bcast(opt.steps, root=0)
-        net._optimizer = opt
-        net._penalty = (setup["l2"], setup["l1"])
+        net._trained_with(opt, s.l2, s.l1)
 
     def steps(self, order, lr, stop_at, check=False):
         """The first stop_at batches of an epoch. Returns (Σ cost, Σ correct,
@@ -520,7 +514,7 @@ class _Trainer:
         (undoing it) at an update that makes the parameters non-finite."""
         comm, buf, grad, slot = self.comm, self.buf, self.grad, self.slot
         X, Y, sw, plan, params = self.X, self.Y, self.sw, self.plan, self.net.params
-        starts, counts, opt, setup = self.starts, self.counts, self.opt, self.setup
+        starts, counts, opt, s = self.starts, self.counts, self.opt, self.s
         gradients, apply_update, perf = _core.gradients, _core.apply_update, time.perf_counter
         in_place, op = self.in_place, self.op
         last = len(counts) - 1
@@ -572,7 +566,7 @@ class _Trainer:
             if check:
                 before = (params.copy(), self.state.copy())
             apply_update(plan, params, grad, lr, self.kind, self.hyper, opt.steps + 1,
-                         self.state, setup["l1"], setup["l2"], setup["max_norm"])
+                         self.state, s.l1, s.l2, s.max_norm)
             opt.steps += 1
             if check and not np.isfinite(params).all():
                 params[...], self.state[...] = before
@@ -583,28 +577,23 @@ class _Trainer:
             done += 1
         return total, correct, done, False
 
-    def run(self, verbose, bar):
+    def run(self):
         """All epochs: returns (History, None) or (partial History,
         FloatingPointError to raise on every rank). Rank 0 reports on the
-        progress bar `bar` (a no-op elsewhere)."""
-        net, comm, setup, opt = self.net, self.comm, self.setup, self.opt
+        progress bar (a no-op elsewhere)."""
+        net, s, opt, end = self.net, self.s, self.opt, self.end
         params, state = net.params, self.state
-        schedule, epochs = setup["schedule"], setup["epochs"]
-        n_batches = len(self.counts)
-        history = self.history
-        best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
-        for epoch in range(epochs):
+        for epoch in range(s.epochs):
             self.epoch = epoch
-            lr, failure = self.epoch_lr(schedule, epoch)
+            lr, failure = self.epoch_lr(s.schedule, epoch)
             if failure is not None:
-                return history, failure
-            order = (self.rng.permutation(self.X.shape[0]).astype(np.intp)
-                     if setup["shuffle"] else None)
+                return end.history, failure
+            order = self.rng.permutation(self.X.shape[0]).astype(np.intp) if s.shuffle else None
             backup = (params.copy(), state.copy(), opt.steps)
             self.allreduce_seconds = 0.0
             self.last_sq = None  # stays None if the epoch's last batch is skipped (no weight)
             start = time.perf_counter()
-            total, correct, done, nonfinite = self.steps(order, lr, n_batches)
+            total, correct, done, nonfinite = self.steps(order, lr, len(self.counts))
             seconds = time.perf_counter() - start
             self.batch = None  # for the error message: validation, callbacks
             if nonfinite or not np.isfinite(params).all():
@@ -612,40 +601,25 @@ class _Trainer:
                 if not np.isfinite(params).all():
                     params[...], state[...], opt.steps = backup
                     kept = self.steps(order, lr, done, check=True)[2]
-                return history, _diverged(_lost_in_epoch(epoch, done, kept),
-                                          setup["on_nonfinite"], history)
+                return end.history, trainer.diverged(trainer.lost_in_epoch(epoch, done, kept),
+                                                     s.on_nonfinite, end.history)
             logs = {"loss": total / self.weight, "accuracy": correct / self.weight}
             self.validate(logs)
-            logs["lr"] = lr
-            logs["seconds"] = seconds
-            logs["allreduce_seconds"] = self.allreduce_seconds
-            sq = self.last_sq
-            logs["grad_norm"] = [
-                np.nan if sq is None else float(np.sqrt(sq[w:w + W.size].sum()
+            logs.update(lr=lr, seconds=seconds, allreduce_seconds=self.allreduce_seconds,
+                        grad_norm=self.grad_norms())
+            if end(epoch, logs, lambda: f"  ({self.n_global / seconds:,.0f} samples/s on "
+                                        f"{self.comm.Get_size()} ranks)"):
+                break
+        end.restore_best()
+        self.check_identical()
+        return end.history, None
+
+    def grad_norms(self):
+        """‖∇‖ of each layer's weights and biases on the epoch's last batch."""
+        sq, net = self.last_sq, self.net
+        return [np.nan if sq is None else float(np.sqrt(sq[w:w + W.size].sum()
                                                         + sq[b:b + B.size].sum()))
                 for w, b, W, B in zip(net._w_off, net._b_off, net.weights, net.biases)]
-            history._append(epoch, logs)
-            bar.update()
-            bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}")
-            if verbose:
-                bar.write(f"epoch {epoch + 1}/{epochs}: " + "  ".join(
-                    f"{k} {v:.4f}" for k, v in logs.items() if k != "grad_norm")
-                    + f"  ({self.n_global / seconds:,.0f} samples/s on {comm.Get_size()} "
-                    f"ranks)")
-            if schedule is not None:
-                schedule.observe(logs)
-            if setup["early_stopping"] is not None:
-                if logs["val_loss"] < best[0]:
-                    best = (logs["val_loss"], params.copy(), epoch)
-                elif epoch - best[2] >= setup["early_stopping"]:
-                    break  # the best weights are restored below
-            stop = any(f(epoch, logs) is False for f in setup["callbacks"])
-            if comm.allreduce(stop, op=self.MPI.LOR):
-                break
-        if setup["early_stopping"] is not None and best[1] is not None:
-            params[...] = best[1]
-        self.check_identical()
-        return history, None
 
     def epoch_lr(self, schedule, epoch):
         """(lr, None), the epoch's rate as rank 0's schedule gives it, the
@@ -663,14 +637,14 @@ class _Trainer:
         if error is None:
             return lr, None
         failure = _PASSED_ON.get(error[0], RuntimeError)(f"lr_schedule on rank 0: {error[1]}")
-        failure.history = self.history  # type: ignore[attr-defined]
+        failure.history = self.end.history  # type: ignore[attr-defined]
         return None, failure
 
     def validate(self, logs):
         """val_loss, val_accuracy over all ranks' validation rows, if any."""
         sums = np.zeros(3)
-        if self.setup["validation"] is not None:
-            X, Y, w = self.setup["validation"]
+        if self.s.validation is not None:
+            X, Y, w = self.s.validation
             cost, correct = self.net._per_sample(X, Y)
             if w is None:
                 sums[:] = cost.sum(), correct.sum(), cost.size

@@ -1,6 +1,9 @@
 """Numerical gradient check (Nielsen ch. 2): backprop against central differences."""
 import numpy as np
 
+from ._validation import check_positive_float
+from .network import Network
+
 
 def check_gradients(net, X, Y, eps=1e-6):
     """Largest relative error between backprop's gradient and the central
@@ -12,9 +15,6 @@ def check_gradients(net, X, Y, eps=1e-6):
     mathematics of the compiled kernels and leaves `net` unchanged. Batch
     norm uses the statistics of X, as training does (its γ are checked too).
     """
-    from .network import Network
-    from ._validation import check_positive_float
-
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
     eps = check_positive_float(eps, "eps")

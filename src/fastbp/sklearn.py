@@ -68,7 +68,8 @@ except ImportError as e:  # validate_data and __sklearn_tags__ are sklearn >= 1.
     raise ImportError("fastbp.sklearn needs scikit-learn >= 1.6: "
                       "pip install 'fastbp[sklearn]'") from e
 
-from . import optim
+from . import optim, trainer
+from ._settings import one_epoch
 from ._threads import get_num_threads, set_num_threads
 from .network import Network
 
@@ -94,6 +95,11 @@ def _num_threads(n):
         yield
     finally:
         set_num_threads(old)
+
+
+def _params(names):
+    """An estimator's __init__ arguments, from its locals()."""
+    return {k: v for k, v in names.items() if k not in ("self", "__class__")}
 
 
 def _sq_norm(weights):
@@ -135,36 +141,10 @@ class _BaseMLP(BaseEstimator):
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
-                 learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state,
-                 tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
-                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
-                 dtype, n_threads):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
-        self.n_threads = n_threads
+    def __init__(self, **params):
+        # sklearn's rule: __init__ stores the parameters as given, nothing else
+        for name, value in params.items():
+            setattr(self, name, value)
 
     # ------------------------------------------------------------ the network
 
@@ -249,6 +229,61 @@ class _BaseMLP(BaseEstimator):
             self._build_network(state["coefs_"], state["intercepts_"])
 
     # ------------------------------------------------------------ fit
+
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):
+        """Fit the model to X and y.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Sparse input is densified.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; for the classifier, class labels or a 0/1 indicator
+            matrix for multi-label.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Each batch's loss is the weighted mean Σ w_i c_i / Σ w_i.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight=self._weighted(y, sample_weight), incremental=False)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):
+        """One epoch over X and y (solvers 'sgd', 'adam', 'rprop').
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight=self._weighted(y, sample_weight), incremental=True)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted classes (classifier) or values (regressor).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _weighted(self, y, sample_weight):
+        """The sample weights to train with (the classifier's class weights)."""
+        return sample_weight
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self.hidden_layer_sizes
@@ -492,8 +527,8 @@ class _BaseMLP(BaseEstimator):
             l2 = self.alpha / float(batch_w[b0]) if self.alpha else 0.0
             sq0 = _sq_norm(net.weights) if self.alpha else 0.0
             try:
-                history = net.fit(X[a:z], Y[a:z], epochs=1, batch_size=size, shuffle=False,
-                                  optimizer=opt, l2=l2, sample_weight=w)
+                history = trainer.fit(net, one_epoch(net, X[a:z], Y[a:z], opt, size, l2,
+                                                     None if w is None else w / w.max()))
             except FloatingPointError as e:
                 raise ValueError("Solver produced non-finite parameter weights. The input "
                                  "data may contain large values and need to be "
@@ -540,11 +575,20 @@ class _BaseMLP(BaseEstimator):
         with _num_threads(self.n_threads):
             return net.forward(X)
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
+    def _decode(self, y_pred):
+        """Predictions from the network's outputs, (n_samples, n_outputs_)."""
+        raise NotImplementedError
+
+    def _predict(self, X, check_input=True):
+        return self._decode(self._forward(X, check_input=check_input))
+
+    def _score(self, X, y, sample_weight=None):
+        """The estimator's score (accuracy, R²) of validated X; NaN for
+        non-finite predictions."""
         y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return score_function(y, y_pred, sample_weight=sample_weight)
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     def _check_solver(self):
         if self.solver not in _ITERATIVE:
@@ -654,21 +698,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: int = 10, max_fun: int = 15000, dtype: str | type | None = None,
                  n_threads: int | None = None, class_weight: dict | str | None = None) -> None:
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
-            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dtype=dtype, n_threads=n_threads)
-        self.class_weight = class_weight
+        super().__init__(**_params(locals()))
 
     _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
                                     "class_weight": [dict, list, StrOptions({"balanced"}), None]}
 
-    def _class_weighted(self, y, sample_weight):
+    def _weighted(self, y, sample_weight):
         """sample_weight times each sample's class weight (sklearn's meaning:
         'balanced' is n_samples / (n_classes · count of the class))."""
         if self.class_weight is None:
@@ -710,27 +745,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _targets_for_score(self, Y):
         return self._label_binarizer.inverse_transform(Y)
 
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
-            ) -> MLPClassifier:
-        """Fit the model to X and y.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Sparse input is densified.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a 0/1 indicator matrix for multi-label.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Each batch's loss is the weighted mean Σ w_i c_i / Σ w_i.
-
-        Returns
-        -------
-        self : MLPClassifier
-        """
-        self._validate_params()
-        sample_weight = self._class_weighted(y, sample_weight)
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                     classes: ArrayLike | None = None) -> MLPClassifier:
@@ -752,49 +766,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if isinstance(self.class_weight, str):  # as sklearn's SGDClassifier
             raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
                              "its weights depend on all of the data; pass a dict")
-        sample_weight = self._class_weighted(y, sample_weight)
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        return super().partial_fit(X, y, sample_weight)
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predicted classes.
+    _score_function = staticmethod(accuracy_score)
 
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
-        """
-        check_is_fitted(self)
-        return self._predict(X)
-
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward(X, check_input=check_input)
+    def _decode(self, y_pred):
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight, accuracy_score)
-
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Probability of each class (of each label, multi-label).
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of `classes_`.
+        """Probability of each class (of each label, multi-label), for X as
+        in `predict`: proba, ndarray of shape (n_samples, n_classes), its
+        columns in the order of `classes_`.
         """
         check_is_fitted(self)
         y_pred = self._forward(X)
@@ -805,16 +795,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return y_pred
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """Logarithm of `predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
+        """Logarithm of `predict_proba`: log_proba, ndarray of shape
+        (n_samples, n_classes), for X as there."""
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
 
@@ -856,16 +838,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: int = 10, max_fun: int = 15000, dtype: str | type | None = None,
                  n_threads: int | None = None) -> None:
-        self.loss = loss
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
-            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dtype=dtype, n_threads=n_threads)
+        super().__init__(**_params(locals()))
 
     def _cost(self):
         return "quadratic", "identity", "identity"
@@ -883,60 +856,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _targets_for_score(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y
 
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
-            ) -> MLPRegressor:
-        """Fit the model to X and y.
+    _score_function = staticmethod(r2_score)
 
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Sparse input is densified.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Each batch's loss is the weighted mean Σ w_i c_i / Σ w_i.
-
-        Returns
-        -------
-        self : MLPRegressor
-        """
-        self._validate_params()
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
-    @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
-                    ) -> MLPRegressor:
-        """One epoch over X and y (solvers 'sgd', 'adam', 'rprop').
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : MLPRegressor
-        """
-        self._validate_params()
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predicted values.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        """
-        check_is_fitted(self)
-        return self._predict(X)
-
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward(X, check_input=check_input)
+    def _decode(self, y_pred):
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
-
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight, r2_score)

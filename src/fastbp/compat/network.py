@@ -25,7 +25,7 @@ import random
 import numpy as np
 
 from ..network import Network as _FastNetwork
-from ..network import _ParamList
+from ..model import _ParamList
 
 
 class _CompatNetwork:

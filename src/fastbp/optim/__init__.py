@@ -10,102 +10,35 @@ compiled epoch loop (csrc/optim.c), for each thread's own rows.
     net.fit(X, y, optimizer="adam", lr=1e-3)     # a fresh Adam per fit call
 """
 import numbers
-from typing import Optional
 
 import numpy as np
 
 from .._validation import check_name
 
-# Codes of csrc/optim.h.
-SGD_CODE, ADAM_CODE, RMSPROP_CODE, ADAGRAD_CODE, RPROP_CODE, IRPROP_PLUS_CODE, QUICKPROP_CODE \
-    = range(7)
+from ._base import (ADAGRAD_CODE, ADAM_CODE, IRPROP_PLUS_CODE, QUICKPROP_CODE, RMSPROP_CODE,
+                    RPROP_CODE, SGD_CODE, Optimizer, between, flag, optimizer, pair, rate,
+                    setting)
+
+UNIT = dict(high=1.0)  # a rate in [0, 1)
 
 
-def _rate(value, argname, low=0.0, high=None, low_open=False, high_open=True):
-    """A real number in [low, high) (bounds as flagged), named in errors."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{argname} must be a number; got {value!r}")
-    value = float(value)
-    ok = np.isfinite(value) and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = "(" if low_open else "["
-        hi = "" if high is None else (f"{high})" if high_open else f"{high}]")
-        raise ValueError(f"{argname} must be in {lo}{low}, {hi or 'inf)'}; got {value}")
-    return value
-
-
-def _pair(value, argname):
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{argname} must be a pair of numbers; got {value!r}")
-    return value
-
-
-class Optimizer:
-    """Base class: hyper-parameters, state buffers and the step count."""
-    code: Optional[int] = None
-    n_state = 0
-    full_batch = False
-
-    def __init__(self, lr):
-        self.lr = _rate(lr, "lr", low_open=True)
-        self.state = None  # (n_state, n_params) array, made on first use
-        self.steps = 0     # updates done so far
-
-    def hyper(self):
-        """Hyper-parameters in the order csrc/optim.h reads them."""
-        raise NotImplementedError
-
-    def _hyper_for(self, n_samples):
-        """hyper() for a full batch of n_samples (Quickprop scales its decay)."""
-        return self.hyper()
-
-    def _initial_state(self, params):
-        return np.zeros((self.n_state, params.size), dtype=params.dtype)
-
-    def _bind(self, params):
-        """State buffers for this parameter vector (fresh if it changed)."""
-        if self.state is None or self.state.shape[1:] != params.shape or self.state.dtype != params.dtype:
-            self.state = self._initial_state(params)
-            self.steps = 0
-        return self.state
-
-    def state_dict(self):
-        """Everything needed to resume: the kind, hyper-parameters, state."""
-        return {"name": type(self).__name__, "lr": self.lr, "hyper": list(self.hyper()),
-                "steps": self.steps, "state": self.state}
-
-    def __repr__(self):
-        fields = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
-        return f"{type(self).__name__}({fields})"
-
-    def _config(self):
-        return {"lr": self.lr}
-
-
+@optimizer
 class SGD(Optimizer):
     """SGD with optional momentum (heavy ball or Nesterov) and weight decay:
     d = g + wd·p; buf = μ·buf + d; d = d + μ·buf (Nesterov) or buf; p −= lr·d."""
     code = SGD_CODE
+    lr: float = rate(0.1, low_open=True)
+    momentum: float = rate(0.0, **UNIT)
+    nesterov: bool = flag(False)
+    weight_decay: float = rate(0.0)
 
-    def __init__(self, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(lr)
-        self.momentum = _rate(momentum, "momentum", 0.0, 1.0)
-        self.nesterov = bool(nesterov)
-        self.weight_decay = _rate(weight_decay, "weight_decay")
+    def _check(self):
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov needs a momentum > 0")
         self.n_state = 1 if self.momentum else 0
 
-    def hyper(self):
-        return (self.momentum, float(self.nesterov), self.weight_decay)
 
-    def _config(self):
-        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
-
-
+@optimizer
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with torch's bias correction and optional AMSGrad;
     weight decay added to the gradient (L2), as torch.optim.Adam does.
@@ -114,86 +47,58 @@ class Adam(Optimizer):
     p −= lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε̂)."""
     code = ADAM_CODE
     decoupled = False
+    lr: float = rate(1e-3, low_open=True)
+    betas: tuple = pair((0.9, 0.999), between(**UNIT), between(**UNIT))
+    eps: float = rate(1e-8, low_open=True)
+    weight_decay: float = rate(0.0)
+    amsgrad: bool = flag(False)
+    epsilon_hat: bool = flag(False)
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 epsilon_hat=False):
-        super().__init__(lr)
-        b1, b2 = _pair(betas, "betas")
-        self.betas = (_rate(b1, "betas[0]", 0.0, 1.0), _rate(b2, "betas[1]", 0.0, 1.0))
-        self.eps = _rate(eps, "eps", low_open=True)
-        self.weight_decay = _rate(weight_decay, "weight_decay")
-        self.amsgrad = bool(amsgrad)
-        self.epsilon_hat = bool(epsilon_hat)
+    def _check(self):
         self.n_state = 3 if self.amsgrad else 2
 
     def hyper(self):
-        return (*self.betas, self.eps, self.weight_decay, float(self.amsgrad),
-                float(self.decoupled), float(self.epsilon_hat))
-
-    def _config(self):
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad,
-                "epsilon_hat": self.epsilon_hat}
+        *head, epsilon_hat = super().hyper()  # optim.h reads `decoupled` before epsilon_hat
+        return (*head, float(self.decoupled), epsilon_hat)
 
 
+@optimizer
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p ← p·(1 − lr·wd)
     before the Adam step, as torch.optim.AdamW."""
     decoupled = True
-
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 epsilon_hat=False):
-        super().__init__(lr, betas, eps, weight_decay, amsgrad, epsilon_hat)
+    weight_decay: float = rate(1e-2)
 
 
+@optimizer
 class RMSprop(Optimizer):
     """RMSprop (Hinton), optionally centered and with momentum, as torch."""
     code = RMSPROP_CODE
-
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
-        super().__init__(lr)
-        self.alpha = _rate(alpha, "alpha", 0.0, 1.0)
-        self.eps = _rate(eps, "eps", low_open=True)
-        self.weight_decay = _rate(weight_decay, "weight_decay")
-        self.momentum = _rate(momentum, "momentum", 0.0, 1.0)
-        self.centered = bool(centered)
-        self.n_state = 3
-
-    def hyper(self):
-        return (self.alpha, self.eps, self.weight_decay, self.momentum, float(self.centered))
-
-    def _config(self):
-        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps,
-                "weight_decay": self.weight_decay, "momentum": self.momentum,
-                "centered": self.centered}
+    n_state = 3
+    lr: float = rate(1e-2, low_open=True)
+    alpha: float = rate(0.99, **UNIT)
+    eps: float = rate(1e-8, low_open=True)
+    weight_decay: float = rate(0.0)
+    momentum: float = rate(0.0, **UNIT)
+    centered: bool = flag(False)
 
 
+@optimizer
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al.) with torch's lr_decay and initial accumulator."""
     code = ADAGRAD_CODE
     n_state = 1
-
-    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10):
-        super().__init__(lr)
-        self.lr_decay = _rate(lr_decay, "lr_decay")
-        self.weight_decay = _rate(weight_decay, "weight_decay")
-        self.initial_accumulator_value = _rate(initial_accumulator_value,
-                                               "initial_accumulator_value")
-        self.eps = _rate(eps, "eps", low_open=True)
-
-    def hyper(self):
-        return (self.lr_decay, self.weight_decay, self.eps)
+    lr: float = rate(1e-2, low_open=True)
+    lr_decay: float = rate(0.0)
+    weight_decay: float = rate(0.0)
+    initial_accumulator_value: float = rate(0.0, hyper=False)
+    eps: float = rate(1e-10, low_open=True)
 
     def _initial_state(self, params):
         return np.full((1, params.size), self.initial_accumulator_value, dtype=params.dtype)
 
-    def _config(self):
-        return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
-                "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
 
-
+@optimizer
 class Rprop(Optimizer):
     """Resilient backpropagation (Riedmiller & Braun; torch's variant, Rprop−):
     each weight's step grows by etas[1] while its gradient keeps its sign and
@@ -202,35 +107,29 @@ class Rprop(Optimizer):
     code = RPROP_CODE
     n_state = 2
     full_batch = True
+    lr: float = rate(0.01, low_open=True)
+    etas: tuple = pair((0.5, 1.2), between(high=1.0, low_open=True), between(1.0, low_open=True))
+    step_sizes: tuple = pair((1e-6, 50), between(), between(low_open=True))
 
-    def __init__(self, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
-        super().__init__(lr)
-        minus, plus = _pair(etas, "etas")
-        self.etas = (_rate(minus, "etas[0]", 0.0, 1.0, low_open=True),
-                     _rate(plus, "etas[1]", 1.0, low_open=True))
-        lo, hi = _pair(step_sizes, "step_sizes")
-        self.step_sizes = (_rate(lo, "step_sizes[0]"), _rate(hi, "step_sizes[1]", low_open=True))
+    def _check(self):
         if self.step_sizes[0] > self.step_sizes[1]:
-            raise ValueError(f"step_sizes must be (min, max) with min <= max; got {step_sizes}")
-
-    def hyper(self):
-        return (*self.etas, *self.step_sizes)
+            raise ValueError(f"step_sizes must be (min, max) with min <= max; "
+                             f"got {self.step_sizes}")
 
     def _initial_state(self, params):
-        state = np.zeros((2, params.size), dtype=params.dtype)
+        state = np.zeros((self.n_state, params.size), dtype=params.dtype)
         state[1] = self.lr  # every step size starts at lr
         return state
 
-    def _config(self):
-        return {"lr": self.lr, "etas": self.etas, "step_sizes": self.step_sizes}
 
-
+@optimizer
 class IRpropMinus(Rprop):
     """iRprop− (Igel & Hüsken, 2000): after a sign change the step shrinks
     and the weight does not move. The same rule as `Rprop` (torch's Rprop is
     iRprop−), under its own name."""
 
 
+@optimizer
 class IRpropPlus(Rprop):
     """iRprop+ (Igel & Hüsken, 2000): iRprop− plus weight backtracking: when
     a weight's gradient changes sign and the full-batch objective (cost plus
@@ -239,17 +138,23 @@ class IRpropPlus(Rprop):
     code = IRPROP_PLUS_CODE
     n_state = 3
 
-    def __init__(self, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
-        super().__init__(lr, etas, step_sizes)
+    def _check(self):
+        super()._check()
         self._loss_memory = np.array([np.inf])  # the last update's cost
 
     def _initial_state(self, params):
-        state = np.zeros((3, params.size), dtype=params.dtype)
-        state[1] = self.lr
         self._loss_memory[0] = np.inf
-        return state
+        return super()._initial_state(params)
 
 
+def _decay(value, argname):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+            or not np.isfinite(value) or value > 0:
+        raise ValueError(f"decay must be a finite number <= 0 (FANN's sign); got {value!r}")
+    return float(value)
+
+
+@optimizer
 class Quickprop(Optimizer):
     """Quickprop (Fahlman, 1988), as FANN implements it, with FANN's
     defaults: lr (FANN's learning_rate) 0.7, mu 1.75, decay −1e-4. Each
@@ -260,23 +165,15 @@ class Quickprop(Optimizer):
     code = QUICKPROP_CODE
     n_state = 2
     full_batch = True
-
-    def __init__(self, lr=0.7, mu=1.75, decay=-1e-4):
-        super().__init__(lr)
-        self.mu = _rate(mu, "mu", low_open=True)
-        if isinstance(decay, (bool, np.bool_)) or not isinstance(decay, numbers.Real) \
-                or not np.isfinite(decay) or decay > 0:
-            raise ValueError(f"decay must be a finite number <= 0 (FANN's sign); got {decay!r}")
-        self.decay = float(decay)
+    lr: float = rate(0.7, low_open=True)
+    mu: float = rate(1.75, low_open=True)
+    decay: float = setting(-1e-4, _decay)
 
     def hyper(self):
         return (self.mu, self.decay)
 
     def _hyper_for(self, n_samples):
         return (self.mu, self.decay / n_samples)
-
-    def _config(self):
-        return {"lr": self.lr, "mu": self.mu, "decay": self.decay}
 
 
 from .lbfgs import LBFGS  # noqa: E402

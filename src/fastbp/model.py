@@ -1,0 +1,402 @@
+"""Model: a dense feed-forward network's structure and arithmetic.
+
+All parameters live in one flat buffer, `params`, in layer order
+[W_0, b_0, W_1, b_1, ...] (each W_l row-major, shape (sizes[l+1], sizes[l]));
+`weights` and `biases` are views into it, so writing into them changes the
+model. Gradients use the same layout. Inputs are validated here, once, and
+the compiled core (fastbp._core) does the arithmetic.
+
+The model knows nothing of training: fastbp.trainer changes its parameters,
+fastbp.network.Network adds fit, save and the derivative tools on top.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Optional, Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _core
+from ._threads import threads_for
+from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
+                          check_dtype, check_inputs, check_name, check_sample_weight,
+                          check_seed, check_sizes, check_targets, check_values)
+
+# Rows per block when evaluating data sets larger than this: bounds the work
+# buffers without changing any result (rows are independent in a forward pass).
+EVAL_BLOCK = 1024
+
+
+class _ParamList(list):
+    """A list of views into the flat buffer: item assignment copies into the
+    view (so `net.weights[0] = W` changes the model), shape checked."""
+
+    def __init__(self, views, argname):
+        super().__init__(views)
+        self._argname = argname
+
+    def __setitem__(self, index, value):
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{self._argname} only supports assignment of one layer at a time")
+        view = self[index]
+        view[...] = check_values(value, view.shape, view.dtype, f"{self._argname}[{index}]")
+
+def _layout(sizes, batch_norm=False):
+    """Offsets of each W_l, b_l and (batch norm, hidden layers) γ_l in the flat
+    buffer (-1 where a layer has no γ), and its total length."""
+    w_off, b_off, g_off, pos = [], [], [], 0
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w_off.append(pos)
+        pos += n_out * n_in
+        b_off.append(pos)
+        pos += n_out
+        if batch_norm and l < len(sizes) - 2:
+            g_off.append(pos)
+            pos += n_out
+        else:
+            g_off.append(-1)
+    return w_off, b_off, g_off, pos
+
+
+class Model:
+    """The structure and arithmetic of a dense feed-forward network: the
+    parameter buffer and its views, the compiled plans, forward, loss,
+    gradients. Its arguments are `Network`'s; fastbp.Network is the class to
+    use."""
+
+    def __init__(self, sizes: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",
+                 output_activation: Optional[str] = None, cost: str = "quadratic",
+                 dtype: Union[str, np.dtype, type] = "float64", init: str = "auto",
+                 seed: Optional[int] = None, batch_norm: bool = False) -> None:
+        sizes = check_sizes(sizes)
+        activation = check_activations(activation, len(sizes) - 2)
+        check_name(cost, COSTS, "cost")
+        if output_activation is None:
+            last = activation if isinstance(activation, str) else (activation or ["sigmoid"])[-1]
+            output_activation = COST_OUTPUT.get(cost, last)
+        check_name(output_activation, ACTIVATIONS, "output_activation")
+        needed = COST_OUTPUT.get(cost)
+        if needed is not None and output_activation != needed:
+            raise ValueError(f"cost {cost!r} needs output_activation={needed!r}; "
+                             f"got {output_activation!r}")
+        if output_activation == "softmax" and sizes[-1] < 2:
+            raise ValueError("output_activation 'softmax' needs at least 2 output units")
+        dtype = check_dtype(dtype)
+        check_name(init, INITS, "init")
+        seed = check_seed(seed)
+        if not isinstance(batch_norm, (bool, np.bool_)):
+            raise TypeError(f"batch_norm must be True or False; got {batch_norm!r}")
+
+        self._sizes = sizes
+        self._batch_norm = bool(batch_norm)
+        self._activation = activation
+        self._output_activation = output_activation
+        self._cost = cost
+        self._dtype = dtype
+        self._w_off, self._b_off, self._g_off, n_params = _layout(sizes, self._batch_norm)
+        try:
+            self._params = np.zeros(n_params, dtype=dtype)
+        except (MemoryError, ValueError):  # ValueError: more than NumPy can index
+            raise MemoryError(f"sizes {list(sizes)} need {n_params:,} parameters: "
+                              f"more memory than there is") from None
+        # batch norm's running mean and variance of each hidden unit
+        hidden_units = sum(sizes[1:-1]) if self._batch_norm else 0
+        self._running = np.stack([np.zeros(hidden_units), np.ones(hidden_units)])
+        self._plans: dict = {}
+        self._lock = threading.RLock()        # compiled calls share the Plan buffers
+        self._fit_lock = threading.Lock()     # a second concurrent fit is an error
+        self._optimizer = None                 # the last fit's optimizer (fastbp.trainer)
+        self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
+        self._make_views()
+        self._init_params(init, np.random.default_rng(seed))
+
+    # ------------------------------------------------------------ structure
+
+    def _make_views(self):
+        ws, bs = [], []
+        for l, (n_in, n_out) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
+            ws.append(self._params[self._w_off[l]:self._w_off[l] + n_out * n_in].reshape(n_out, n_in))
+            bs.append(self._params[self._b_off[l]:self._b_off[l] + n_out])
+        self._weights = _ParamList(ws, "weights")
+        self._biases = _ParamList(bs, "biases")
+        self._gammas = _ParamList([self._params[g:g + n] for g, n in zip(self._g_off, self._sizes[1:])
+                                   if g >= 0], "gammas")
+
+    def _init_params(self, init, rng):
+        for l, (W, b) in enumerate(zip(self._weights, self._biases)):
+            n_out, n_in = W.shape
+            act = self._layer_activations()[l]
+            if init == "gaussian":
+                W[...] = rng.standard_normal(W.shape)
+                b[...] = rng.standard_normal(b.shape)
+            elif init == "xavier":
+                limit = np.sqrt(6.0 / (n_in + n_out))
+                W[...] = rng.uniform(-limit, limit, W.shape)
+            else:
+                he = init == "he" or (init == "auto" and act in ("relu", "leaky_relu"))
+                W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
+        for g in self._gammas:
+            g[...] = 1
+
+    def _layer_activations(self):
+        hidden = self._activation
+        if isinstance(hidden, str):
+            hidden = [hidden] * (len(self._sizes) - 2)
+        return list(hidden) + [self._output_activation]
+
+    def _plan(self, cap):
+        """Work buffers for batches of up to `cap` rows, made once and reused."""
+        macs = cap * sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
+        key = (cap, threads_for(macs))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= 4:  # keep the cache small: drop the oldest
+                self._plans.pop(next(iter(self._plans)))
+            codes = [ACTIVATIONS.index(a) for a in self._layer_activations()]
+            plan = _core.Plan(self._sizes, self._w_off, self._b_off, codes,
+                              COSTS.index(self._cost), cap, key[1], self._dtype, self._g_off)
+            self._plans[key] = plan
+        return plan
+
+    sizes = property(lambda self: self._sizes, doc="Layer widths, inputs first.")
+    batch_norm = property(lambda self: self._batch_norm, doc="Batch norm of hidden layers?")
+    dtype = property(lambda self: self._dtype, doc="The float type of everything.")
+    output_activation = property(lambda self: self._output_activation, doc="Its name.")
+    cost = property(lambda self: self._cost, doc="Its name.")
+
+    @property
+    def gammas(self) -> list:
+        """Batch norm's scales γ of each hidden layer (views into params);
+        empty without batch norm. The shifts β are `biases`."""
+        return self._gammas
+
+    @property
+    def running_mean(self) -> np.ndarray:
+        """Batch norm's running mean of each hidden unit, layer after layer."""
+        return self._running[0]
+
+    @property
+    def running_var(self) -> np.ndarray:
+        """Batch norm's running (unbiased) variance of each hidden unit."""
+        return self._running[1]
+
+    @property
+    def activation(self) -> Union[str, list]:
+        """The hidden activation: a name, or a list of one name per hidden layer."""
+        act = self._activation
+        return act if isinstance(act, str) else list(act)
+
+    @property
+    def params(self) -> np.ndarray:
+        """Flat 1-D view of all parameters: [W_0, b_0, W_1, b_1, ...]."""
+        return self._params
+
+    @params.setter
+    def params(self, value: ArrayLike) -> None:
+        self._params[...] = check_values(value, self._params.shape, self._dtype, "params")
+
+    @property
+    def weights(self) -> list:
+        """weights[l], shape (sizes[l+1], sizes[l]): views into params."""
+        return self._weights
+
+    @property
+    def biases(self) -> list:
+        """biases[l], shape (sizes[l+1],): views into params."""
+        return self._biases
+
+    def unflatten(self, flat: np.ndarray) -> tuple:
+        """Split a flat array of the params layout into (weights, biases) views."""
+        ws = [flat[o:o + W.size].reshape(W.shape) for o, W in zip(self._w_off, self._weights)]
+        bs = [flat[o:o + b.size] for o, b in zip(self._b_off, self._biases)]
+        return ws, bs
+
+    def _gamma_views(self, flat):
+        """Batch norm's γ part of a flat array in the params layout, per layer."""
+        return [flat[g:g + n] for g, n in zip(self._g_off, self._sizes[1:]) if g >= 0]
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(sizes={list(self._sizes)}, activation={self.activation!r}, "
+                f"output_activation={self._output_activation!r}, cost={self._cost!r}, "
+                f"dtype={self._dtype.name!r}{', batch_norm=True' if self._batch_norm else ''})")
+
+    # ------------------------------------------------------------ compute
+
+    def _inputs(self, X, argname="X"):
+        return check_inputs(X, self._sizes[0], self._dtype, argname)
+
+    def _data(self, X, Y, xname="X", yname="Y"):
+        X = self._inputs(X, xname)
+        return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
+
+    def forward(self, X: ArrayLike) -> np.ndarray:
+        """The network's outputs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+            Samples in rows (or one sample); finite, numeric.
+
+        Returns
+        -------
+        ndarray, shape (n, sizes[-1]), the network's dtype
+            With batch norm, normalized by the running estimates.
+        """
+        X = self._inputs(X)
+        out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+        with self._lock:
+            _core.forward(self._plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
+                          self._running)
+        return out
+
+    def _per_sample(self, X, Y, training=False):
+        """Per-sample cost and correctness of validated (X, Y); training: batch
+        norm with the statistics of all of X (one block)."""
+        n = X.shape[0]
+        cost = np.empty(n, dtype=np.float64)
+        correct = np.empty(n, dtype=np.int8)
+        training = training and self._batch_norm
+        with self._lock:
+            _core.evaluate(self._plan(n if training else min(n, EVAL_BLOCK)), self._params,
+                           X, Y, cost, correct, self._running, training)
+        return cost, correct
+
+    def loss(self, X: ArrayLike, Y: ArrayLike, regularized: bool = False, training: bool = False,
+             sample_weight: Optional[ArrayLike] = None) -> float:
+        """Mean over samples of the per-sample cost.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, shape (n, sizes[-1]), or (n,) integer class labels
+        regularized : bool
+            Add the penalty of the last fit, λ2/2·Σ‖W‖² + λ1·Σ|W| (weights only).
+        training : bool
+            Batch norm with the statistics of X, as in fit (else the running
+            estimates).
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights: the weighted mean Σ w_i c_i / Σ w_i.
+
+        Returns
+        -------
+        float
+        """
+        X, Y = self._data(X, Y)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        cost, _ = self._per_sample(X, Y, training=bool(training))
+        return float(np.average(cost, weights=w)) + (self._penalty_value() if regularized else 0.0)
+
+    def _penalty_value(self):
+        """The last fit's penalty at the current weights: λ2/2·Σ‖W‖² + λ1·Σ|W|."""
+        l2, l1 = self._penalty
+        return sum(l2 / 2 * float(np.sum(W.astype(np.float64) ** 2))
+                   + l1 * float(np.sum(np.abs(W))) for W in self._weights)
+
+    def evaluate(self, X: ArrayLike, Y: ArrayLike,
+                 sample_weight: Optional[ArrayLike] = None) -> dict:
+        """Loss and accuracy on (X, Y).
+
+        Parameters
+        ----------
+        X, Y, sample_weight : as for `loss`.
+
+        Returns
+        -------
+        dict
+            {'loss': mean cost, 'accuracy': fraction of samples classed right
+            (argmax, or threshold 0.5 for one output)}, weighted means with
+            sample_weight.
+        """
+        X, Y = self._data(X, Y)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        cost, correct = self._per_sample(X, Y)
+        return {"loss": float(np.average(cost, weights=w)),
+                "accuracy": float(np.average(correct, weights=w))}
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted classes.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+            The argmax of the outputs; for one output unit, 1 where it is > 0.5.
+        """
+        out = self.forward(X)
+        if out.shape[1] == 1:
+            return (out[:, 0] > 0.5).astype(np.int64)
+        return out.argmax(axis=1)
+
+    def gradients(self, X: ArrayLike, Y: ArrayLike,
+                  sample_weight: Optional[ArrayLike] = None) -> tuple:
+        """The mean cost and its gradient by backpropagation (BP1-BP4).
+
+        Parameters
+        ----------
+        X, Y, sample_weight : as for `loss` (batch norm with the statistics of X).
+
+        Returns
+        -------
+        loss : float
+        grad_weights : list of ndarray, shapes of `weights`
+        grad_biases : list of ndarray, shapes of `biases`
+            Views of one new flat array in the params layout.
+        """
+        X, Y = self._data(X, Y)
+        loss, grads = self._flat_gradients(X, Y, check_sample_weight(sample_weight, X.shape[0]))
+        gw, gb = self.unflatten(grads)
+        return loss, gw, gb
+
+    def _trace(self, X, Y):
+        """Everything backprop computes for validated (X, Y), as copies:
+        (mean cost, activations [A_0=X, A_1, ..., A_L], Z_L, deltas
+        [Δ_0, ..., Δ_{L-1}] with Δ_l = ∂C/∂Z_{l+1} of the mean cost C)."""
+        n = X.shape[0]
+        with self._lock:
+            plan = self._plan(n)
+            total = _core.gradients(plan, self._params, np.empty_like(self._params), X, Y,
+                                    weights=False)
+            acts, deltas = [X.copy()], []
+            for l, width in enumerate(self._sizes[1:]):
+                off = plan.a_offset(l + 1)
+                acts.append(plan.acts[off:off + n * width].reshape(n, width).copy())
+                deltas.append(plan.deltas[off:off + n * width].reshape(n, width).copy())
+            z_out = plan.zout[:n * self._sizes[-1]].reshape(n, -1).copy()
+        return total / n, acts, z_out, deltas
+
+    def _flat_gradients(self, X, Y, sample_weight=None):
+        """(mean cost, gradient in the params layout) for validated (X, Y) and
+        sample weights."""
+        grads = np.empty_like(self._params)
+        with self._lock:
+            total = _core.gradients(self._plan(X.shape[0]), self._params, grads, X, Y,
+                                    sample_weight=sample_weight)
+        weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        return total / weight, grads
+
+    @property
+    def optimizer(self):
+        """The optimizer of the last fit (with its state), or None."""
+        return self._optimizer
+
+    def _trained_with(self, optimizer, l2, l1):
+        """Record what the trainer trains with: the optimizer (`optimizer`,
+        saved with the model) and the penalty (loss(regularized=True))."""
+        self._optimizer = optimizer
+        self._penalty = (l2, l1)
+
+    def copy(self) -> Model:
+        """An independent network with the same structure and parameters."""
+        net = type(self).__new__(type(self))
+        net.__dict__.update(self.__dict__)
+        net._params = self._params.copy()
+        net._running = self._running.copy()
+        net._plans = {}
+        net._lock = threading.RLock()
+        net._fit_lock = threading.Lock()
+        net._make_views()
+        return net

@@ -1,0 +1,118 @@
+"""The base of fastbp's optimizers: hyper-parameter checks and state buffers."""
+import numbers
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+
+# Codes of csrc/optim.h.
+SGD_CODE, ADAM_CODE, RMSPROP_CODE, ADAGRAD_CODE, RPROP_CODE, IRPROP_PLUS_CODE, QUICKPROP_CODE \
+    = range(7)
+
+
+def _rate(value, argname, low=0.0, high=None, low_open=False, high_open=True):
+    """A real number in [low, high) (bounds as flagged), named in errors."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argname} must be a number; got {value!r}")
+    value = float(value)
+    ok = np.isfinite(value) and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = "" if high is None else (f"{high})" if high_open else f"{high}]")
+        raise ValueError(f"{argname} must be in {lo}{low}, {hi or 'inf)'}; got {value}")
+    return value
+
+
+def _pair(value, argname):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{argname} must be a pair of numbers; got {value!r}")
+    return value
+
+
+# ------------------------------------------------------------ declaring fields
+# An optimizer is a dataclass whose fields say, once each, the name, default
+# and check of a setting; the field order is the order csrc/optim.h reads the
+# hyper-parameters in (fields with hyper=False are not passed to C).
+
+def between(low=0.0, high=None, low_open=False, high_open=True):
+    """The check of a real number in [low, high) (bounds as flagged)."""
+    return lambda value, argname: _rate(value, argname, low, high, low_open, high_open)
+
+
+def rate(default, hyper=True, **bounds):
+    """A real-number field, checked by between(**bounds)."""
+    return field(default=default, metadata={"check": between(**bounds), "hyper": hyper})
+
+
+def flag(default):
+    """A True/False field (passed to C as 1.0/0.0)."""
+    return field(default=default, metadata={"check": lambda value, argname: bool(value),
+                                            "hyper": True})
+
+
+def pair(default, first, second):
+    """A field of two numbers, checked by `first` and `second`."""
+    def check(value, argname):
+        a, b = _pair(value, argname)
+        return (first(a, f"{argname}[0]"), second(b, f"{argname}[1]"))
+    return field(default=default, metadata={"check": check, "hyper": True})
+
+
+def setting(default, check):
+    """A field that is no hyper-parameter of the C step (checked by `check`)."""
+    return field(default=default, metadata={"check": check, "hyper": False})
+
+
+optimizer = dataclass(eq=False)  # an optimizer's class decorator: identity equality
+
+
+class Optimizer:
+    """Base class: hyper-parameters (the dataclass fields of a subclass),
+    state buffers and the step count."""
+    code: Optional[int] = None
+    n_state = 0
+    full_batch = False
+
+    def __post_init__(self):
+        for f in fields(self):  # type: ignore[arg-type]
+            setattr(self, f.name, f.metadata["check"](getattr(self, f.name), f.name))
+        self.state = None  # (n_state, n_params) array, made on first use
+        self.steps = 0     # updates done so far
+        self._check()
+
+    def _check(self):
+        """Rules between fields, after each field's own check."""
+
+    def hyper(self):
+        """Hyper-parameters in the order csrc/optim.h reads them."""
+        out = []
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.metadata["hyper"] and f.name != "lr":
+                value = getattr(self, f.name)
+                out += [float(v) for v in value] if isinstance(value, tuple) else [float(value)]
+        return tuple(out)
+
+    def _hyper_for(self, n_samples):
+        """hyper() for a full batch of n_samples (Quickprop scales its decay)."""
+        return self.hyper()
+
+    def _initial_state(self, params):
+        return np.zeros((self.n_state, params.size), dtype=params.dtype)
+
+    def _bind(self, params):
+        """State buffers for this parameter vector (fresh if it changed)."""
+        if self.state is None or self.state.shape[1:] != params.shape or self.state.dtype != params.dtype:
+            self.state = self._initial_state(params)
+            self.steps = 0
+        return self.state
+
+    def state_dict(self):
+        """Everything needed to resume: the kind, hyper-parameters, state."""
+        return {"name": type(self).__name__, "lr": self.lr, "hyper": list(self.hyper()),
+                "steps": self.steps, "state": self.state}
+
+    def _config(self):
+        """The settings by name, as the constructor takes them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]

@@ -1,0 +1,422 @@
+"""trainer: how a Model is trained, for every front end.
+
+Owns the epoch loop (one compiled call per epoch), L-BFGS's loop, the end of
+an epoch (History, progress bar, verbose line, schedule, early stopping,
+callbacks), the recovery from a NaN or inf, and the lock that refuses a
+second concurrent fit. `Network.fit`, `fastbp.distributed.fit` and the
+scikit-learn estimators all train through it, with a FitSettings made once
+by `fastbp._settings.check_fit`. Optimizers (fastbp.optim) only describe an
+update; the compiled core (fastbp._core) does it.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+
+from . import _core, _progress, optim
+from ._settings import FitSettings
+
+# Rows per compiled gradient call of L-BFGS's objective: bounds the work
+# buffers, not the result.
+LBFGS_BLOCK = 4096
+
+
+class History:
+    """Per-epoch training record; `history` is a dict of lists, as in Keras."""
+
+    def __init__(self):
+        self.epoch = []
+        self.history = {}
+
+    def _append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def plot(self, path: Optional[Union[str, os.PathLike]] = None, ax=None):
+        """Loss and accuracy per epoch (training and validation) with
+        matplotlib: into `path` (a PNG, say) if given, else onto `ax` or a new
+        figure, which is returned."""
+        try:
+            import matplotlib
+            if path is not None and ax is None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install 'fastbp[plot]'") from None
+        if ax is None:
+            fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        else:
+            fig, axes = ax[0].figure, ax
+        epochs = [e + 1 for e in self.epoch]
+        for a, metric in zip(axes, ("loss", "accuracy")):
+            for key, label in ((metric, "training"), ("val_" + metric, "validation")):
+                if key in self.history:
+                    a.plot(epochs, self.history[key], label=label)
+            a.set_xlabel("epoch")
+            a.set_ylabel(metric)
+            a.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=100)
+        return fig
+
+    def __repr__(self):
+        last = {k: ([round(x, 6) for x in v[-1]] if isinstance(v[-1], list) else round(v[-1], 6))
+                for k, v in self.history.items()} if self.epoch else {}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+# ------------------------------------------------------------ shared by every loop
+
+@contextlib.contextmanager
+def exclusive(model):
+    """The model for one fit at a time: a second concurrent fit raises."""
+    if not model._fit_lock.acquire(blocking=False):
+        raise RuntimeError("fit is already running on this network in another thread")
+    try:
+        yield
+    finally:
+        model._fit_lock.release()
+
+
+def diverged(message, on_nonfinite, history):
+    """fit's answer to a NaN or inf, the parameters already restored: None
+    after a warning ("stop"), else the FloatingPointError to raise, carrying
+    the history. (Returned, not raised: distributed fit raises it on every
+    rank at once.)"""
+    if on_nonfinite == "stop":
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return None
+    err = FloatingPointError(message)
+    err.history = history  # type: ignore[attr-defined]
+    return err
+
+
+def lost_in_epoch(epoch, batch, kept):
+    """The message of a NaN or inf in batch `batch` (0-based) of `epoch`."""
+    return (f"fit: the cost or the parameters became NaN or inf in epoch {epoch + 1}, "
+            f"batch {batch + 1}; the parameters were restored to their last finite values "
+            f"(after {kept} batches of that epoch)")
+
+
+def validation_logs(model, validation):
+    """val_loss and val_accuracy of (X_val, Y_val, w_val), as a dict."""
+    cost, correct = model._per_sample(*validation[:2])
+    return {"val_loss": float(np.average(cost, weights=validation[2])),
+            "val_accuracy": float(np.average(correct, weights=validation[2]))}
+
+
+class EpochEnd:
+    """What happens after every epoch, in this order: the History, the
+    progress bar, the verbose line, the schedule, early stopping (the best
+    parameters kept), the callbacks. `vote` turns this process's wish to
+    stop into the decision (distributed fit: any rank's)."""
+
+    def __init__(self, s: FitSettings, params, bar, label="epoch", vote=bool):
+        self.s, self.params, self.bar, self.label, self.vote = s, params, bar, label, vote
+        self.history = History()
+        self.best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
+
+    def __call__(self, epoch, logs, speed=None):
+        """Record epoch `epoch`'s logs; True: stop training. speed():
+        the verbose line's tail."""
+        s = self.s
+        self.history._append(epoch, logs)
+        self.bar.update()
+        self.bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}")
+        if s.verbose:
+            head = (f"epoch {epoch + 1}/{s.epochs}: " if self.label == "epoch"
+                    else f"{self.label} {epoch + 1}: ")
+            self.bar.write(head + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()
+                                            if k != "grad_norm")
+                           + (speed() if speed is not None else ""))
+        if s.schedule is not None:
+            s.schedule.observe(logs)
+        if s.early_stopping is not None:
+            if logs["val_loss"] < self.best[0]:
+                self.best = (logs["val_loss"], self.params.copy(), epoch)
+            elif epoch - self.best[2] >= s.early_stopping:
+                return True  # the best parameters are restored by restore_best
+        return self.vote(any(f(epoch, logs) is False for f in s.callbacks))
+
+    def restore_best(self):
+        """Early stopping's best parameters, as Keras' restore_best_weights."""
+        if self.s.early_stopping is not None and self.best[1] is not None:
+            self.params[...] = self.best[1]
+
+
+def update_rule(model, opt):
+    """(kind code for the core, state buffers) of an optimizer: plain SGD
+    (no momentum, no decay) is kind -1 with no state, which lets the core
+    fuse its step into the gradient product."""
+    if isinstance(opt, optim.SGD) and opt.momentum == 0 and opt.weight_decay == 0:
+        return -1, np.empty((0, 0), dtype=model.dtype)
+    return opt.code, opt._bind(model.params)
+
+
+# ------------------------------------------------------------ entry points
+
+def fit(model, s: FitSettings) -> History:
+    """Train `model` with the settings `s` (Network.fit without comm)."""
+    bar = _progress._NoBar()
+    end = None
+    try:
+        with exclusive(model):
+            bar = _progress.bar(s.epochs, s.progress)
+            with model._lock:
+                if isinstance(s.optimizer, optim.LBFGS):
+                    end = EpochEnd(s, model.params, bar, label="iteration")
+                    return fit_lbfgs(model, s, end)
+                end = EpochEnd(s, model.params, bar)
+                return Trainer(model, s, end).run()
+    except KeyboardInterrupt as e:
+        # in the compiled loop or between epochs: the epochs done so far
+        e.history = History() if end is None else end.history  # type: ignore[attr-defined]
+        raise
+    finally:
+        bar.close()
+
+
+def apply_update(model, flat, opt, l2, l1, max_norm, n_samples):
+    """One update of the model's parameters from the gradient `flat` (params
+    layout, overwritten), with a batch's arithmetic (Network.apply_gradients)."""
+    with model._lock:
+        kind, state = update_rule(model, opt)
+        _core.apply_update(model._plan(1), model.params, flat, opt.lr, kind,
+                           np.asarray(opt._hyper_for(n_samples), dtype=np.float64),
+                           opt.steps + 1, state, l1, l2, max_norm or 0.0)
+        opt.steps += 1
+        model._trained_with(opt, model._penalty[0], model._penalty[1])
+
+
+# ------------------------------------------------------------ mini-batch epochs
+
+class Trainer:
+    """The epoch loop of one fit with a first-order optimizer: each epoch is
+    one compiled call (_core.train_epoch), then the end of the epoch."""
+
+    def __init__(self, model, s: FitSettings, end: EpochEnd):
+        self.model, self.s, self.end = model, s, end
+        self.opt = opt = s.optimizer
+        self.n = n = s.X.shape[0]
+        self.batch_size = s.rows_per_batch
+        self.kind, self.state = update_rule(model, opt)
+        self.weight = n if s.sample_weight is None else float(s.sample_weight.sum())
+        self.hyper = np.asarray(opt._hyper_for(self.weight), dtype=np.float64)
+        self.rng = rng = np.random.default_rng(s.seed)
+        # their own streams, so that the batches do not depend on dropout
+        self.dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0]
+                                .generate_state(1, np.uint64)[0])
+        self.noise_seed = int(rng.bit_generator.seed_seq.spawn(1)[0]
+                              .generate_state(1, np.uint64)[0])
+        self.unit_off = np.concatenate([[0], np.cumsum(model.sizes[1:])]).astype(np.intp)
+        self.row_sq = np.zeros(self.unit_off[-1])
+        self.grads = np.empty_like(model.params)
+        self.plan = model._plan(self.batch_size)
+        # Ctrl-C can only be caught by the compiled loop in the main thread
+        self.watch = threading.current_thread() is threading.main_thread()
+        model._trained_with(opt, s.l2, s.l1)
+
+    def run(self) -> History:
+        """All epochs; the History (raises FloatingPointError on a NaN or inf
+        unless on_nonfinite='stop')."""
+        for epoch in range(self.s.epochs):
+            logs = self.epoch(epoch)
+            if logs is None:
+                return self.end.history
+            if self.end(epoch, logs, lambda: f"  ({self.n / logs['seconds']:,.0f} samples/s)"):
+                break
+        self.end.restore_best()
+        return self.end.history
+
+    def update_args(self, epoch, memory):
+        """train_epoch's settings of the update, for this epoch."""
+        s, model = self.s, self.model
+        return dict(kind=self.kind, hyper=self.hyper, state=self.state, l1=s.l1, l2=s.l2,
+                    max_norm=s.max_norm, dropout=s.dropout if s.dropout.any() else None,
+                    seed=self.dropout_seed, epoch=epoch, running=model._running,
+                    sample_weight=s.sample_weight, loss_memory=memory, clip=s.clip,
+                    noise=s.noise, noise_seed=self.noise_seed,
+                    # iRprop+ compares objectives: the data cost plus this
+                    penalty=model.loss(s.X[:1], s.Y[:1], regularized=True)
+                    - model.loss(s.X[:1], s.Y[:1]) if memory is not None else 0.0)
+
+    def epoch(self, epoch):
+        """One epoch; its logs, or None after a NaN or inf with
+        on_nonfinite='stop'."""
+        s, model, opt = self.s, self.model, self.opt
+        lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
+        order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
+        memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
+        backup = (model.params.copy(), self.state.copy(), opt.steps, model._running.copy(),
+                  None if memory is None else memory.copy())
+        args = self.update_args(epoch, memory)
+        self.row_sq[...] = np.nan  # stays NaN if the epoch's last batch is skipped (no weight)
+        start = time.perf_counter()
+        try:
+            total, n_correct, done, updates, stop = _core.train_epoch(
+                self.plan, model.params, self.grads, s.X, s.Y, order, self.batch_size, lr,
+                self.watch, step=opt.steps + 1, row_sq=self.row_sq, unit_off=self.unit_off,
+                **args)
+        except KeyboardInterrupt as e:  # Ctrl-C: the updates done count as steps
+            opt.steps += getattr(e, "updates", 0)
+            raise
+        seconds = time.perf_counter() - start
+        opt.steps += updates
+        if stop == _core.NONFINITE or not np.isfinite(model.params).all():
+            kept = self.restore_finite(backup, order, lr, done, args)
+            failure = diverged(lost_in_epoch(epoch, done, kept), s.on_nonfinite,
+                               self.end.history)
+            if failure is not None:
+                raise failure
+            return None
+        logs = {"loss": total / self.weight, "accuracy": n_correct / self.weight}
+        if s.validation is not None:
+            logs.update(validation_logs(model, s.validation))
+        logs["lr"] = lr
+        logs["seconds"] = seconds
+        logs["grad_norm"] = [float(np.sqrt(self.row_sq[a:b].sum()))
+                             for a, b in zip(self.unit_off[:-1], self.unit_off[1:])]
+        return logs
+
+    def restore_finite(self, backup, order, lr, done, args):
+        """Make params the last finite ones of this epoch: after its first
+        `done` batches if those are finite, else replay fewer batches from the
+        epoch's start (the replay computes the same bits). Returns the batches
+        kept."""
+        model, opt, params = self.model, self.opt, self.model.params
+        start_params, start_state, start_steps, start_running, start_memory = backup
+        for kept in range(done, -1, -1):
+            if kept < done:
+                params[...] = start_params
+                model._running[...] = start_running
+                self.state[...] = start_state
+                if start_memory is not None:
+                    args["loss_memory"][...] = start_memory
+                opt.steps = start_steps
+                if kept:
+                    opt.steps += _core.train_epoch(
+                        self.plan, params, self.grads, self.s.X, self.s.Y,
+                        order[:kept * self.batch_size], self.batch_size, lr,
+                        step=start_steps + 1, **args)[3]
+            if np.isfinite(params).all():
+                return kept
+        raise AssertionError("unreachable: the epoch started from finite parameters")
+
+
+# ------------------------------------------------------------ L-BFGS
+
+def objective(model, X, Y, sample_weight, l2):
+    """f(p) -> (loss, gradient) in float64 for SciPy: the (weighted) mean
+    cost over all rows of (X, Y), in blocks, plus λ2/2·Σ‖W‖²."""
+    n = X.shape[0]
+    w_all = np.ones(n) if sample_weight is None else sample_weight
+    total_weight = w_all.sum()
+    blocks = [slice(a, min(a + LBFGS_BLOCK, n)) for a in range(0, n, LBFGS_BLOCK)]
+    weight_mask = np.zeros(model.params.size, dtype=bool)
+    for W in model.unflatten(np.arange(model.params.size))[0]:
+        weight_mask[W.ravel()] = True
+
+    def f(p):
+        model.params[...] = p
+        grad = np.zeros(model.params.size)
+        loss = 0.0
+        for rows in blocks:
+            block_weight = w_all[rows].sum()
+            if block_weight == 0:
+                continue
+            sw = None if sample_weight is None else sample_weight[rows]
+            mean, g = model._flat_gradients(X[rows], Y[rows], sw)
+            share = block_weight / total_weight
+            loss += share * mean
+            grad += share * g
+        if l2:
+            loss += l2 / 2 * float(np.sum(p[weight_mask] ** 2))
+            grad[weight_mask] += l2 * p[weight_mask]
+        return loss, grad
+
+    return f
+
+
+def _lbfgs_refuses(model, s):
+    """What L-BFGS cannot train with: raise before anything changes."""
+    names = {"schedule": "lr_schedule", "clip": "clip_per_sample"}
+    for key, off in (("l1", 0.0), ("max_norm", 0.0), ("schedule", None), ("clip", 0.0)):
+        if getattr(s, key) != off:
+            raise ValueError(f"{names.get(key, key)} is not supported by the LBFGS optimizer")
+    if s.dropout.any():
+        raise ValueError("dropout is not supported by the LBFGS optimizer")
+    if model.batch_norm:
+        raise NotImplementedError("LBFGS does not train batch-norm networks yet")
+
+
+def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
+    """L-BFGS (SciPy's L-BFGS-B): one History entry per iteration, `epochs`
+    iterations at most."""
+    from scipy.optimize import minimize
+
+    _lbfgs_refuses(model, s)
+    opt, history, params = s.optimizer, end.history, model.params
+    opt._bind(params)
+    model._trained_with(opt, s.l2, s.l1)
+    f = objective(model, s.X, s.Y, s.sample_weight, s.l2)
+    start = [time.perf_counter()]
+    last_finite = params.astype(np.float64)
+
+    def on_iteration(intermediate_result):
+        p = intermediate_result.x
+        params[...] = p
+        cost, correct = model._per_sample(s.X, s.Y)
+        logs = {"loss": float(np.average(cost, weights=s.sample_weight)),
+                "accuracy": float(np.average(correct, weights=s.sample_weight))}
+        if not np.isfinite(logs["loss"]):
+            raise StopIteration
+        last_finite[...] = p
+        if s.validation is not None:
+            logs.update(validation_logs(model, s.validation))
+        logs["seconds"] = time.perf_counter() - start[0]
+        start[0] = time.perf_counter()
+        if end(len(history), logs):
+            raise StopIteration
+
+    try:
+        with warnings.catch_warnings():
+            # the line search probes steps where exp overflows; those are rejected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            opt.result = minimize(f, params.astype(np.float64), jac=True, method="L-BFGS-B",
+                                  callback=on_iteration,
+                                  options={"maxiter": s.epochs, "maxfun": opt.max_fun,
+                                           "gtol": opt.tol, "ftol": opt.ftol,
+                                           "maxcor": opt.history_size})
+    except BaseException:
+        # Ctrl-C or an error mid line search: the last accepted iterate, not
+        # the trial point being evaluated; each accepted one was logged
+        params[...] = last_finite
+        opt.steps += len(history)
+        raise
+    opt.steps += int(opt.result.nit)
+    x = opt.result.x
+    if not np.isfinite(x).all() or not np.isfinite(f(x)[0]):
+        params[...] = last_finite
+        failure = diverged(f"fit: the cost became NaN or inf in L-BFGS iteration "
+                           f"{len(history) + 1}; the parameters were restored to the last "
+                           f"finite iterate", s.on_nonfinite, history)
+        if failure is not None:
+            raise failure
+        return history
+    params[...] = x
+    end.restore_best()
+    return history
