@@ -25,9 +25,12 @@ How its algorithm maps onto fastbp:
   ``'delta'`` are those of the last row, computed by the tutorial's own
   ``forward_propagate`` and ``backward_propagate_error`` on the weights
   before that row's update, where the tutorial leaves them.
-- fastbp sums a neuron's inputs in its own order and adds the bias last; the
-  tutorial adds the bias first. The trained weights agree to rounding
-  (``tests/test_scratch.py`` measures the difference), not bit for bit.
+- The trained weights agree with the tutorial's to rounding, not bit for
+  bit: the core adds the bias after the weighted sum (the tutorial first)
+  and sums the inputs in its own order, computes σ(z) for z < 0 as
+  eᶻ/(1 + eᶻ), and steps ``w + (−lr)·(delta·input)`` where the tutorial
+  steps ``w − (l_rate·delta)·input``. ``tests/test_scratch.py`` measures the
+  difference (about 1e-15 norm-wise after the 5-fold run's 500 epochs).
 
 ``train_network`` prints the tutorial's per-epoch line
 (``>epoch=%d, lrate=%.3f, error=%.3f``, error the epoch's Σ‖expected −
@@ -41,7 +44,7 @@ from random import random, randrange
 
 import numpy as np
 
-from ..network import Network
+from .. import Network
 
 __all__ = ["load_csv", "str_column_to_float", "str_column_to_int", "dataset_minmax",
            "normalize_dataset", "cross_validation_split", "accuracy_metric",
