@@ -770,16 +770,22 @@ def run(args):
         f"{dt} {p:.1f} GFLOP/s ({where})" for dt, (p, where) in peaks.items()), flush=True)
     X_all, y_all = load_mnist_5k()
     rows = []
+
+    def section(label, fn, *a):
+        began = time.perf_counter()
+        rows.extend(fn(*a))
+        print(f"({label}: {time.perf_counter() - began:.0f} s)", flush=True)
+
     for name, cfg in CONFIGS.items():
         if name in only:
-            rows += run_config(name, cfg, X_all, y_all, args, peaks)
+            section(name, run_config, name, cfg, X_all, y_all, args, peaks)
     if "options" in only:
         for name in ("M", "L"):
-            rows += run_options(name, CONFIGS[name], X_all, y_all, args)
+            section(f"{name} options", run_options, name, CONFIGS[name], X_all, y_all, args)
     if "D" in only:
-        rows += run_sklearn_example(args)
+        section("D", run_sklearn_example, args)
     if "digits" in only:
-        rows += run_digits_shape(args)
+        section("digits", run_digits_shape, args)
     fastbp.set_num_threads(THREADS)
     print(f"measured in {time.perf_counter() - start:.0f} s")
     return rows, peaks
@@ -897,6 +903,8 @@ def write_results(rows, peaks, path, args):
     infer = [r for r in rows if r["section"] == "infer"]
     if infer:
         lines += ["", f"## Inference (forward only, {INFER_BATCH}-row batches)", "",
+                  f"numpy, torch and sklearn at {THREADS} threads; jax on all cores; ONNX "
+                  "Runtime runs a Gemm/activation graph of the same weights.", "",
                   "| config | peer | samples/s | (min–max) | GFLOP/s | % of peak | × NumPy | "
                   "whole set in one call, samples/s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in infer:
@@ -990,7 +998,7 @@ def plot(rows, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=None, help="timings per row (5; 2 with --quick)")
     parser.add_argument("--samples", type=int, default=None, help="samples per epoch of S, M, L")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 repeats, 1,000 samples, one GEMM shape")
@@ -1006,7 +1014,9 @@ def main(argv=None):
         parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}; "
                      f"choose among {','.join(SECTIONS)}")
     if args.quick:
-        args.repeats, args.samples = 2, args.samples or 1000
+        args.samples = args.samples or 1000
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 5
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     rows, peaks = run(args)
