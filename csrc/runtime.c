@@ -11,7 +11,11 @@
 void fastbp_barrier(void)
 {
 #ifdef _OPENMP
+    /* a team of one has nothing to wait for (and online SGD crosses a few
+     * barriers per sample) */
+    if (omp_get_num_threads() > 1) {
 #pragma omp barrier
+    }
 #endif
 }
 

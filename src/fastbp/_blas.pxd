@@ -21,6 +21,13 @@ cdef extern from "blas.h" nogil:
     void fastbp_blas_bind(void *sgemm, void *dgemm)
 
 
+# Products up to this many multiply-adds run in the loop below: a BLAS call
+# costs more than that in checks and packing (online SGD of small networks
+# is made of such products). Measured in bench/RESULTS.md.
+cdef enum:
+    SMALL_GEMM = 2048
+
+
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                       const floating *A, int lda, const floating *B, int ldb, floating beta,
                       floating *C, int ldc) noexcept nogil:
@@ -28,7 +35,28 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
     op(X) = Xᵀ when trans_x. beta = 0 overwrites C without reading it."""
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
-    if floating is float:
+    if <long> m * n * k <= SMALL_GEMM:
+        small_gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    elif floating is float:
         fastbp_sgemm(&tb, &ta, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
     else:
         fastbp_dgemm(&tb, &ta, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
+
+
+cdef inline void small_gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+                            const floating *A, int lda, const floating *B, int ldb,
+                            floating beta, floating *C, int ldc) noexcept nogil:
+    """gemm's plain loop: each C[i, j] one sum over k in order."""
+    cdef int i, j, p
+    cdef Py_ssize_t sa_i = 1 if trans_a else lda, sa_p = lda if trans_a else 1
+    cdef Py_ssize_t sb_p = 1 if trans_b else ldb, sb_j = ldb if trans_b else 1
+    cdef floating acc
+    for i in range(m):
+        for j in range(n):
+            acc = 0
+            for p in range(k):
+                acc = acc + A[i * sa_i + p * sa_p] * B[p * sb_p + j * sb_j]
+            if beta == 0:
+                C[i * ldc + j] = alpha * acc
+            else:
+                C[i * ldc + j] = alpha * acc + beta * C[i * ldc + j]

@@ -953,8 +953,11 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
         if watch_interrupt:
             fastbp_interrupt_end()
     try:
+        # raises the KeyboardInterrupt Python saw, also for a Ctrl-C that came
+        # just before the loop's own handler was installed: the updates the
+        # loop made are then attached all the same
+        PyErr_CheckSignals()
         if result[4] == STOP_INTERRUPTED:
-            PyErr_CheckSignals()       # raises the KeyboardInterrupt Python saw
             raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
     except KeyboardInterrupt as e:
         e.updates = int(result[3])  # the caller's optimizer step count needs them
