@@ -461,3 +461,18 @@ def test_assigning_bad_values_is_rejected(target, value, exc):
     else:
         call = lambda: getattr(net, target).__setitem__(0, value)
     assert_rejected(net, exc, target, call)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_finiteness_check(dtype):
+    # the check on the bits (no temporary array) that every input goes through
+    from fastbp import _core
+    info = np.finfo(dtype)
+    ok = np.array([0, -0.0, 1, info.max, -info.max, info.tiny, info.tiny / 2], dtype=dtype)
+    assert _core.all_finite(ok) and _core.all_finite(ok[:0])
+    for n in (1, 7, 64, 1001):
+        for where in (0, n // 2, n - 1):
+            for bad in (np.nan, np.inf, -np.inf):
+                x = np.ones(n, dtype=dtype)
+                x[where] = bad
+                assert not _core.all_finite(x)

@@ -46,17 +46,18 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
 cdef inline void small_gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                             const floating *A, int lda, const floating *B, int ldb,
                             floating beta, floating *C, int ldc) noexcept nogil:
-    """gemm's plain loop: each C[i, j] one sum over k in order."""
+    """gemm's plain loop: each C[i, j] one sum over k in order, in double
+    (float32 gains digits at no cost at these sizes)."""
     cdef int i, j, p
     cdef Py_ssize_t sa_i = 1 if trans_a else lda, sa_p = lda if trans_a else 1
     cdef Py_ssize_t sb_p = 1 if trans_b else ldb, sb_j = ldb if trans_b else 1
-    cdef floating acc
+    cdef double acc
     for i in range(m):
         for j in range(n):
             acc = 0
             for p in range(k):
-                acc = acc + A[i * sa_i + p * sa_p] * B[p * sb_p + j * sb_j]
+                acc = acc + <double> A[i * sa_i + p * sa_p] * B[p * sb_p + j * sb_j]
             if beta == 0:
-                C[i * ldc + j] = alpha * acc
+                C[i * ldc + j] = <floating> (alpha * acc)
             else:
-                C[i * ldc + j] = alpha * acc + beta * C[i * ldc + j]
+                C[i * ldc + j] = <floating> (alpha * acc + beta * C[i * ldc + j])

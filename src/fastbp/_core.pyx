@@ -68,6 +68,10 @@ cdef extern from "penalty.h" nogil:
     void fastbp_dmax_norm_rows(double *p, Py_ssize_t rows, Py_ssize_t n_in, double c)
     void fastbp_smax_norm_rows(float *p, Py_ssize_t rows, Py_ssize_t n_in, double c)
 
+cdef extern from "finite.h" nogil:
+    int fastbp_dall_finite(const double *x, Py_ssize_t n)
+    int fastbp_sall_finite(const float *x, Py_ssize_t n)
+
 cdef extern from "dropout.h" nogil:
     unsigned long long fastbp_dropout_row(unsigned long long seed, unsigned long long epoch,
                                           unsigned long long sample)
@@ -122,6 +126,18 @@ def build_info():
         "openmp_max_threads": fastbp_openmp_max_threads(),
         **_blas.info(),
     }
+
+
+def all_finite(const floating[::1] x):
+    """No NaN or inf in x (flat, contiguous): the input check of every call,
+    a pass over x without the temporary array of np.isfinite(x).all()."""
+    cdef int ok
+    with nogil:
+        if floating is float:
+            ok = fastbp_sall_finite(&x[0], x.shape[0]) if x.shape[0] else 1
+        else:
+            ok = fastbp_dall_finite(&x[0], x.shape[0]) if x.shape[0] else 1
+    return bool(ok)
 
 
 # ---------------------------------------------------------------- the plan

@@ -122,7 +122,9 @@ def _finite_copy(arr, dtype, argname):
     with np.errstate(over="ignore", invalid="ignore"):
         # aligned too: the kernels load whole floats from these addresses
         out = np.require(arr, dtype=dtype, requirements=["C", "A"])
-    if not np.isfinite(out).all():
+    finite = (_core.all_finite(out.reshape(-1)) if out.dtype in (np.float32, np.float64)
+              else np.isfinite(out).all())
+    if not finite:
         raise ValueError(f"{argname} contains NaN or inf (or values too large for {np.dtype(dtype).name})")
     return out
 
