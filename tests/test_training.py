@@ -53,8 +53,8 @@ def test_history_reports_epoch_losses():
     assert history["val_accuracy"][0] == pytest.approx(net.evaluate(X, Y)["accuracy"])
 
 
-# Layers of 259 and 130 units are cut into 4 and 2 pieces, 300 rows of
-# inference into 4: with 2 or 3 threads each thread takes whole pieces, and
+# Layers of 259 and 130 units are cut into several pieces, and so are 300 rows of
+# inference: with 2 or 3 threads each thread takes whole pieces, and
 # the BLAS sees the same calls whatever the count.
 @pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
                                           "max_norm": 2.0}, {"batch_norm": True}],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind memcheck over a short training run of fastbp's in-place build:
-# both dtypes, 1 and 2 threads, layers cut into 1, 2 and 4 pieces, and the
+# both dtypes, 1 and 2 threads, layers cut into one and several pieces, and the
 # other entry points once (forward, loss, gradients, evaluate, save/load).
 # Fails on any error (invalid read/write/free, uninitialised value, ...) or
 # definite leak with a frame in fastbp's compiled core; errors elsewhere are
@@ -34,7 +34,7 @@ fastbp._threads.adaptive = False  # use the threads asked for, small as the work
 rng = np.random.default_rng(0)
 X = rng.standard_normal((37, 9))          # odd sizes
 y = rng.integers(0, 3, 37)
-# widths cut into 1, 2 and 4 pieces (fastbp._core.pieces_for), odd batches
+# widths cut into one and several pieces (fastbp._core.pieces_for), odd batches
 for dtype in ("float64", "float32"):
     for threads in (1, 2):
         fastbp.set_num_threads(threads)

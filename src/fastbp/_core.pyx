@@ -32,6 +32,8 @@ from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy
 cimport numpy as cnp
+import os
+
 import numpy as np
 
 from fastbp._activations cimport (SOFTMAX, activate, activation_grad, bias_activate,
@@ -142,25 +144,31 @@ def all_finite(const floating[::1] x):
 
 # ---------------------------------------------------------------- the plan
 
-# How a product is cut: a power of two of pieces, at most MAX_PIECES, each
-# at least MIN_PIECE units (or rows) wide. Smaller pieces cost the BLAS more
-# per multiply-add than a second thread gains; a power of two splits evenly
-# over 1, 2 or 4 threads.
+# How a product is cut: a power of two of pieces, each at least MIN_PIECE
+# units (or rows) wide, at most one per core of the machine. Every piece is
+# one BLAS call, which packs its operands anew: on one core one call would be
+# best, so no more pieces than the cores could take at once; smaller pieces
+# cost the BLAS more per multiply-add than another thread gains. The number
+# of cores is the machine's (os.cpu_count()), never the thread count, so a
+# machine computes the same bits on any number of threads.
 cdef enum:
     MIN_PIECE = 64
-    MAX_PIECES = 4
+cdef int _max_pieces = 1
+while _max_pieces * 2 <= min(os.cpu_count() or 1, 8):
+    _max_pieces *= 2
+_max_pieces = max(_max_pieces, 2)  # and the threads tests see a cut on 1 core
 
 
 cdef inline int _pieces_for(Py_ssize_t extent) noexcept nogil:
     cdef int p = 1
-    while p < MAX_PIECES and extent >= 2 * p * MIN_PIECE:
+    while p < _max_pieces and extent >= 2 * p * MIN_PIECE:
         p *= 2
     return p
 
 
 def pieces_for(Py_ssize_t extent):
     """The number of pieces a layer of `extent` units (rows, for inference)
-    is cut into: a function of the shape alone."""
+    is cut into: a function of the shape and of the machine's core count."""
     return _pieces_for(extent)
 
 
@@ -456,12 +464,19 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
 
 cdef inline void _infer_phase(const Net *net, const floating *P, const floating *x,
                              Py_ssize_t n, int t, int T) noexcept nogil:
-    """The forward pass of inference: by rows, or by units with batch norm
-    (whose statistics are per unit)."""
-    if net.batch_norm:
-        _forward_phase(net, P, x, n, t, T, NULL, NULL)
-    else:
+    """The forward pass of inference: by pieces of rows when every layer has
+    fewer units than the batch has rows (a piece then packs all of W, the
+    smaller operand, for its rows); by pieces of units as in training when
+    a layer is wider than the batch (a piece packs all rows instead), and
+    with batch norm (whose statistics are per unit)."""
+    cdef int l
+    cdef bint by_rows = not net.batch_norm
+    for l in range(net.n_layers):
+        by_rows = by_rows and net.sizes[l + 1] <= n
+    if by_rows:
         _forward_rows(net, P, x, n, t, T)
+    else:
+        _forward_phase(net, P, x, n, t, T, NULL, NULL)
 
 
 cdef void _bn_activate(const Net *net, const floating *P, floating *z, Py_ssize_t n,
