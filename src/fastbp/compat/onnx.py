@@ -17,8 +17,10 @@ dtype (float32 or float64), as are all parameters. Layer l is
   shape (n_out, n_in);
 - its activation: ``Sigmoid``, ``Tanh``, ``Relu``, ``LeakyRelu(alpha=0.01)``,
   ``Softmax(axis=-1)``, and no node for 'identity'. float64 leaky_relu is
-  ``PRelu`` with a float64 slope 0.01 instead: an ONNX float attribute is
-  float32, and alpha=0.01 would make the slope 0.0099999998.
+  ``Max(z, Mul(z, 0.01))`` with a float64 constant 0.01 instead, the same
+  numbers as fastbp's: an ONNX float attribute is float32 (alpha=0.01 would
+  make the slope 0.0099999998), and ONNX Runtime 1.32 runs float64
+  ``LeakyRelu`` and ``PRelu`` at opsets 16 to 18 only.
 - batch norm of a hidden layer, ``batch_norm="node"`` (the default): a Gemm
   without bias, then ``BatchNormalization(scale=γ, B=β, input_mean=running
   mean, input_var=running variance, epsilon=1e-5)`` (β is the layer's bias,
@@ -33,8 +35,8 @@ dtype (float32 or float64), as are all parameters. Layer l is
 what the installed onnx knows; the model's IR version is the lowest that
 opset allows. The metadata key ``"fastbp.cost"`` keeps the cost for ``load``.
 ONNX Runtime's CPU provider has float64 kernels for every op written here
-(Gemm, Sigmoid, Tanh, Relu, PRelu, Softmax, BatchNormalization):
-tests/test_onnx.py runs each.
+(Gemm, Sigmoid, Tanh, Relu, Mul, Max, Softmax, BatchNormalization) at every
+opset from 13 to 21: tests/test_onnx.py runs them.
 
 load
 ----
@@ -52,7 +54,8 @@ constants), of:
   layer's bias) and input_var + epsilon − 1e-5, so the network computes
   what the file says whatever its epsilon;
 - activations ``Sigmoid``, ``Tanh``, ``Relu``, ``LeakyRelu`` with alpha
-  0.01 (as float32), ``PRelu`` with every slope 0.01 (in its dtype), and
+  0.01 (as float32), ``PRelu`` with every slope 0.01 (in its dtype),
+  ``Max(z, Mul(z, 0.01))`` (what ``save`` writes for float64), and
   ``Softmax`` over the last axis after the last layer only; no activation
   between two layers is 'identity';
 - ``Identity``, ``Constant``, and a ``Cast`` to float or double (before the
@@ -186,8 +189,10 @@ def to_onnx(net: Network, opset: int = 17, batch_norm: str = "node") -> "onnx.Mo
             continue
         if act == "leaky_relu":
             if dtype == np.float64:
-                nodes.append(helper.make_node("PRelu", [cur, const(f"slope{l}", [LEAKY_SLOPE])],
-                                              [out], name=f"prelu{l}"))
+                nodes.append(helper.make_node("Mul", [cur, const(f"slope{l}", LEAKY_SLOPE)],
+                                              [f"leak{l}"], name=f"leak{l}"))
+                nodes.append(helper.make_node("Max", [cur, f"leak{l}"], [out],
+                                              name=f"leakyrelu{l}"))
             else:
                 nodes.append(helper.make_node("LeakyRelu", [cur], [out], name=f"leakyrelu{l}",
                                               alpha=LEAKY_SLOPE))
@@ -259,6 +264,7 @@ class _Layer:
         self.W = W                        # (n_out, n_in), float64
         self.b = b                        # (n_out,), float64
         self.bn = None                    # (γ, β, mean, var) in fastbp's terms
+        self.bn_node = None
         self.act = None
 
 
@@ -329,7 +335,22 @@ def load(source, cost: Optional[str] = None) -> Network:
     cur = inputs[0].name
     while True:
         node = only_consumer(cur)
+        leaky = _leaky_max(cur, consumers, consts) if node is None and layers else None
+        if leaky is not None:
+            layer = layers[-1]
+            if layer.act is not None:
+                _refuse(leaky[1], f"a second activation after {layer.act!r}")
+            layer.act = "leaky_relu"
+            chain.update(id(n) for n in leaky)
+            cur = leaky[1].output[0]
+            continue
         if node is None:
+            branches = consumers.get(cur, [])
+            if any(n.op_type not in _TAIL_OPS for n in branches):
+                raise ValueError(
+                    f"fastbp.compat.onnx.load: {cur!r} feeds "
+                    f"{' and '.join(_describe(n) for n in branches)}: fastbp reads a chain, "
+                    f"each node taking the value of the one before")
             break
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
@@ -401,6 +422,7 @@ def load(source, cost: Optional[str] = None) -> Network:
             eps = float(a.get("epsilon", 1e-5))
             # y = scale·(Wx + c − mean)/√(var + eps) + B, fastbp's form with μ = mean − c
             layer.bn = (scale, beta, mean - layer.b, var + eps - BN_EPS)
+            layer.bn_node = node
             layer.b = beta
         elif op in _OP_ACT or op in ("LeakyRelu", "PRelu"):
             layer = layers[-1] if layers else None
@@ -443,6 +465,23 @@ def load(source, cost: Optional[str] = None) -> Network:
     return _network(model, layers, dtype, cost)
 
 
+def _leaky_max(cur, consumers, consts):
+    """(Mul, Max) if the value `cur` feeds exactly Mul(cur, 0.01) and
+    Max(cur, that product), the float64 leaky_relu that `save` writes."""
+    branches = consumers.get(cur, [])
+    if len(branches) != 2 or {n.op_type for n in branches} != {"Mul", "Max"} \
+            or any(n.domain not in ("", "ai.onnx") for n in branches):
+        return None
+    mul, mx = sorted(branches, key=lambda n: n.op_type != "Mul")
+    slope = [consts.get(name) for name in mul.input if name != cur]
+    if len(mul.input) != 2 or len(slope) != 1 or slope[0] is None or slope[0].dtype.kind != "f" \
+            or not np.all(slope[0] == slope[0].dtype.type(LEAKY_SLOPE)) \
+            or sorted(mx.input) != sorted([cur, mul.output[0]]) \
+            or consumers.get(mul.output[0], []) != [mx]:
+        return None
+    return mul, mx
+
+
 def _opset(model):
     return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
@@ -450,7 +489,8 @@ def _opset(model):
 def _network(model, layers, dtype, cost):
     hidden, out = layers[:-1], layers[-1]
     if out.bn is not None:
-        _refuse(out.node, "batch norm on the output layer: fastbp normalizes hidden layers only")
+        _refuse(out.bn_node, "batch norm on the output layer: fastbp normalizes hidden "
+                             "layers only")
     with_bn = [layer.bn is not None for layer in hidden]
     if any(with_bn) and not all(with_bn):
         layer = hidden[with_bn.index(False)]
@@ -469,7 +509,9 @@ def _network(model, layers, dtype, cost):
     sizes = [layers[0].W.shape[1]] + [layer.W.shape[0] for layer in layers]
     acts = [layer.act for layer in hidden]
     activation = acts[0] if acts and all(a == acts[0] for a in acts) else acts
-    net = Network(sizes, activation=activation or "sigmoid", output_activation=out.act,
+    if not acts:  # no hidden layer: the output's activation, where it may be a hidden one
+        activation = out.act if out.act != "softmax" else "identity"
+    net = Network(sizes, activation=activation, output_activation=out.act,
                   cost=cost, dtype=dtype, batch_norm=bool(hidden) and all(with_bn))
     offsets = np.cumsum([0] + sizes[1:-1])
     for l, layer in enumerate(layers):
