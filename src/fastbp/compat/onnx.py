@@ -335,7 +335,7 @@ def load(source, cost: Optional[str] = None) -> Network:
             _refuse(node, f"its bias of shape {value.shape} does not broadcast to (1, {n_out})")
 
     layers: list = []
-    chain = set()
+    chain: set = set()             # ids of the nodes read as the network
     cur = inputs[0].name
     while True:
         node = only_consumer(cur)

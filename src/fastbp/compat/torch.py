@@ -77,7 +77,7 @@ __all__ = ["to_torch", "from_torch"]
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
 _TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-_NUMPY_DTYPE = {v: k for k, v in _TORCH_DTYPE.items()}
+_NUMPY_DTYPE: dict = {v: k for k, v in _TORCH_DTYPE.items()}
 _ACT = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu",
         nn.Softmax: "softmax"}
 
@@ -108,7 +108,7 @@ def to_torch(net: Network, training: bool = False) -> "nn.Sequential":
         hidden = [hidden] * (len(net.sizes) - 2)
     acts = list(hidden) + [net.output_activation]
     offsets = np.cumsum([0] + list(net.sizes[1:-1]))
-    modules = []
+    modules: list = []
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         n_out, n_in = W.shape
         bn = net.batch_norm and l < len(net.weights) - 1
@@ -153,7 +153,7 @@ def from_torch(module: "nn.Module", cost: Optional[str] = None) -> Network:
                          f"{type(module).__name__}")
     if cost is not None:
         check_name(cost, COSTS, "cost")
-    layers = []     # [path, W, b, bn (γ, β, μ, σ²) or None, activation or None]
+    layers: list = []   # [path, W, b, bn (γ, β, μ, σ², path, module) or None, activation]
     dtype = None
     for path, m in _flatten(module):
         kind = type(m)
