@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# a LocalCluster per test, 10-20 s each: not in the default quick run (-m dask)
+pytestmark = [pytest.mark.slow, pytest.mark.dask]
+
 distributed = pytest.importorskip("distributed", reason="needs dask[distributed]")
 pytest.importorskip("sklearn", reason="needs scikit-learn")
 fastbp_sklearn = pytest.importorskip("fastbp.sklearn", reason="needs fastbp.sklearn")
