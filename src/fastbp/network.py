@@ -24,7 +24,8 @@ from ._threads import threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_positive_float,
                           check_non_negative_float, check_positive_int, check_sample_weight,
-                          check_seed, check_sizes, check_targets, check_values)
+                          check_seed, check_sizes, check_targets, check_values,
+                          warn_if_unscaled)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
@@ -650,6 +651,7 @@ class Network:
                             optimizer, l2, l1, dropout, max_norm, lr_schedule, early_stopping,
                             callbacks, sample_weight, clip_per_sample, noise, progress)
         X, Y, epochs, opt, validation = c["X"], c["Y"], c["epochs"], c["optimizer"], c["validation"]
+        warn_if_unscaled(X, self.activation)
         batch_size = X.shape[0] if opt.full_batch else c["batch_size"]
         config = {k: c[k] for k in ("optimizer", "l1", "l2", "dropout", "max_norm", "schedule",
                                     "early_stopping", "callbacks", "sample_weight", "clip",
