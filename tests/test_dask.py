@@ -90,5 +90,6 @@ def test_example_dask_grid_search():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Dask: 2 workers at tcp://" in out
+    assert "Fitting 3 folds for each of 4 candidates, totalling 12 fits" in out
     assert "4 candidates x 3 folds on 800 digits" in out
     assert "same scores: yes" in out, out
