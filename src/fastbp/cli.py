@@ -77,7 +77,7 @@ def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, say, 
     print(f"  {name}: final test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}); "
           f"{trained / sum(history['seconds']):,.0f} training samples/s "
           f"({wall:.2f} s with per-epoch evaluation)")
-    return net, history
+    return history
 
 
 def _pyplot():
@@ -113,15 +113,14 @@ def demo(args):
     with _one_line_warnings():
         if args.dataset in ("wheat", "all"):
             X, y = datasets.load_wheat_seeds()
-            net, history = _train("wheat seeds", X, y, [7, 10, 3], args.epochs or 50, 10, 0.5,
-                                  args.seed, 0.25, say, activation="sigmoid",
-                                  cost="cross_entropy")
-            runs.append((f"wheat seeds {net.sizes[0]}-10-3", history))
+            history = _train("wheat seeds", X, y, [7, 10, 3], args.epochs or 50, 10, 0.5,
+                             args.seed, 0.25, say, activation="sigmoid", cost="cross_entropy")
+            runs.append(("wheat seeds 7-10-3", history))
         if args.dataset in ("mnist", "all"):
             X, y = datasets.load_mnist_5k()
             # Nielsen's chapter 1 network and hyper-parameters
-            net, history = _train("MNIST 5k", X, y, [784, 30, 10], args.epochs or 10, 10, 3.0,
-                                  args.seed, 0.2, say, activation="sigmoid", cost="quadratic")
+            history = _train("MNIST 5k", X, y, [784, 30, 10], args.epochs or 10, 10, 3.0,
+                             args.seed, 0.2, say, activation="sigmoid", cost="quadratic")
             runs.append(("MNIST 5k 784-30-10", history))
     if args.plot:
         _plot(args.plot, runs)
@@ -248,7 +247,7 @@ def _class_labels(path, y):
 
 
 def _load_csv(args, target):
-    delimiter = None if args.delimiter == "auto" else args.delimiter.replace("\\t", "\t")
+    delimiter = None if args.delimiter == "auto" else args.delimiter
     return datasets.load_csv(args.data, target=target, delimiter=delimiter)
 
 
@@ -468,6 +467,14 @@ def _widths(text):
     return widths
 
 
+def _delimiter(text):
+    """--delimiter: 'auto', one character, or \\t for a tab."""
+    text = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if text != "auto" and len(text) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (or auto, or \\t)")
+    return text
+
+
 def _activations(text):
     """One hidden activation name, or a comma-separated name per hidden layer."""
     names = text.split(",")
@@ -489,7 +496,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 def _common(p, data=True, threads=True):
     """Options shared by the commands that read data or train."""
     if data:
-        p.add_argument("--delimiter", default="auto",
+        p.add_argument("--delimiter", type=_delimiter, default="auto",
                        help="field separator of DATA; 'auto' guesses among , ; tab | space "
                        "(files may be gzipped, e.g. data.csv.gz)")
     if threads:
