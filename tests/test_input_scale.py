@@ -59,3 +59,14 @@ def test_the_default_filter_shows_it_once_per_line(recwarn):
         for _ in range(3):
             net.fit(X, y, epochs=1)
     assert sum(issubclass(w.category, fastbp.InputScaleWarning) for w in recwarn) == 1
+
+
+def test_fastbp_sklearn_keeps_scikit_learns_warnings_only():
+    pytest.importorskip("sklearn")
+    from fastbp.sklearn import MLPClassifier
+    X, y = load_wheat_seeds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        MLPClassifier((5,), max_iter=3, random_state=0).fit(X, y)
+    assert not [w for w in caught if issubclass(w.category, fastbp.InputScaleWarning)]
+    assert caught  # scikit-learn's own ConvergenceWarning is still there

@@ -6,6 +6,7 @@ the argument it is about. Nothing here changes a network.
 """
 import numbers
 import operator
+import sys
 import warnings
 
 import numpy as np
@@ -226,7 +227,11 @@ def warn_if_unscaled(X, activation, stacklevel=3):
     """One InputScaleWarning, pointing at fit's caller, when the columns of
     the checked inputs X are far from unit scale for `activation` (the first
     hidden layer's: a name or the tuple of names). The message does not
-    depend on X, so Python's default filter shows it once per calling line."""
+    depend on X, so Python's default filter shows it once per calling line.
+    Fits from fastbp.sklearn are exempt: its estimators give scikit-learn's
+    warnings, and no others."""
+    if sys._getframe(stacklevel - 1).f_globals.get("__name__") == "fastbp.sklearn":
+        return
     rows = X[:: max(1, X.shape[0] // _SAMPLE_ROWS)]
     with np.errstate(over="ignore"):  # |x| > 1e154: inf, which is far from 1 too
         rms = np.sqrt(np.mean(np.square(rows, dtype=np.float64), axis=0))

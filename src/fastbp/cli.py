@@ -107,8 +107,10 @@ def _plot(path, runs):
 def demo(args):
     """`fastbp demo`: the main job on the bundled data sets."""
     say = _say(args)
-    if args.plot:
-        _pyplot()  # a missing matplotlib is reported now, not after training
+    if args.plot:  # a missing matplotlib or folder is reported now, not after training
+        _pyplot()
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+            raise CommandError(f"--plot: directory {os.path.dirname(args.plot)} does not exist")
     runs = []
     with _one_line_warnings():
         if args.dataset in ("wheat", "all"):
