@@ -9,7 +9,9 @@
   `<!-- readme-test: needs mpi4py, sklearn -->` skips the block when those
   modules are absent (mpi4py and dask blocks are also marked `mpi`/`dask` and
   `slow`); `<!-- readme-test: slow, needs sklearn -->` keeps it out of the
-  quick run (-m slow runs it); `<!-- readme-test: skip REASON -->` skips it.
+  quick run (-m slow runs it); `<!-- readme-test: continues -->` runs the
+  block after the python block before it (a tutorial's steps, each using the
+  last one's names); `<!-- readme-test: skip REASON -->` skips it.
 - A block without a mark that fails only because a third-party module is not
   installed is skipped, naming the module and the mark to add.
 """
@@ -61,16 +63,21 @@ def commands(code):
 
 def cases():
     out = []
+    previous = ""  # the last python block, as run (with what it continues)
     for line, lang, code, mark in blocks(README.read_text(encoding="utf-8")):
         if lang == "python":
             kind = "python"
+            if re.search(r"\bcontinues\b", mark):
+                code = previous + code
+            previous = code
         elif lang == "" and commands(code) and all(c.startswith("fastbp ")
                                                    for c in commands(code)):
             kind = "shell"
         else:
             continue
-        words = [w for w in re.split(r"[\s,;]+", mark) if w]
-        needs = words[words.index("needs") + 1:] if "needs" in words else []
+        words = [w for w in re.split(r"[\s,;]+", mark) if w and w != "continues"]
+        needs = [] if words[:1] == ["skip"] or "needs" not in words else \
+            words[words.index("needs") + 1:]
         needs = needs[:next((k for k, w in enumerate(needs) if w in ("slow", "skip")),
                             len(needs))]
         marks = [pytest.mark.slow] if "slow" in words else []
