@@ -68,9 +68,7 @@ def main(argv=None):
 
     X, y = load_mnist_5k()
     if args.quick:
-        # a random 1,000 digits
-        rows = np.random.default_rng(0).permutation(len(X))[:1000]
-        X, y = X[rows], y[rows]
+        X, y = X[:1000], y[:1000]  # load_mnist_5k's order is a fixed shuffle
     X_train, X_test, y_train, y_test = train_test_split(X, y, 0.2, seed=0)
     if args.quick:
         grid = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate_init": [1e-3, 1e-2]}
