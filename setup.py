@@ -14,7 +14,12 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 import numpy
-from Cython.Build import cythonize
+
+try:
+    from Cython.Build import cythonize
+except ImportError:
+    sys.exit("setup.py: Cython is needed to build fastbp in place: "
+             "python -m pip install -e '.[dev]' (or: python -m pip install cython)")
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(ROOT, "csrc", "sources.json")) as f:
@@ -38,11 +43,25 @@ def compiler_takes(compiler, flags):
 class BuildExt(build_ext):
     def build_extension(self, ext):
         cc = self.compiler
+        base_flags = list(CONFIG["c_flags"])
         if compiler_takes(cc, ["-fopenmp"]):
             ext.extra_compile_args += ["-fopenmp"]
             ext.extra_link_args += ["-fopenmp"]
+            base_flags += ["-fopenmp"]
         else:
             print("fastbp: WARNING: OpenMP not found; building single-threaded", file=sys.stderr)
+        # The hand-written C sources get the common flags only; the flags of
+        # the generated _core.c (quieting false warnings of its prange loops)
+        # stay on that file, as in CMakeLists.txt.
+        pyx_c = [s for s in ext.sources if s not in CONFIG["c_sources"]]
+        ext.extra_objects += cc.compile(
+            [s for s in ext.sources if s in CONFIG["c_sources"]], output_dir=self.build_temp,
+            include_dirs=ext.include_dirs, macros=ext.define_macros,
+            extra_postargs=base_flags, depends=ext.depends)
+        ext.sources = pyx_c
+        for flag in CONFIG.get("generated_c_flags", []):
+            if compiler_takes(cc, ["-Werror", flag]):  # clang: unknown warning option
+                ext.extra_compile_args.append(flag)
         super().build_extension(ext)
 
 

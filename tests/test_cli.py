@@ -72,9 +72,11 @@ def test_python_m_fastbp_train_then_evaluate_and_predict(wheat, tmp_path, capsys
     accuracy = accuracy_of(out)
     assert accuracy >= 0.90
 
-    # predict drops the training target by itself; labels come back as written (1..3)
+    # predict drops the training target by itself; labels come back as written (1..3),
+    # under a header row named after the target
     status, out, _ = run(["predict", model, test_csv], capsys)
-    predicted = np.array(out.split(), dtype=int)
+    assert out.splitlines()[0] == "variety"
+    predicted = np.array(out.split()[1:], dtype=int)
     truth = np.loadtxt(test_csv, delimiter=",", skiprows=1)[:, -1]
     assert status == 0 and set(predicted) <= {1, 2, 3}
     assert abs(np.mean(predicted == truth) - accuracy) < 1e-4
@@ -121,7 +123,8 @@ def test_predict_target_options_and_out_file(tmp_path, capsys):
     y = (X[:, 0] > 0).astype(int)
     data = write_csv(tmp_path / "d.csv", X, y, header=None)  # no header: index targets
     model = tmp_path / "m.npz"
-    assert run(["train", data, "--layers", "3,2", "--epochs", "2", "--out", model], capsys)[0] == 0
+    assert run(["train", data, "--layers", "3,2", "--epochs", "2", "--no-standardize",
+                "--out", model], capsys)[0] == 0
     net = fastbp.load(model)
     want = net.predict(X).tolist()
 
@@ -129,11 +132,116 @@ def test_predict_target_options_and_out_file(tmp_path, capsys):
     for argv in (["predict", model, data], ["predict", model, data, "--target", "2"],
                  ["predict", model, features_only]):
         status, out, _ = run(argv, capsys)
-        assert status == 0 and [int(v) for v in out.split()] == want
+        assert status == 0 and out.split()[0] == "label"
+        assert [int(v) for v in out.split()[1:]] == want
 
     status, out, _ = run(["predict", model, data, "--out", tmp_path / "p.csv"], capsys)
     assert status == 0 and "wrote 40 predictions" in out
-    assert [int(v) for v in (tmp_path / "p.csv").read_text().split()] == want
+    assert [int(v) for v in (tmp_path / "p.csv").read_text().split()[1:]] == want
+
+
+def test_predict_proba_columns_per_class(wheat, tmp_path, capsys):
+    train_csv, test_csv = wheat
+    model = tmp_path / "m.npz"
+    assert run(["train", train_csv, "--target", "variety", "--layers", "10,3", "--cost",
+                "cross_entropy", "--epochs", "20", "--lr", "0.5", "-q", "--out", model],
+               capsys)[0] == 0
+    status, out, _ = run(["predict", model, test_csv, "--proba"], capsys)
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == "variety,p_1,p_2,p_3" and len(lines) == 55
+    table = np.array([line.split(",") for line in lines[1:]], dtype=float)
+    np.testing.assert_allclose(table[:, 1:].sum(axis=1), 1, atol=1e-5)
+    # the label is the most probable class, written as in the file (1..3)
+    np.testing.assert_array_equal(table[:, 0], table[:, 1:].argmax(axis=1) + 1)
+
+
+def test_train_holds_out_a_fifth_by_default_or_says_it_reports_training_accuracy(
+        wheat, tmp_path, capsys):
+    train_csv, _ = wheat
+    status, out, _ = run(["train", train_csv, "--epochs", "2", "--out", tmp_path / "m.npz"],
+                         capsys)
+    assert status == 0 and "on the 30 held-out rows (--test-fraction 0.2)" in out
+    assert "126 training / 30 held-out samples" in out
+    status, out, _ = run(["train", train_csv, "--epochs", "2", "--test-fraction", "0",
+                          "--out", tmp_path / "m.npz"], capsys)
+    assert status == 0 and "training accuracy" in out and "says little about new data" in out
+
+
+def test_train_standardizes_by_default(tmp_path, capsys):
+    # raw wheat seeds: at chance (0.33) unscaled; the default scales them
+    X, y = load_wheat_seeds()
+    data = write_csv(tmp_path / "seeds.csv", X, y + 1)
+    argv = ["train", data, "--target", "variety", "--epochs", "30", "-q", "--out", tmp_path / "m.npz"]
+    status, out, err = run(argv, capsys)
+    assert status == 0 and accuracy_of(out) > 0.8 and "warning" not in err
+    status, out, err = run(argv + ["--no-standardize"], capsys)
+    assert status == 0 and accuracy_of(out) < 0.5
+    assert err.startswith("fastbp: warning: fit: some columns of X are far larger than 1")
+
+
+def test_quiet_prints_only_the_result(wheat, tmp_path, capsys):
+    train_csv, test_csv = wheat
+    model = tmp_path / "m.npz"
+    status, out, err = run(["train", train_csv, "--epochs", "3", "--quiet", "--out", model],
+                           capsys)
+    assert status == 0 and err == ""
+    assert out.splitlines() == [line for line in out.splitlines() if "test accuracy" in line]
+    assert len(out.splitlines()) == 1
+    status, out, _ = run(["demo", "--dataset", "wheat", "--epochs", "2", "-q"], capsys)
+    assert status == 0 and len(out.splitlines()) == 1 and "final test accuracy" in out
+    status, out, _ = run(["predict", model, test_csv, "-q", "--out", tmp_path / "p.csv"], capsys)
+    assert status == 0 and out == ""
+
+
+def test_delimiters_are_guessed_or_given_and_gzip_is_read(tmp_path, capsys):
+    import gzip
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    plain = write_csv(tmp_path / "d.csv", X, y, header="a,b,c,y")
+    text = plain.read_text()
+    (tmp_path / "semi.csv").write_text(text.replace(",", ";"))
+    (tmp_path / "tab.tsv").write_text(text.replace(",", "\t"))
+    with gzip.open(tmp_path / "d.csv.gz", "wt") as f:
+        f.write(text)
+    model = tmp_path / "m.npz"
+    assert run(["train", plain, "--epochs", "2", "-q", "--out", model], capsys)[0] == 0
+    want = run(["evaluate", model, plain], capsys)[1]
+    for argv in ([tmp_path / "semi.csv"], [tmp_path / "tab.tsv"], [tmp_path / "d.csv.gz"],
+                 [tmp_path / "semi.csv", "--delimiter", ";"],
+                 [tmp_path / "tab.tsv", "--delimiter", "\\t"]):
+        status, out, err = run(["evaluate", model, *argv], capsys)
+        assert status == 0 and out == want, (argv, err)
+    status, _, err = run(["evaluate", model, tmp_path / "semi.csv", "--delimiter", ","], capsys)
+    assert status == 2 and "fastbp: error:" in err  # one column 'a;b;c;y' is no number
+
+
+def test_datasets_writes_the_bundled_data_with_a_header(tmp_path, capsys):
+    status, out, _ = run(["datasets"], capsys)
+    assert status == 0 and "wheat-seeds" in out and "mnist-5k" in out
+    status, out, _ = run(["datasets", "wheat-seeds"], capsys)
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == HEADER and len(lines) == 211
+    assert lines[1] == "15.26,14.84,0.871,5.763,3.312,2.221,5.22,1"  # as in the file
+    X, y = fastbp.datasets.load_csv(write_text(tmp_path, out), target="variety")
+    X0, y0 = load_wheat_seeds()
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0 + 1)
+    status, _, _ = run(["datasets", "mnist-5k", "--out", tmp_path / "m.csv.gz", "-q"], capsys)
+    import gzip
+    with gzip.open(tmp_path / "m.csv.gz", "rt") as f:
+        assert f.readline().startswith("pixel0,pixel1,")
+        table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
+    Xm, ym = fastbp.datasets.load_mnist_5k()
+    assert status == 0 and table.shape == (5000, 785)
+    np.testing.assert_array_equal(table[:, :-1] / 255, Xm)
+    np.testing.assert_array_equal(table[:, -1], ym)
+
+
+def write_text(tmp_path, text):
+    path = tmp_path / "written.csv"
+    path.write_text(text)
+    return path
 
 
 # ------------------------------------------------------------------ errors: one line, status 2
@@ -224,18 +332,58 @@ def test_info_and_demo_still_work(capsys):
     assert status == 0 and "epoch   2" in out and "final test accuracy" in out
 
 
-def test_bench_outside_a_checkout(tmp_path, monkeypatch, capsys):
+def test_every_help_shows_every_default(capsys):
+    parser = cli._parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        if name == "bench":
+            continue  # its --help is bench/run.py's
+        status, out, _ = run([name, "--help"], capsys)
+        assert status == 0
+        help_text = " ".join(out.split())
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                rendered = cli._Help("fastbp")._get_help_string(action)
+                assert "default" in rendered, (name, action.dest)
+                assert " ".join(rendered.split()).split(" (default")[0] in help_text
+
+
+def test_demo_plot_writes_the_one_file_named_with_titles(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    saved = []
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, path, **kw: saved.append(
+        (path, [ax.get_title() for ax in fig.axes])) or Path(path).write_bytes(b"png"))
+    status, out, _ = run(["demo", "--epochs", "1", "--plot", tmp_path / "curves.png"], capsys)
+    assert status == 0 and sorted(os.listdir(tmp_path)) == ["curves.png"]
+    (path, titles), = saved
+    assert titles == ["wheat seeds 7-10-3: loss", "wheat seeds 7-10-3: accuracy",
+                      "MNIST 5k 784-30-10: loss", "MNIST 5k 784-30-10: accuracy"]
+
+
+def test_bench_outside_a_checkout_explains(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "_bench_script", lambda: tmp_path / "bench" / "run.py")
     status, _, err = run(["bench"], capsys)
-    assert status == 2 and "only available from a source checkout" in err
+    assert status == 2 and "source checkout" in err and "python bench/run.py" in err
+    status, out, _ = run(["bench", "--help"], capsys)
+    assert status == 0 and "source checkout" in out
 
 
-def test_bench_runs_the_script_with_its_arguments(tmp_path, monkeypatch, capfd):
+def test_bench_calls_the_scripts_main_with_its_arguments(tmp_path, monkeypatch, capsys):
     script = tmp_path / "run.py"
-    script.write_text("import sys, fastbp\nprint('bench args', sys.argv[1:], fastbp.__file__)\n"
-                      "sys.exit(3)\n")
+    script.write_text("import argparse, sys, fastbp\n"
+                      "def main(argv=None):\n"
+                      "    p = argparse.ArgumentParser(prog='run.py')\n"
+                      "    p.add_argument('--quick', action='store_true', help='the quick one')\n"
+                      "    p.add_argument('x')\n"
+                      "    args = p.parse_args(argv)\n"
+                      "    print('bench args', sys.argv[1:], args.quick, fastbp.__file__)\n"
+                      "    return 3\n")
     monkeypatch.setattr(cli, "_bench_script", lambda: script)
-    status = cli.main(["bench", "--quick", "x"])
-    out = capfd.readouterr().out
-    # its status passes through; it imports this fastbp, not another install
-    assert status == 3 and "bench args ['--quick', 'x']" in out and fastbp.__file__ in out
+    argv = list(sys.argv)
+    status, out, _ = run(["bench", "--quick", "x"], capsys)
+    # its status passes through; it runs with this fastbp, not another install
+    assert status == 3 and "bench args ['--quick', 'x'] True" in out and fastbp.__file__ in out
+    assert sys.argv == argv
+    status, out, _ = run(["bench", "--help"], capsys)  # the script's own options
+    assert status == 0 and "--quick" in out and "the quick one" in out

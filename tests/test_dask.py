@@ -6,6 +6,7 @@ scikit-learn or fastbp.sklearn; each test is bounded by a timeout.
 """
 import concurrent.futures
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+# a LocalCluster per test, 10-20 s each: not in the default quick run (-m dask)
+pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
 distributed = pytest.importorskip("distributed", reason="needs dask[distributed]")
 pytest.importorskip("sklearn", reason="needs scikit-learn")
@@ -87,5 +91,6 @@ def test_example_dask_grid_search():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Dask: 2 workers at tcp://" in out
-    assert "4 candidates x 3 folds on 800 digits" in out
+    assert "Fitting 3 folds for each of 4 candidates, totalling 12 fits" in out
+    assert re.search(r"4 candidates x 3 folds on 80\d digits", out), out
     assert "same scores: yes" in out, out

@@ -43,6 +43,22 @@ def test_mnist_5k_shape_dtype_labels_range():
     assert X.reshape(-1, 28, 28)[:, 10:18, 10:18].mean() > 0.2
 
 
+def test_mnist_5k_rows_come_in_a_fixed_shuffled_order():
+    X, y = load_mnist_5k()
+    # pinned: the order is part of the API (X[:1000] is a fair sample)
+    assert y[:12].tolist() == [1, 8, 9, 2, 8, 6, 2, 7, 1, 2, 8, 2]
+    assert np.bincount(y[:1000], minlength=10).min() >= 80
+    X2, y2 = load_mnist_5k()
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(X, X2)
+    # the same images as the file (stored sorted by digit), only reordered
+    from fastbp.datasets import _raw_mnist_5k
+    raw = _raw_mnist_5k()
+    order = np.lexsort((np.round(X * 255) @ np.arange(784.0), y))
+    file_order = np.lexsort((raw[:, :-1] @ np.arange(784.0), raw[:, -1]))
+    np.testing.assert_array_equal(np.round(X[order] * 255), raw[file_order, :-1])
+
+
 @pytest.mark.parametrize("loader", [load_wheat_seeds, load_mnist_5k])
 def test_loaders_return_fresh_writable_copies(loader):
     X1, y1 = loader()

@@ -75,9 +75,15 @@ def _mpiexec():
 
 
 MPIEXEC = _mpiexec()
-needs_mpi = pytest.mark.skipif(
+_mpi_found = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
     reason="needs mpi4py and mpiexec (pip install 'fastbp[mpi]')")
+
+
+def needs_mpi(test):
+    """Tests that start mpiexec: marked `mpi` and `slow` (not in the default
+    quick run: python -m pytest tests -m mpi), skipped without MPI."""
+    return pytest.mark.slow(pytest.mark.mpi(_mpi_found(test)))
 
 
 def _open_mpi():

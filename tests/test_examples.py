@@ -117,3 +117,13 @@ def test_mnist_without_load_mnist_idx_says_so(idx_dir, monkeypatch):
     monkeypatch.delattr(fastbp.datasets, "load_mnist_idx")
     with pytest.raises(SystemExit, match="needs fastbp.datasets.load_mnist_idx"):
         module.main(["--quick", "--idx-dir", str(idx_dir)])
+
+
+def test_dask_example_shows_progress_while_the_search_runs(capsys):
+    # the search printed nothing for 96 s (issue 15): a line every few seconds now
+    import time
+    module = load_example("dask_grid_search")
+    with module.heartbeat("searching", every=0.05):
+        time.sleep(0.3)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 3 and all(re.fullmatch(r"  \.\.\. searching: \d+ s", x) for x in lines)

@@ -56,9 +56,8 @@ def fann_tools(tmp_path_factory):
                      "fann_create_standard(2, 1, 1); fann_destroy(a); return 0;}\n")
     res = subprocess.run([cc, str(probe), "-o", str(d / "probe"), "-lfloatfann", "-lm"],
                          capture_output=True, text=True)
-    if res.returncode:
-        first = (res.stderr.strip().splitlines() or [f"{cc} exited with {res.returncode}"])[0]
-        pytest.skip(f"libfann-dev not found (floatfann.h / -lfloatfann): {first}")
+    if res.returncode:  # one short reason: the compiler's message names a temp path
+        pytest.skip("libfann-dev not installed (apt-get install libfann-dev)")
     tools = {"float": _build(cc, "run_net.c", d / "run_float", "floatfann"),
              "double": _build(cc, "run_net.c", d / "run_double", "doublefann", "-DUSE_DOUBLEFANN"),
              "train": _build(cc, "train_net.c", d / "train_net", "floatfann")}

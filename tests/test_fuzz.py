@@ -624,7 +624,8 @@ CLI_OPTIONS = {  # option -> values to try: sensible and not
     "--activation": list(HIDDEN) + ["softmax", "x"],
     "--cost": list(COSTS) + ["x"],
     "--out": ["out.npz", "missing/out.npz", "."] + CLI_FILES,
-    "--standardize": [None], "--bogus": [None, "1"],
+    "--standardize": [None], "--no-standardize": [None], "--quiet": [None], "--proba": [None],
+    "--delimiter": [",", ";", "auto", "\\t", ""], "--bogus": [None, "1"],
 }
 
 
@@ -667,7 +668,7 @@ def test_cli_diverging_training_is_a_one_line_error(cli_dir, capsys):
     try:
         os.chdir(cli_dir)
         status = fastbp.cli.main(["train", "data.csv", "--activation", "leaky_relu",
-                                  "--out", "o.npz"])
+                                  "--test-fraction", "0", "--out", "o.npz"])
     finally:
         os.chdir(old_cwd)
     assert status == 2 and "fastbp: error:" in capsys.readouterr().err

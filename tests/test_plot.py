@@ -31,4 +31,6 @@ def test_plot_without_matplotlib_says_what_to_install(monkeypatch, tmp_path, cap
         trained_history().plot(tmp_path / "x.png")
     assert fastbp.cli.main(["demo", "--dataset", "wheat", "--epochs", "1",
                             "--plot", str(tmp_path / "d.png")]) == 2
-    assert "fastbp[plot]" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "fastbp[plot]" in err
+    assert "epoch" not in out  # said before training, not after it

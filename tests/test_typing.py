@@ -8,6 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # mypy takes a minute: python -m pytest tests -m slow
 def test_mypy_finds_no_errors():
     api = pytest.importorskip("mypy.api")
     if not (ROOT / "src" / "fastbp").is_dir():

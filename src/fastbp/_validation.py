@@ -6,6 +6,8 @@ the argument it is about. Nothing here changes a network.
 """
 import numbers
 import operator
+import sys
+import warnings
 
 import numpy as np
 
@@ -208,3 +210,46 @@ def check_sample_weight(sample_weight, n_samples, argname="sample_weight"):
     if not arr.any():
         raise ValueError(f"{argname} is all zero: there is nothing to learn from")
     return arr / arr.max()
+
+
+class InputScaleWarning(UserWarning):
+    """fit's inputs are far from unit scale for the hidden activation."""
+
+
+# Column RMS beyond which the first hidden layer's pre-activations, w·x with
+# the default init (‖w‖ ≈ 1), sit where sigmoid and tanh are flat (σ'(4) ≈
+# 0.02), or where ReLU's gradients are too large for the usual rates; and
+# below which every input is nearly zero. Raw wheat seeds (RMS up to 15) and
+# 0-255 pixels are beyond; standardized data and [0, 1] pixels are not.
+SCALE_HIGH, SCALE_LOW = 4.0, 1e-2
+_SAMPLE_ROWS = 1000  # rows looked at: enough to see the scale, cheap for any X
+
+
+def warn_if_unscaled(X, activation, stacklevel=3):
+    """One InputScaleWarning, pointing at fit's caller, when the columns of
+    the checked inputs X are far from unit scale for `activation` (the first
+    hidden layer's: a name or the tuple of names). The message does not
+    depend on X, so Python's default filter shows it once per calling line.
+    Fits from fastbp.sklearn are exempt: its estimators give scikit-learn's
+    warnings, and no others."""
+    if sys._getframe(stacklevel - 1).f_globals.get("__name__") == "fastbp.sklearn":
+        return
+    rows = X[:: max(1, X.shape[0] // _SAMPLE_ROWS)]
+    with np.errstate(over="ignore"):  # |x| > 1e154: inf, which is far from 1 too
+        rms = np.sqrt(np.mean(np.square(rows, dtype=np.float64), axis=0))
+    largest = float(rms.max()) if rms.size else 1.0
+    if SCALE_LOW <= largest <= SCALE_HIGH:
+        return
+    act = activation if isinstance(activation, str) else activation[0]
+    if largest > SCALE_HIGH:
+        effect = (f"{act} units saturate and training can stay at chance"
+                  if act in ("sigmoid", "tanh") else
+                  f"{act} units pass them on and gradients become too large for usual rates")
+        what = (f"fit: some columns of X are far larger than 1 (root mean square > {SCALE_HIGH:g}): "
+                f"{effect}.")
+    else:
+        what = (f"fit: every column of X is close to 0 (root mean square < {SCALE_LOW:g}): "
+                f"the network barely sees its inputs and learns slowly.")
+    warnings.warn(f"{what} Standardize the columns (fastbp.datasets.standardize(X_train, "
+                  f"X_test), scikit-learn's StandardScaler, or `fastbp train`'s default) or "
+                  f"divide pixels by 255.", InputScaleWarning, stacklevel=stacklevel)

@@ -2,10 +2,11 @@
 
     fastbp demo       train on the bundled wheat seeds and MNIST subset
     fastbp info       how fastbp was built (= fastbp.show_config())
+    fastbp datasets   write a bundled data set as a CSV file with a header row
     fastbp train      train a classifier on a numeric CSV file and save it
     fastbp evaluate   loss and accuracy of a saved model on a CSV file
-    fastbp predict    one predicted class per line for a CSV file
-    fastbp bench      the benchmark suite (bench/run.py, source checkout only)
+    fastbp predict    the predicted class (and --proba) of each row of a CSV file
+    fastbp bench      the benchmark suite (bench/run.py of a source checkout)
 
 What `train` learns besides the weights (the standardization, the target
 column, the class labels as written in the file) goes to a sidecar JSON
@@ -14,12 +15,15 @@ can make (arguments, unreadable or malformed data and model files) end in one
 line `fastbp: error: ...` on stderr and exit status 2, never a traceback.
 """
 import argparse
+import contextlib
+import gzip
+import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,57 +41,144 @@ class CommandError(Exception):
 # ------------------------------------------------------------------ demo / info
 
 
-def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, plot=None,
-           **net_args):
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Warnings (fit's InputScaleWarning, say) as `fastbp: warning: ...` lines."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"fastbp: warning: {message}", file=sys.stderr, flush=True)
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _say(args):
+    """print, unless --quiet."""
+    return (lambda *a, **k: None) if getattr(args, "quiet", False) else \
+        (lambda *a, **k: print(*a, **k, flush=True))
+
+
+def _train(name, X, y, sizes, epochs, batch_size, lr, seed, test_fraction, say, **net_args):
     X_train, X_test, y_train, y_test = datasets.train_test_split(X, y, test_fraction, seed=seed)
     if name == "wheat seeds":  # raw measurements differ in scale by 100x
         X_train, X_test = datasets.standardize(X_train, X_test)
     net = Network(sizes, seed=seed, **net_args)
-    print(f"\n{name}: {len(X_train)} training / {len(X_test)} test samples, {net}")
+    say(f"\n{name}: {len(X_train)} training / {len(X_test)} test samples, {net}")
+
+    def report(epoch, logs):  # each epoch as it ends: the progress of a longer run
+        say(f"  epoch {epoch + 1:3d}  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.3f}"
+            f"  test accuracy {logs['val_accuracy']:.3f}")
+
     start = time.perf_counter()
     history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                      validation_data=(X_test, y_test), progress=True)
+                      validation_data=(X_test, y_test), callbacks=[report])
     wall = time.perf_counter() - start
-    for epoch, (loss, acc, vacc) in enumerate(zip(history["loss"], history["accuracy"],
-                                                  history["val_accuracy"]), 1):
-        print(f"  epoch {epoch:3d}  loss {loss:.4f}  accuracy {acc:.3f}  test accuracy {vacc:.3f}")
     trained = epochs * len(X_train)
     result = net.evaluate(X_test, y_test)
-    print(f"  final test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}); "
+    print(f"  {name}: final test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}); "
           f"{trained / sum(history['seconds']):,.0f} training samples/s "
           f"({wall:.2f} s with per-epoch evaluation)")
-    if plot:
-        try:
-            history.plot(plot)
-        except ImportError as e:
-            raise CommandError(str(e)) from None
-        print(f"  loss and accuracy curves: {plot}")
-    return result["accuracy"]
+    return history
+
+
+def _pyplot():
+    """matplotlib.pyplot drawing to files, or a CommandError saying what to install."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CommandError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
+    return plt
+
+
+def _plot(path, runs):
+    """One PNG: a row of loss and accuracy curves per (title, history)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(runs), 2, figsize=(9, 3.2 * len(runs)), squeeze=False)
+    for row, (title, history) in zip(axes, runs):
+        history.plot(ax=row)
+        for ax, metric in zip(row, ("loss", "accuracy")):
+            ax.set_title(f"{title}: {metric}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def demo(args):
     """`fastbp demo`: the main job on the bundled data sets."""
-    def plot_path(dataset):  # one file per data set when both are trained
-        if not args.plot or args.dataset != "all":
-            return args.plot
-        stem, ext = os.path.splitext(args.plot)
-        return f"{stem}-{dataset}{ext or '.png'}"
-
-    if args.dataset in ("wheat", "all"):
-        X, y = datasets.load_wheat_seeds()
-        _train("wheat seeds", X, y, [7, 10, 3], args.epochs or 50, 10, 0.5, args.seed, 0.25,
-               plot=plot_path("wheat"), activation="sigmoid", cost="cross_entropy")
-    if args.dataset in ("mnist", "all"):
-        X, y = datasets.load_mnist_5k()
-        # Nielsen's chapter 1 network and hyper-parameters
-        _train("MNIST 5k", X, y, [784, 30, 10], args.epochs or 10, 10, 3.0, args.seed, 0.2,
-               plot=plot_path("mnist"), activation="sigmoid", cost="quadratic")
+    say = _say(args)
+    if args.plot:  # a missing matplotlib or folder is reported now, not after training
+        _pyplot()
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+            raise CommandError(f"--plot: directory {os.path.dirname(args.plot)} does not exist")
+    runs = []
+    with _one_line_warnings():
+        if args.dataset in ("wheat", "all"):
+            X, y = datasets.load_wheat_seeds()
+            history = _train("wheat seeds", X, y, [7, 10, 3], args.epochs or 50, 10, 0.5,
+                             args.seed, 0.25, say, activation="sigmoid", cost="cross_entropy")
+            runs.append(("wheat seeds 7-10-3", history))
+        if args.dataset in ("mnist", "all"):
+            X, y = datasets.load_mnist_5k()
+            # Nielsen's chapter 1 network and hyper-parameters
+            history = _train("MNIST 5k", X, y, [784, 30, 10], args.epochs or 10, 10, 3.0,
+                             args.seed, 0.2, say, activation="sigmoid", cost="quadratic")
+            runs.append(("MNIST 5k 784-30-10", history))
+    if args.plot:
+        _plot(args.plot, runs)
+        say(f"loss and accuracy curves: {args.plot}")
     return 0
 
 
 def info(args):
     """`fastbp info`: fastbp.show_config()."""
     show_config()
+    return 0
+
+
+# ------------------------------------------------------------------ datasets
+
+WHEAT_COLUMNS = ["area", "perimeter", "compactness", "length", "width", "asymmetry", "groove",
+                 "variety"]
+DATASETS = {
+    "wheat-seeds": "UCI wheat seeds: 210 kernels, 7 measurements, variety 1-3 (Kama, Rosa, "
+                   "Canadian); header " + ",".join(WHEAT_COLUMNS),
+    "mnist-5k": "5,000 MNIST digits in a fixed shuffled order: pixel0..pixel783 (0-255), "
+                "then digit",
+}
+
+
+def _dataset_rows(name):
+    """(header, rows of text cells) of a bundled data set, labels as in its file."""
+    if name == "wheat-seeds":
+        X, y = datasets.load_wheat_seeds()
+        return WHEAT_COLUMNS, ([*(repr(float(v)) for v in row), str(label + 1)]
+                               for row, label in zip(X.tolist(), y.tolist()))
+    X, y = datasets.load_mnist_5k()
+    pixels = np.rint(X * 255).astype(np.uint8)
+    text = [str(v) for v in range(256)]  # 3.9 million cells: a table, not str() each
+    return ([f"pixel{i}" for i in range(784)] + ["digit"],
+            ([text[v] for v in row + [label]]
+             for row, label in zip(pixels.tolist(), y.tolist())))
+
+
+def datasets_command(args):
+    """`fastbp datasets [NAME]`: list the bundled data, or write one as CSV."""
+    if args.name is None:
+        for name, text in DATASETS.items():
+            print(f"{name:12s} {text}")
+        print("fastbp datasets NAME > NAME.csv writes one, with a header row")
+        return 0
+    header, rows = _dataset_rows(args.name)
+    text = "".join(",".join(cells) + "\n" for cells in [header, *rows])
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    gzipped = args.out.endswith(".gz")
+    with (gzip.open(args.out, "wt", compresslevel=6, encoding="ascii", newline="") if gzipped
+          else open(args.out, "w", encoding="ascii", newline="")) as f:
+        f.write(text)
+    _say(args)(f"wrote {args.name} to {args.out}")
     return 0
 
 
@@ -157,12 +248,18 @@ def _class_labels(path, y):
     return y
 
 
+def _load_csv(args, target):
+    delimiter = None if args.delimiter == "auto" else args.delimiter
+    return datasets.load_csv(args.data, target=target, delimiter=delimiter)
+
+
 def train(args):
     """`fastbp train`: fit a classifier to a CSV file; save it and its sidecar."""
+    say = _say(args)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):  # found out now rather than after training
         raise CommandError(f"--out: directory {out_dir} does not exist")
-    X, y = datasets.load_csv(args.data, target=args.target)
+    X, y = _load_csv(args, args.target)
     classes, codes = np.unique(_class_labels(args.data, y), return_inverse=True)
     if len(classes) < 2:
         raise CommandError(f"{args.data}: the target column holds a single class")
@@ -181,16 +278,25 @@ def train(args):
         X_train, X_test = datasets.standardize(X_train, X_test)
     net = Network([X.shape[1], *layers], activation=args.activation, cost=args.cost,
                   seed=args.seed)
-    print(f"{args.data}: {len(X_train)} training / {len(X_test)} test samples, {net}")
+    say(f"{args.data}: {len(X_train)} training / {len(X_test)} held-out samples, {net}")
     validation = (X_test, y_test) if len(X_test) else None
-    net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            seed=args.seed, validation_data=validation, verbose=True, progress=True)
+    with _one_line_warnings():
+        net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                seed=args.seed, validation_data=validation, verbose=not args.quiet,
+                progress=not args.quiet)
     if validation:
         result = net.evaluate(X_test, y_test)
-        print(f"test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f})")
+        print(f"test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}) on the "
+              f"{len(X_test)} held-out rows (--test-fraction {args.test_fraction:g}), "
+              f"which the model did not train on")
+    else:
+        result = net.evaluate(X_train, y_train)
+        print(f"training accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}): on the "
+              f"rows the model trained on, so it says little about new data "
+              f"(--test-fraction F holds some out)")
     net.save(args.out)
     _write_sidecar(args.out, args.target, classes, mean, std)
-    print(f"saved {args.out} and {_sidecar_path(args.out)}")
+    say(f"saved {args.out} and {_sidecar_path(args.out)}")
     return 0
 
 
@@ -213,7 +319,7 @@ def evaluate(args):
     net, target, classes, mean, std = _model(args.model)
     if args.target is not None:
         target = args.target
-    X, y = datasets.load_csv(args.data, target=target)
+    X, y = _load_csv(args, target)
     X = _inputs(args.data, net, X, target, mean, std)
     y = _class_labels(args.data, y)
     if classes is not None:
@@ -227,24 +333,46 @@ def evaluate(args):
     return 0
 
 
+def _probabilities(net, X):
+    """Each class's probability: softmax outputs as they are, one sigmoid unit
+    as (1 − a, a), several sigmoid units normalized to sum 1."""
+    # TODO(#15 items 5-9): use Network.predict_proba once network.py has it
+    out = net.forward(X)
+    if net.output_activation == "softmax":
+        return out
+    if net.output_activation == "sigmoid":
+        if out.shape[1] == 1:
+            return np.hstack([1 - out, out])
+        return out / np.maximum(out.sum(axis=1, keepdims=True), np.finfo(out.dtype).tiny)
+    raise CommandError(f"--proba: the outputs of a {net.output_activation} output layer are "
+                       f"not probabilities (train with a sigmoid or softmax output)")
+
+
 def predict(args):
-    """`fastbp predict`: one predicted class per row, as the labels were written."""
+    """`fastbp predict`: a CSV with a header row: the predicted class of each row,
+    as the labels were written, and with --proba each class's probability."""
     net, target, classes, mean, std = _model(args.model)
     if args.target is not None:
         target = args.target
-        X, _ = datasets.load_csv(args.data, target=target)
+        X, _ = _load_csv(args, target)
     else:
-        X, _ = datasets.load_csv(args.data, target=None)
+        X, _ = _load_csv(args, None)
         if X.shape[1] == net.sizes[0] + 1:  # the training target is still there: drop it
-            X, _ = datasets.load_csv(args.data, target=target)
-    predicted = net.predict(_inputs(args.data, net, X, target, mean, std))
-    if classes is not None:
-        predicted = np.asarray(classes)[predicted]
-    text = "".join(f"{p}\n" for p in predicted.tolist())
+            X, _ = _load_csv(args, target)
+    X = _inputs(args.data, net, X, target, mean, std)
+    predicted = net.predict(X)
+    labels = classes if classes is not None else list(range(max(2, net.sizes[-1])))
+    predicted = np.asarray(labels)[predicted]
+    name = target if isinstance(target, str) else "label"
+    header, columns = [name], [[str(p) for p in predicted.tolist()]]
+    if args.proba:
+        header += [f"p_{c}" for c in labels]
+        columns += [[f"{p:.6g}" for p in col] for col in _probabilities(net, X).T.tolist()]
+    text = "".join(",".join(row) + "\n" for row in [header, *zip(*columns)])
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
-        print(f"wrote {len(predicted)} predictions to {args.out}")
+        _say(args)(f"wrote {len(predicted)} predictions to {args.out}")
     else:
         sys.stdout.write(text)
     return 0
@@ -258,17 +386,42 @@ def _bench_script():
     return Path(__file__).resolve().parents[2] / "bench" / "run.py"
 
 
+BENCH_ELSEWHERE = (
+    "fastbp bench runs bench/run.py of a source checkout, which this installation does not "
+    "have; from a clone of fastbp's repository run `python bench/run.py --help` (or `fastbp "
+    "bench --help` there) to see its options")
+# TODO(#15 item 10): move the bench runner into the package (fastbp/bench.py, with
+# bench/run.py a thin wrapper) once the lead's rewrite of bench/run.py has landed, so
+# that `fastbp bench` works from a pip install too.
+
+
 def bench(args):
-    """`fastbp bench`: run bench/run.py with the remaining arguments; its status."""
+    """`fastbp bench [ARGS]`: bench/run.py's main() with ARGS (--help: its options)."""
     script = _bench_script()
     if not script.is_file():
-        raise CommandError("bench is only available from a source checkout of fastbp "
-                           "(bench/run.py not found)")
-    # a child process runs it as `python bench/run.py` would, importing this fastbp
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return subprocess.call([sys.executable, str(script), *args.bench_args], env=env)
+        if {"-h", "--help"} & set(args.bench_args):
+            print(BENCH_ELSEWHERE)
+            return 0
+        raise CommandError(BENCH_ELSEWHERE)
+    spec = importlib.util.spec_from_file_location("fastbp_bench_run", script)
+    module = importlib.util.module_from_spec(spec)
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    # as `python bench/run.py ARGS` would see it, importing this fastbp
+    sys.argv = [str(script), *args.bench_args]
+    sys.path.insert(0, str(script.parent))
+    try:
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "main", None)):
+            raise CommandError(f"{script} has no main() to run")
+        status = module.main()
+    except SystemExit as e:  # argparse's --help and errors, sys.exit in the script
+        status = e.code
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+    if status is None or isinstance(status, int):
+        return status or 0
+    print(status, file=sys.stderr)  # sys.exit("message")
+    return 1
 
 
 # ------------------------------------------------------------------ arguments
@@ -295,12 +448,13 @@ def _positive(kind):
 
 
 def _fraction(text):
+    """--test-fraction: 0 (hold nothing out) or a fraction below 1."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (0: none)")
     return value
 
 
@@ -315,6 +469,14 @@ def _widths(text):
     return widths
 
 
+def _delimiter(text):
+    """--delimiter: 'auto', one character, or \\t for a tab."""
+    text = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if text != "auto" and len(text) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (or auto, or \\t)")
+    return text
+
+
 def _activations(text):
     """One hidden activation name, or a comma-separated name per hidden layer."""
     names = text.split(",")
@@ -324,66 +486,119 @@ def _activations(text):
     return names[0] if len(names) == 1 else names
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help: appended unless the help says it."""
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def _common(p, data=True, threads=True):
+    """Options shared by the commands that read data or train."""
+    if data:
+        p.add_argument("--delimiter", type=_delimiter, default="auto",
+                       help="field separator of DATA; 'auto' guesses among , ; tab | space "
+                       "(files may be gzipped, e.g. data.csv.gz)")
+    if threads:
+        p.add_argument("--threads", type=_positive(int), default=None,
+                       help="threads of the compiled core (default: OMP_NUM_THREADS, "
+                       "else all cores)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print only the result: no per-epoch lines, progress or notes")
+
+
 def _parser():
-    parser = _Parser(prog="fastbp", description="Fast, exact backpropagation.")
+    parser = _Parser(prog="fastbp", description="Fast, exact backpropagation.",
+                     formatter_class=_Help)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="train on the bundled wheat seeds and MNIST subset")
-    p.add_argument("--dataset", choices=("wheat", "mnist", "all"), default="all")
+
+    def command(name, **kw):
+        return sub.add_parser(name, formatter_class=_Help, **kw)
+
+    p = command("demo", help="train on the bundled wheat seeds and MNIST subset",
+                description="Train a 7-10-3 network on the wheat seeds and Nielsen's "
+                "784-30-10 on the 5,000-digit MNIST subset, printing each epoch.")
+    p.add_argument("--dataset", choices=("wheat", "mnist", "all"), default="all",
+                   help="which data set")
     p.add_argument("--epochs", type=_positive(int), default=None,
                    help="default: 50 (wheat), 10 (mnist)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=_positive(int), default=None)
+    p.add_argument("--seed", type=int, default=0, help="initial weights, split and shuffling")
     p.add_argument("--plot", metavar="FILE.png", default=None,
-                   help="save loss and accuracy curves (needs matplotlib)")
+                   help="save the loss and accuracy curves to FILE.png (needs matplotlib; "
+                   "default: no plot)")
+    _common(p, data=False)
     p.set_defaults(run=demo)
 
-    p = sub.add_parser("info", help="show how fastbp was built (show_config)")
+    p = command("info", help="show how fastbp was built (show_config)")
     p.set_defaults(run=info)
 
-    p = sub.add_parser("train", help="train a classifier on a numeric CSV file",
-                       description="Train on DATA (a numeric CSV; a header row is optional) "
-                       "and save the model to --out, with its standardization and class "
-                       "labels in --out + '.json'.")
+    p = command("datasets", help="write a bundled data set as a CSV file with a header row",
+                description="Without NAME, list the bundled data sets. With NAME, write it "
+                "as CSV with a header row (to stdout, or --out): fastbp datasets wheat-seeds "
+                "> seeds.csv")
+    p.add_argument("name", metavar="NAME", nargs="?", choices=list(DATASETS),
+                   help=f"one of {', '.join(DATASETS)} (default: list them)")
+    p.add_argument("--out", default=None,
+                   help="write to this file (gzipped if it ends in .gz; default: stdout)")
+    _common(p, data=False, threads=False)
+    p.set_defaults(run=datasets_command)
+
+    p = command("train", help="train a classifier on a numeric CSV file",
+                description="Train on DATA (a numeric CSV; a header row is optional) "
+                "and save the model to --out, with its standardization and class "
+                "labels in --out + '.json'. A --test-fraction of the rows is held out "
+                "and the accuracy on them reported.")
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--target", type=_column, default=-1,
-                   help="target column: a name from the header or an index (default -1, the last)")
+                   help="target column: a name from the header or an index (-1: the last)")
     p.add_argument("--layers", type=_widths, default=None,
                    help="hidden and output widths, e.g. 30,3 (default: 30,<number of classes>)")
     p.add_argument("--activation", type=_activations, default="sigmoid",
                    help=f"hidden activation, or one per hidden layer, e.g. relu,tanh "
-                   f"({', '.join(HIDDEN_ACTIVATIONS)}; default sigmoid)")
-    p.add_argument("--cost", choices=COSTS, default="quadratic")
-    p.add_argument("--epochs", type=_positive(int), default=30)
-    p.add_argument("--batch-size", type=_positive(int), default=10)
+                   f"({', '.join(HIDDEN_ACTIVATIONS)})")
+    p.add_argument("--cost", choices=COSTS, default="quadratic", help="cost function")
+    p.add_argument("--epochs", type=_positive(int), default=30, help="passes over the data")
+    p.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size")
     p.add_argument("--lr", type=_positive(float), default=3.0, help="learning rate")
     p.add_argument("--seed", type=int, default=0, help="initial weights, split and shuffling")
-    p.add_argument("--standardize", action="store_true",
-                   help="scale features to mean 0, std 1 (statistics of the training part)")
-    p.add_argument("--test-fraction", type=_fraction, default=None, metavar="F",
-                   help="hold out this fraction, stratified, and report accuracy on it")
-    p.add_argument("--out", default="model.npz", help="model file (default model.npz)")
-    p.add_argument("--threads", type=_positive(int), default=None)
+    p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                   help="scale features to mean 0, std 1 with the statistics of the training "
+                   "part (saved for evaluate and predict)")
+    p.add_argument("--test-fraction", type=_fraction, default=0.2, metavar="F",
+                   help="hold out this fraction, stratified, and report the accuracy on it "
+                   "(0: train on every row and report the training accuracy)")
+    p.add_argument("--out", default="model.npz", help="model file")
+    _common(p)
     p.set_defaults(run=train)
 
-    p = sub.add_parser("evaluate", help="loss and accuracy of a saved model on a CSV file")
+    p = command("evaluate", help="loss and accuracy of a saved model on a CSV file")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--target", type=_column, default=None,
                    help="target column (default: the one the model was trained with)")
-    p.add_argument("--threads", type=_positive(int), default=None)
+    _common(p)
     p.set_defaults(run=evaluate)
 
-    p = sub.add_parser("predict", help="predicted class of each row of a CSV file")
+    p = command("predict", help="predicted class of each row of a CSV file",
+                description="Write a CSV with a header row: the predicted class of each "
+                "row of DATA (as the labels were written in training), and with --proba "
+                "each class's probability.")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--target", type=_column, default=None,
                    help="a column to drop (default: the training target, if present)")
-    p.add_argument("--out", default=None, help="write the predictions here, one per line")
-    p.add_argument("--threads", type=_positive(int), default=None)
+    p.add_argument("--proba", action="store_true",
+                   help="add a column p_<class> per class with its probability")
+    p.add_argument("--out", default=None, help="write the predictions here (default: stdout)")
+    _common(p)
     p.set_defaults(run=predict)
 
-    p = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)",
-                       description="Runs bench/run.py; further arguments are passed to it.")
+    # add_help=False: --help goes to bench/run.py, which lists its own options
+    p = command("bench", help="run the benchmark suite (bench/run.py; --help: its options)",
+                add_help=False,
+                description="Runs bench/run.py's main() with the remaining arguments.")
     p.set_defaults(run=bench)
     return parser
 

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from . import _io, derivatives, distributed, optim, trainer
 from ._settings import check_fit
 from ._validation import (check_non_negative_float, check_positive_float, check_positive_int,
-                          check_values)
+                          check_values, warn_if_unscaled)
 from .model import EVAL_BLOCK, Model  # noqa: F401  (EVAL_BLOCK: fastbp.network's, as before)
 from .trainer import History  # noqa: F401  (fastbp.network.History, as before)
 
@@ -137,7 +137,9 @@ class Network(Model):
         args = {k: v for k, v in locals().items() if k not in ("self", "comm")}
         if comm is not None:
             return distributed.fit(self, **args, comm=comm)
-        return trainer.fit(self, check_fit(self, **args))
+        settings = check_fit(self, **args)
+        warn_if_unscaled(settings.X, self.activation)
+        return trainer.fit(self, settings)
 
     def apply_gradients(self, grads, optimizer="sgd", lr: Optional[float] = None, l2: float = 0.0,
                         l1: float = 0.0, max_norm: Optional[float] = None,

@@ -6,6 +6,8 @@ ValueError that names the file, the line and the column, because "could not
 convert string to float" on a 10,000-line file helps nobody.
 """
 import csv
+import gzip
+import io
 import os
 
 import numpy as np
@@ -13,16 +15,50 @@ import numpy as np
 HEADER_CHOICES = ("infer", True, False)
 
 
-def _records(path, delimiter):
-    """Non-blank rows of the file as (line number, list of cells)."""
+DELIMITERS = ",;\t| "  # what delimiter=None chooses among
+
+
+def _open_text(path):
+    """The file as text; gzip-compressed files (by their magic bytes, whatever
+    the name) are decompressed."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
     # utf-8-sig: spreadsheet exports often start with a byte-order mark,
     # which would otherwise end up glued to the first column name.
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    if gzipped:
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, newline="", encoding="utf-8-sig")
+
+
+def _sniff(path, f):
+    """The delimiter of the first lines, among DELIMITERS; ',' for one column."""
+    sample = "".join(f.readline() for _ in range(20))
+    f.seek(0)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        if not any(d in sample for d in DELIMITERS.strip()):
+            return ","  # a single column
+        raise ValueError(f"{path}: cannot tell the delimiter; give it (delimiter=..., "
+                         f"or --delimiter on the command line)") from None
+
+
+def _records(path, delimiter):
+    """Non-blank rows of the file as (line number, list of cells)."""
+    with _open_text(path) as f:
+        try:
+            if delimiter is None:
+                delimiter = _sniff(path, f)
+        except (UnicodeDecodeError, OSError) as e:
+            raise ValueError(f"{path} is not a text CSV file (or a gzipped one): {e}") from None
         reader = csv.reader(f, delimiter=delimiter)
         try:
             return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
         except csv.Error as e:
             raise ValueError(f"{path}, line {reader.line_num}: {e}") from None
+        except (UnicodeDecodeError, OSError) as e:  # OSError: a damaged gzip stream
+            raise ValueError(f"{path}, line {reader.line_num + 1}: not a text CSV file (or a "
+                             f"gzipped one): {e}") from None
 
 
 def _is_number(cell):
@@ -81,7 +117,9 @@ def load_csv(path, target=-1, delimiter=",", header="infer"):
         The target column: an index (negative counts from the end), a name
         from the header row, or None for a file without targets (all columns
         are features and ``y`` is None).
-    delimiter : str, default ","
+    delimiter : str or None, default ","
+        None: guessed from the first lines among ``,`` ``;`` tab ``|`` and
+        space. Files compressed with gzip (``.csv.gz``) are read as well.
     header : {"infer", True, False}, default "infer"
         Whether the first row holds column names; "infer" takes it as a
         header when any of its cells is not a number.
