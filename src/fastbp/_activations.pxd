@@ -93,9 +93,23 @@ cdef inline void bias_activate(floating *a, floating *z, const floating *b,
         ar = a + i * ld
         for j in range(cols):
             zr[j] += b[j]
-        if act != SOFTMAX and (act != IDENTITY or ar != zr):
+        # one loop per activation, its code a constant, so that the
+        # compiler inlines it without a branch and vectorizes what it can
+        if act == RELU:
             for j in range(cols):
-                ar[j] = activate(zr[j], act)
+                ar[j] = activate(zr[j], RELU)
+        elif act == LEAKY_RELU:
+            for j in range(cols):
+                ar[j] = activate(zr[j], LEAKY_RELU)
+        elif act == SIGMOID:
+            for j in range(cols):
+                ar[j] = activate(zr[j], SIGMOID)
+        elif act == TANH:
+            for j in range(cols):
+                ar[j] = activate(zr[j], TANH)
+        elif act == IDENTITY and ar != zr:
+            for j in range(cols):
+                ar[j] = zr[j]
 
 
 cdef inline void softmax_rows(floating *a, const floating *z, Py_ssize_t rows,
@@ -122,8 +136,17 @@ cdef inline void mul_activation_grad(floating *d, const floating *a, Py_ssize_t 
     """d ⊙= σ'(z), from a = σ(z) (BP2's Hadamard factor); (rows, cols) blocks
     with row stride ld."""
     cdef Py_ssize_t i, j
-    if act == IDENTITY:
-        return
     for i in range(rows):
-        for j in range(cols):
-            d[i * ld + j] *= activation_grad(a[i * ld + j], act)
+        # as in bias_activate: a loop per activation
+        if act == RELU:
+            for j in range(cols):
+                d[i * ld + j] *= activation_grad(a[i * ld + j], RELU)
+        elif act == LEAKY_RELU:
+            for j in range(cols):
+                d[i * ld + j] *= activation_grad(a[i * ld + j], LEAKY_RELU)
+        elif act == SIGMOID:
+            for j in range(cols):
+                d[i * ld + j] *= activation_grad(a[i * ld + j], SIGMOID)
+        elif act == TANH:
+            for j in range(cols):
+                d[i * ld + j] *= activation_grad(a[i * ld + j], TANH)
