@@ -154,3 +154,20 @@ def test_early_stopping_when_val_loss_is_never_finite():
                    validation_data=(X * 1e200, y), early_stopping=2)
     assert len(hist) == 2 and np.isinf(hist["val_loss"]).all()  # no improvement twice
     assert np.isfinite(net.params).all()
+
+
+def test_threads_are_capped_by_the_pieces():
+    # more threads than a product has pieces would only wait (and each would
+    # hold a batch copy): set_num_threads(64) plans for at most the pieces
+    from fastbp import _core, _threads
+    net = fastbp.Network([784, 1024, 10], dtype="float32")
+    old_n, old_adaptive = fastbp.get_num_threads(), _threads.adaptive
+    try:
+        _threads.adaptive = True
+        fastbp.set_num_threads(64)
+        plan = net._plan(256)
+        assert plan.n_threads == _core.pieces_for(1024) < 64
+        assert plan.xb.shape[0] == plan.n_threads
+    finally:
+        _threads.adaptive = old_adaptive
+        fastbp.set_num_threads(old_n)

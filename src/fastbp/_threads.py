@@ -66,8 +66,9 @@ MIN_WORK_PER_THREAD = 1_000_000
 adaptive = True  # the test suite turns it off to exercise every thread count
 
 
-def threads_for(macs_per_batch):
-    """Threads to use for batches of this many multiply-adds."""
+def threads_for(macs_per_batch, pieces):
+    """Threads to use for batches of this many multiply-adds, whose products
+    are cut into at most `pieces` pieces (more threads would only wait)."""
     if not adaptive:
         return _num_threads
-    return max(1, min(_num_threads, macs_per_batch // MIN_WORK_PER_THREAD))
+    return max(1, min(_num_threads, pieces, macs_per_batch // MIN_WORK_PER_THREAD))
