@@ -324,6 +324,16 @@ def _activations(text):
     return names[0] if len(names) == 1 else names
 
 
+def _model_on_data(sub, name, help, target_help):
+    """The subcommand `name MODEL DATA.csv [--target C] [--threads N]`."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA.csv")
+    p.add_argument("--target", type=_column, default=None, help=target_help)
+    p.add_argument("--threads", type=_positive(int), default=None)
+    return p
+
+
 def _parser():
     parser = _Parser(prog="fastbp", description="Fast, exact backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,21 +375,13 @@ def _parser():
     p.add_argument("--threads", type=_positive(int), default=None)
     p.set_defaults(run=train)
 
-    p = sub.add_parser("evaluate", help="loss and accuracy of a saved model on a CSV file")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA.csv")
-    p.add_argument("--target", type=_column, default=None,
-                   help="target column (default: the one the model was trained with)")
-    p.add_argument("--threads", type=_positive(int), default=None)
+    p = _model_on_data(sub, "evaluate", "loss and accuracy of a saved model on a CSV file",
+                   "target column (default: the one the model was trained with)")
     p.set_defaults(run=evaluate)
 
-    p = sub.add_parser("predict", help="predicted class of each row of a CSV file")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA.csv")
-    p.add_argument("--target", type=_column, default=None,
-                   help="a column to drop (default: the training target, if present)")
+    p = _model_on_data(sub, "predict", "predicted class of each row of a CSV file",
+                       "a column to drop (default: the training target, if present)")
     p.add_argument("--out", default=None, help="write the predictions here, one per line")
-    p.add_argument("--threads", type=_positive(int), default=None)
     p.set_defaults(run=predict)
 
     p = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)",
