@@ -1,14 +1,14 @@
 """The base of fastbp's optimizers: hyper-parameter checks and state buffers."""
 import numbers
 from dataclasses import dataclass, field, fields
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 
-from .. import _core
+from .._core import OPTIMIZER_CODES
 
 # The codes of the update rules, read from the compiled core (csrc/optim.h).
-CODES = _core.OPTIMIZER_CODES
+CODES: Dict[str, int] = OPTIMIZER_CODES
 
 
 def _rate(value, argname, low=0.0, high=None, low_open=False, high_open=True):
