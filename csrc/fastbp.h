@@ -18,4 +18,14 @@
 /* Slope of leaky_relu for z < 0 (the common default, as in PyTorch). */
 #define FASTBP_LEAKY_SLOPE 0.01
 
+/* The codes of activations and costs: the one list of them. Cython takes
+ * these constants (_activations.pxd, _costs.pxd) and fastbp._core hands
+ * Python the name -> code dicts ACTIVATION_CODES and COST_CODES made from
+ * them; a Python name is the constant's name in lower case. */
+enum fastbp_activation {
+    FASTBP_IDENTITY, FASTBP_SIGMOID, FASTBP_TANH, FASTBP_RELU, FASTBP_LEAKY_RELU,
+    FASTBP_SOFTMAX
+};
+enum fastbp_cost { FASTBP_QUADRATIC, FASTBP_BINARY_CROSS_ENTROPY, FASTBP_CROSS_ENTROPY };
+
 #endif

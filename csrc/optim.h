@@ -7,7 +7,8 @@
  * decay). The compiled epoch calls it for each thread's own rows, so every
  * element sees the same arithmetic whatever the thread count.
  *
- * hyper[] by kind:
+ * The hyper-parameters come by name in one fastbp_hyper (torch.optim's
+ * names); each kind reads its own fields:
  *   SGD      momentum, nesterov, weight_decay
  *   ADAM     beta1, beta2, eps, weight_decay, amsgrad, decoupled (1 = AdamW),
  *            epsilon_hat (1 = eps added to √v before the bias correction, the
@@ -23,18 +24,38 @@
  *   QUICKPROP    mu, decay (state: prev step, prev slope): Fahlman's
  *            Quickprop as FANN implements it (fann_update_weights_quickprop),
  *            with FANN's slope = −(gradient) + decay·w and lr as its epsilon
+ *
+ * fastbp._core hands Python the kinds as OPTIMIZER_CODES (name -> code) and
+ * the field names as HYPER_FIELDS; an optimizer's dataclass fields carry these
+ * names (fastbp.optim).
  */
 #ifndef FASTBP_OPTIM_H
 #define FASTBP_OPTIM_H
 
 #include <stddef.h>
 
-enum { FASTBP_SGD, FASTBP_ADAM, FASTBP_RMSPROP, FASTBP_ADAGRAD, FASTBP_RPROP,
-       FASTBP_IRPROP_PLUS, FASTBP_QUICKPROP };
+/* The update rules; PLAIN_SGD (p −= lr·g, no state) is done by the compiled
+ * epoch itself, fused into the gradient product. */
+enum fastbp_optimizer {
+    FASTBP_PLAIN_SGD = -1, FASTBP_SGD, FASTBP_ADAM, FASTBP_RMSPROP, FASTBP_ADAGRAD,
+    FASTBP_RPROP, FASTBP_IRPROP_PLUS, FASTBP_QUICKPROP
+};
 
-void fastbp_doptim_step(int kind, const double *hyper, long t, double lr, int worse,
+/* Every rule's hyper-parameters, by name; a rule reads its own, the others
+ * stay 0. Switches are 0 or 1. */
+typedef struct fastbp_hyper {
+    double momentum, weight_decay, eps;              /* SGD, Adam, RMSprop, Adagrad */
+    double beta1, beta2;                             /* Adam */
+    double alpha;                                    /* RMSprop */
+    double lr_decay;                                 /* Adagrad */
+    double eta_minus, eta_plus, step_min, step_max;  /* Rprop, iRprop+ */
+    double mu, decay;                                /* Quickprop */
+    int nesterov, amsgrad, decoupled, epsilon_hat, centered;
+} fastbp_hyper;
+
+void fastbp_doptim_step(int kind, const fastbp_hyper *h, long t, double lr, int worse,
                         double *p, const double *g, double *s, ptrdiff_t stride, ptrdiff_t n);
-void fastbp_soptim_step(int kind, const double *hyper, long t, double lr, int worse,
+void fastbp_soptim_step(int kind, const fastbp_hyper *h, long t, double lr, int worse,
                         float *p, const float *g, float *s, ptrdiff_t stride, ptrdiff_t n);
 
 #endif

@@ -52,14 +52,14 @@ static inline __attribute__((always_inline)) void RMSPROP_LOOP(
     }
 }
 
-FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int worse,
+FASTBP_CLONES void OPTIM_STEP(int kind, const fastbp_hyper *h, long t, double lr_, int worse,
                 T *restrict p, const T *restrict g, T *restrict s, ptrdiff_t stride, ptrdiff_t n)
 {
     const T lr = (T)lr_;
     switch (kind) {
     case FASTBP_SGD: {
-        const T mu = (T)h[0], wd = (T)h[2];
-        const int nesterov = h[1] != 0;
+        const T mu = (T)h->momentum, wd = (T)h->weight_decay;
+        const int nesterov = h->nesterov != 0;
         T *buf = s;
         for (ptrdiff_t i = 0; i < n; ++i) {
             T d = g[i] + wd * p[i];
@@ -72,9 +72,11 @@ FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int
         break;
     }
     case FASTBP_ADAM: {
-        const T b1 = (T)h[0], b2 = (T)h[1], eps = (T)h[2], wd = (T)h[3];
-        const int amsgrad = h[4] != 0, decoupled = h[5] != 0, eps_hat = h[6] != 0;
-        const T bias1 = (T)(1 - pow(h[0], (double)t)), bias2 = (T)(1 - pow(h[1], (double)t));
+        const T b1 = (T)h->beta1, b2 = (T)h->beta2, eps = (T)h->eps, wd = (T)h->weight_decay;
+        const int amsgrad = h->amsgrad != 0, decoupled = h->decoupled != 0;
+        const int eps_hat = h->epsilon_hat != 0;
+        const T bias1 = (T)(1 - pow(h->beta1, (double)t));
+        const T bias2 = (T)(1 - pow(h->beta2, (double)t));
         const T step = lr / bias1, root_bias2 = SQRT(bias2);
         T *m = s, *v = s + stride, *vmax = s + 2 * stride;
         /* one loop for each setting of the three switches, each without a
@@ -93,8 +95,9 @@ FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int
         break;
     }
     case FASTBP_RMSPROP: {
-        const T alpha = (T)h[0], eps = (T)h[1], wd = (T)h[2], mu = (T)h[3];
-        const int centered = h[4] != 0;
+        const T alpha = (T)h->alpha, eps = (T)h->eps, wd = (T)h->weight_decay;
+        const T mu = (T)h->momentum;
+        const int centered = h->centered != 0;
         T *sq = s, *buf = s + stride, *avg = s + 2 * stride;
 #define RMSPROP(CENTERED, MOMENTUM) \
         RMSPROP_LOOP(CENTERED, MOMENTUM, alpha, eps, wd, mu, lr, p, g, sq, buf, avg, n)
@@ -104,8 +107,8 @@ FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int
         break;
     }
     case FASTBP_ADAGRAD: {
-        const T wd = (T)h[1], eps = (T)h[2];
-        const T clr = lr / (1 + (T)(t - 1) * (T)h[0]);
+        const T wd = (T)h->weight_decay, eps = (T)h->eps;
+        const T clr = lr / (1 + (T)(t - 1) * (T)h->lr_decay);
         T *sum = s;
         for (ptrdiff_t i = 0; i < n; ++i) {
             T d = g[i] + wd * p[i];
@@ -115,7 +118,8 @@ FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int
         break;
     }
     case FASTBP_RPROP: {
-        const T eta_minus = (T)h[0], eta_plus = (T)h[1], step_min = (T)h[2], step_max = (T)h[3];
+        const T eta_minus = (T)h->eta_minus, eta_plus = (T)h->eta_plus;
+        const T step_min = (T)h->step_min, step_max = (T)h->step_max;
         T *prev = s, *step = s + stride;
         for (ptrdiff_t i = 0; i < n; ++i) {
             T d = g[i];
@@ -132,7 +136,8 @@ FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int
         break;
     }
     case FASTBP_IRPROP_PLUS: {
-        const T eta_minus = (T)h[0], eta_plus = (T)h[1], step_min = (T)h[2], step_max = (T)h[3];
+        const T eta_minus = (T)h->eta_minus, eta_plus = (T)h->eta_plus;
+        const T step_min = (T)h->step_min, step_max = (T)h->step_max;
         T *prev = s, *step = s + stride, *change = s + 2 * stride;
         for (ptrdiff_t i = 0; i < n; ++i) {
             T d = g[i];
@@ -156,8 +161,8 @@ FASTBP_CLONES void OPTIM_STEP(int kind, const double *h, long t, double lr_, int
     case FASTBP_QUICKPROP: {
         /* FANN's loop, its names and constants; its slope is the negative
          * gradient (FANN accumulates (desired − actual)·input). */
-        const T mu = (T)h[0], decay = (T)h[1], epsilon = lr;
-        const T shrink = (T)(h[0] / (1.0 + h[0]));
+        const T mu = (T)h->mu, decay = (T)h->decay, epsilon = lr;
+        const T shrink = (T)(h->mu / (1.0 + h->mu));
         T *prev_step = s, *prev_slope = s + stride;
         for (ptrdiff_t i = 0; i < n; ++i) {
             const T slope = -g[i] + decay * p[i];

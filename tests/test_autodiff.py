@@ -113,7 +113,7 @@ def test_network_of_values_matches_compiled_core(activation, cost, hidden, batch
     net = make_net([4, 5, 3] if hidden == 1 else [3, 4, 5, 3], activation, cost, seed=hidden)
     X, Y = make_data(net, batch, seed=batch)
     loss, flat = _graph_gradients(net, X, Y)
-    core_loss, core_flat = net._flat_gradients(*net._data(X, Y))
+    core_loss, core_flat = net.flat_gradients(*net.checked_data(X, Y))
     assert rel_err(loss, core_loss) <= 1e-12
     assert rel_err(flat, core_flat) <= 1e-12
 
@@ -123,7 +123,7 @@ def test_quadratic_cost_with_other_outputs(out_act):
     net = make_net([4, 5, 3], "sigmoid", "quadratic", output_activation=out_act)
     X, Y = make_data(net, 3)
     loss, flat = _graph_gradients(net, X, Y)
-    core_loss, core_flat = net._flat_gradients(*net._data(X, Y))
+    core_loss, core_flat = net.flat_gradients(*net.checked_data(X, Y))
     assert rel_err(loss, core_loss) <= 1e-12
     assert rel_err(flat, core_flat) <= 1e-12
 
@@ -134,7 +134,7 @@ def test_float32_network_and_labels():
     X, _ = make_data(net, 3)
     y = np.array([0, 2, 1])                   # class labels are one-hot encoded
     loss, flat = _graph_gradients(net, X, y)
-    core_loss, core_flat = net._flat_gradients(*net._data(X, y))
+    core_loss, core_flat = net.flat_gradients(*net.checked_data(X, y))
     assert rel_err(loss, core_loss) <= 1e-5
     assert rel_err(flat, core_flat) <= 1e-5
 
@@ -154,7 +154,7 @@ def test_network_comparison_detects_a_wrong_derivative(monkeypatch):
     X, Y = make_data(net, 3)
     monkeypatch.setattr(autodiff.Value, "sigmoid", bad_sigmoid)
     loss, flat = _graph_gradients(net, X, Y)
-    core_loss, core_flat = net._flat_gradients(*net._data(X, Y))
+    core_loss, core_flat = net.flat_gradients(*net.checked_data(X, Y))
     assert rel_err(loss, core_loss) <= 1e-12       # the forward pass is still right
     assert rel_err(flat, core_flat) > 0.1
 

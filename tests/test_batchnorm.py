@@ -54,13 +54,13 @@ def test_gradients_and_inference_match_reference(activation, cost, dtype, batch,
     if batch > 1:  # one row has no batch statistics worth the name (σ² = 0)
         ref_loss, gw, gb, gg = reference.bn_gradients(oracle, X, Y)
         loss, mw, mb = net.gradients(X, Y)
-        _, flat = net._flat_gradients(*net._data(X, Y))
+        _, flat = net.flat_gradients(*net.checked_data(X, Y))
         assert rel_err(loss, ref_loss) <= TOL[dtype]
         # A bias in front of a batch norm has a gradient of exactly 0 (the mean
         # subtraction cancels it), computed as rounding noise on both sides:
         # every array is measured against at least 1e-3 of the largest one.
         floor = 1e-3 * max(np.linalg.norm(g) for g in gw + gb + gg)
-        for mine, ref in zip(mw + mb + net._gamma_views(flat), gw + gb + gg):
+        for mine, ref in zip(mw + mb + net.gamma_views(flat), gw + gb + gg):
             scale = max(np.linalg.norm(mine), np.linalg.norm(ref), floor)
             assert np.linalg.norm(mine.astype(np.float64) - ref) <= TOL[dtype] * scale
         assert rel_err(net.loss(X, Y, training=True), ref_loss) <= TOL[dtype]

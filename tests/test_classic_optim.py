@@ -197,7 +197,7 @@ def test_lbfgs_interrupted_mid_line_search_keeps_an_accepted_iterate(monkeypatch
     X, Y = make_data(net, 30)
     iterates = [net.params.copy()]
     calls = [0]
-    real = type(net)._flat_gradients
+    real = type(net).flat_gradients
 
     def flaky(self, *args):
         calls[0] += 1
@@ -205,7 +205,7 @@ def test_lbfgs_interrupted_mid_line_search_keeps_an_accepted_iterate(monkeypatch
             raise KeyboardInterrupt
         return real(self, *args)
 
-    monkeypatch.setattr(type(net), "_flat_gradients", flaky)
+    monkeypatch.setattr(type(net), "flat_gradients", flaky)
     with pytest.raises(KeyboardInterrupt) as info:
         net.fit(X, Y, epochs=50, optimizer="lbfgs",
                 callbacks=[lambda epoch, logs: iterates.append(net.params.copy())])

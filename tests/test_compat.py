@@ -125,10 +125,7 @@ MAKERS = {
 @pytest.mark.parametrize("kind, lmbda", [(k, 0.0) for k in MAKERS]
                          + [(k, 2.0) for k in MAKERS if k != "network"])
 def test_sgd_epochs_equal_his_algorithm(kind, lmbda):
-    make, cross_entropy = MAKERS[kind]
-    np.random.seed(0)
-    net = make()
-    ref = Nielsen(net.weights, net.biases, cross_entropy)
+    net, ref = _with_his(kind, seed=0)
     data = toy_data(53)  # 53 = 5 batches of 10 and a short one of 3
     ours, his = list(data), list(data)
     kwargs = {"lmbda": lmbda} if kind != "network" else {}
@@ -142,12 +139,18 @@ def test_sgd_epochs_equal_his_algorithm(kind, lmbda):
     assert net.weights[0].shape == (SIZES[1], SIZES[0]) and net.biases[0].shape == (SIZES[1], 1)
 
 
+def _with_his(kind, seed):
+    """Our network of `kind` (NumPy's global seed `seed`) and his Network on
+    the same parameters."""
+    make, cross_entropy = MAKERS[kind]
+    np.random.seed(seed)
+    net = make()
+    return net, Nielsen(net.weights, net.biases, cross_entropy)
+
+
 @pytest.mark.parametrize("kind", list(MAKERS))
 def test_update_mini_batch_equals_his(kind):
-    make, cross_entropy = MAKERS[kind]
-    np.random.seed(2)
-    net = make()
-    ref = Nielsen(net.weights, net.biases, cross_entropy)
+    net, ref = _with_his(kind, seed=2)
     batch = toy_data(6, seed=3)
     if kind == "network":
         net.update_mini_batch(batch, 1.5)
@@ -264,10 +267,7 @@ def test_zip_inputs_as_from_his_python3_loader():
 
 @pytest.mark.parametrize("kind", list(MAKERS))
 def test_backprop_shapes_and_values(kind):
-    make, cross_entropy = MAKERS[kind]
-    np.random.seed(4)
-    net = make()
-    ref = Nielsen(net.weights, net.biases, cross_entropy)
+    net, ref = _with_his(kind, seed=4)
     (x, y), = toy_data(1, seed=5)
     nabla_b, nabla_w = net.backprop(x, y)
     want_b, want_w = ref.backprop(x, y)

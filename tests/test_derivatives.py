@@ -39,7 +39,7 @@ def _central(f, x):
 
 
 def _flat_grad(net, X, Y):
-    return net._flat_gradients(*net._data(X, Y))[1]
+    return net.flat_gradients(*net.checked_data(X, Y))[1]
 
 
 both = pytest.mark.parametrize("dtype", DTYPES)

@@ -48,12 +48,12 @@ def test_check_gradients_detects_a_wrong_gradient(monkeypatch):
     # A test that cannot fail is a defect: a 1% error in backprop must show.
     net = make_net([4, 5, 3], "sigmoid", "quadratic")
     X, Y = make_data(net, 7)
-    real = Network._flat_gradients
+    real = Network.flat_gradients
 
     def off_by_one_percent(self, X, Y):
         loss, grads = real(self, X, Y)
         return loss, grads * 1.01
 
-    monkeypatch.setattr(Network, "_flat_gradients", off_by_one_percent)
+    monkeypatch.setattr(Network, "flat_gradients", off_by_one_percent)
     err = fastbp.check_gradients(net, X, Y)
     assert err == pytest.approx(0.01 / 1.01, rel=1e-3)

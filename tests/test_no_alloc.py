@@ -43,13 +43,14 @@ SCRIPT = textwrap.dedent("""
         rng = np.random.default_rng(0)
         X = rng.standard_normal((5000, 20)).astype(dtype)
         Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, 5000)]
-        plan = net._plan(5)
+        plan = net.plan(5)
         grads = np.empty_like(net.params)
+        settings = _core.TrainSettings(lr=0.01, batch_size=5)
         counts = []
         for n_batches in (10, 1000, 10, 1000):
             order = np.arange(5 * n_batches, dtype=np.intp)
             counter.counter_start()
-            _core.train_epoch(plan, net.params, grads, X, Y, order, 5, 0.01)
+            _core.train_epoch(plan, net.params, grads, X, Y, order, settings)
             counts.append(counter.counter_stop())
         print(dtype, *counts)
 """)

@@ -266,3 +266,20 @@ def test_adam_epsilon_hat_is_sklearns_adam():
         sk.update_params(theirs, [g])
         reference.optimizer_step(ours, mine, g, state, t, ours.lr)
     assert rel_err(mine, theirs[0]) < 1e-14
+
+
+def test_codes_and_hyper_parameters_come_from_the_c_headers():
+    # one source: the kinds are optim.h's constants and every hyper-parameter
+    # an optimizer passes is a field of optim.h's fastbp_hyper, by name
+    from fastbp import _core
+    for cls in set(optim.OPTIMIZERS.values()) - {optim.LBFGS}:
+        opt = cls()
+        assert opt.code in _core.OPTIMIZER_CODES.values()
+        assert set(opt._hyper_for(3)) <= set(_core.HYPER_FIELDS)
+        settings = _core.TrainSettings(kind=opt.code, hyper=opt._hyper_for(3), lr=opt.lr)
+        for name, value in opt._hyper_for(3).items():
+            assert settings.hyper_parameters[name] == value
+    with pytest.raises(ValueError, match="fastbp_hyper"):
+        _core.TrainSettings(lr=0.1, hyper={"betas": 0.9})
+    assert list(_core.ACTIVATION_CODES.values()) == list(range(len(_core.ACTIVATION_CODES)))
+    assert _core.PLAIN_SGD == -1

@@ -102,7 +102,7 @@ def test_weighted_history_and_evaluate():
     w = weights_for(12)
     hist = net.fit(X, Y, epochs=1, batch_size=12, lr=1e-9, sample_weight=w,
                    validation_data=(X, Y, w))
-    cost = net._per_sample(*net._data(X, Y))[0]
+    cost = net.per_sample(*net.checked_data(X, Y))[0]
     expected = float(np.sum(w * cost) / w.sum())
     # lr ~ 0: the loss measured before the update is that of the weights now
     assert abs(hist["loss"][0] - expected) < 1e-8

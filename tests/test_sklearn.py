@@ -387,8 +387,8 @@ def test_n_threads_does_not_change_results(multiclass, monkeypatch):
     monkeypatch.setattr(fastbp._threads, "adaptive", False)
     old = fastbp.get_num_threads()
     used = []
-    real_plan = fastbp.Network._plan
-    monkeypatch.setattr(fastbp.Network, "_plan",
+    real_plan = fastbp.Network.plan
+    monkeypatch.setattr(fastbp.Network, "plan",
                         lambda net, cap: used.append(real_plan(net, cap).n_threads)
                         or real_plan(net, cap))
     fits = []

@@ -8,12 +8,16 @@ whole rows; it is only an output activation.
 from cython cimport floating
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, tanh, tanhf
 
+# The codes are fastbp.h's (fastbp._core.ACTIVATION_CODES for Python).
 cdef extern from "fastbp.h" nogil:
     double FASTBP_LEAKY_SLOPE
-
-# Codes: the index in fastbp._core.ACTIVATIONS.
-cdef enum:
-    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX
+    cdef enum fastbp_activation:
+        IDENTITY "FASTBP_IDENTITY"
+        SIGMOID "FASTBP_SIGMOID"
+        TANH "FASTBP_TANH"
+        RELU "FASTBP_RELU"
+        LEAKY_RELU "FASTBP_LEAKY_RELU"
+        SOFTMAX "FASTBP_SOFTMAX"
 
 
 cdef inline floating _exp(floating x) noexcept nogil:

@@ -14,6 +14,17 @@ from cython cimport floating
 from libc.math cimport sqrt
 
 
+cdef inline void column_sums(double *out, const floating *a, Py_ssize_t n, Py_ssize_t ld,
+                             Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """out[j] = Σ_i a[i, j] for columns lo:hi of a (n, ld), in row order."""
+    cdef Py_ssize_t i, j
+    for j in range(lo, hi):
+        out[j] = 0
+    for i in range(n):
+        for j in range(lo, hi):
+            out[j] += a[i * ld + j]
+
+
 cdef inline void bn_forward(floating *z, floating *zhat, Py_ssize_t n, Py_ssize_t ld,
                             Py_ssize_t lo, Py_ssize_t hi, const floating *gamma,
                             const floating *beta, double *mean, double *inv,
@@ -27,14 +38,10 @@ cdef inline void bn_forward(floating *z, floating *zhat, Py_ssize_t n, Py_ssize_
     cdef Py_ssize_t i, j
     cdef double v, var
     if batch_stats:
-        for j in range(lo, hi):
-            mean[j] = 0
-            inv[j] = 0
-        for i in range(n):
-            for j in range(lo, hi):
-                mean[j] += z[i * ld + j]
+        column_sums(mean, z, n, ld, lo, hi)
         for j in range(lo, hi):
             mean[j] /= n
+            inv[j] = 0
         for i in range(n):
             for j in range(lo, hi):
                 v = z[i * ld + j] - mean[j]
@@ -63,12 +70,11 @@ cdef inline void bn_backward(floating *d, const floating *zhat, Py_ssize_t n, Py
     """d holds dy on columns lo:hi; it becomes ∂C/∂z. ∂C/∂γ and ∂C/∂β of
     those units go to g_gamma, g_beta (indexed by column); s1, s2 scratch."""
     cdef Py_ssize_t i, j
+    column_sums(s1, d, n, ld, lo, hi)
     for j in range(lo, hi):
-        s1[j] = 0
         s2[j] = 0
     for i in range(n):
         for j in range(lo, hi):
-            s1[j] += d[i * ld + j]
             s2[j] += <double> d[i * ld + j] * zhat[i * ld + j]
     for j in range(lo, hi):
         g_beta[j] = <floating> s1[j]

@@ -30,16 +30,18 @@ from cython cimport floating
 from cython.parallel cimport parallel
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, sqrt
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import os
 
 import numpy as np
 
-from fastbp._activations cimport (SOFTMAX, activate, activation_grad, bias_activate,
+from fastbp._activations cimport (IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH,
+                                  activate, activation_grad, bias_activate,
                                   mul_activation_grad, softmax_rows)
 from fastbp._batchnorm cimport bn_backward, bn_forward
-from fastbp._costs cimport cost_row, correct
+from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost_row,
+                            correct)
 
 cnp.import_array()
 
@@ -55,10 +57,17 @@ cdef extern from "runtime.h" nogil:
     const char *fastbp_compiler()
 
 cdef extern from "optim.h" nogil:
-    void fastbp_doptim_step(int kind, const double *hyper, long t, double lr, int worse,
+    cdef enum fastbp_optimizer:
+        FASTBP_PLAIN_SGD, FASTBP_SGD, FASTBP_ADAM, FASTBP_RMSPROP, FASTBP_ADAGRAD
+        FASTBP_RPROP, FASTBP_IRPROP_PLUS, FASTBP_QUICKPROP
+    ctypedef struct fastbp_hyper:
+        double momentum, weight_decay, eps, beta1, beta2, alpha, lr_decay
+        double eta_minus, eta_plus, step_min, step_max, mu, decay
+        int nesterov, amsgrad, decoupled, epsilon_hat, centered
+    void fastbp_doptim_step(int kind, const fastbp_hyper *h, long t, double lr, int worse,
                             double *p, const double *g, double *s, Py_ssize_t stride,
                             Py_ssize_t n)
-    void fastbp_soptim_step(int kind, const double *hyper, long t, double lr, int worse,
+    void fastbp_soptim_step(int kind, const fastbp_hyper *h, long t, double lr, int worse,
                             float *p, const float *g, float *s, Py_ssize_t stride,
                             Py_ssize_t n)
 
@@ -97,10 +106,24 @@ cdef extern from "runtime.h" nogil:
     void fastbp_interrupt_end()
     int fastbp_interrupted()
 
-# Codes shared with the Python side: the index in these tuples is the code
-# (the enums of _activations.pxd and _costs.pxd follow the same order).
-ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
-COSTS = ("quadratic", "binary_cross_entropy", "cross_entropy")
+# Codes shared with the Python side, name -> code: the codes are the C
+# headers' constants (fastbp.h, optim.h), each name is its constant's in
+# lower case; Python reads them here and keeps no list of its own.
+ACTIVATION_CODES = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
+                    "leaky_relu": LEAKY_RELU, "softmax": SOFTMAX}
+COST_CODES = {"quadratic": QUADRATIC, "binary_cross_entropy": BINARY_CROSS_ENTROPY,
+              "cross_entropy": CROSS_ENTROPY}
+OPTIMIZER_CODES = {"sgd": FASTBP_SGD, "adam": FASTBP_ADAM, "rmsprop": FASTBP_RMSPROP,
+                   "adagrad": FASTBP_ADAGRAD, "rprop": FASTBP_RPROP,
+                   "irprop_plus": FASTBP_IRPROP_PLUS, "quickprop": FASTBP_QUICKPROP}
+PLAIN_SGD = FASTBP_PLAIN_SGD   # p −= lr·g, fused into the gradient product
+# the names of the hyper-parameters optim.h reads (its fastbp_hyper's fields)
+cdef fastbp_hyper _NO_HYPER
+memset(&_NO_HYPER, 0, sizeof(fastbp_hyper))
+HYPER_FIELDS = tuple(_NO_HYPER)
+# the names in code order, for checks and messages
+ACTIVATIONS = tuple(sorted(ACTIVATION_CODES, key=ACTIVATION_CODES.get))
+COSTS = tuple(sorted(COST_CODES, key=COST_CODES.get))
 LEAKY_SLOPE = FASTBP_LEAKY_SLOPE
 # How batch norm normalizes: running estimates (inference), the batch's
 # statistics (gradients, loss(training=True)), or those folded into the
@@ -317,8 +340,8 @@ cdef void _use_running(Net *net, double[:, ::1] running, int mode):
 
 cdef struct Train:
     # how train_epoch updates the parameters; NULL Train = gradients only
-    int kind                  # optimizer code of optim.h; -1 = plain SGD
-    const double *hyper       # its hyper-parameters
+    int kind                  # optimizer code of optim.h; FASTBP_PLAIN_SGD = plain SGD
+    const fastbp_hyper *hyper # its hyper-parameters, by name
     long step                 # 1-based optimizer step of the current batch
     double lr
     void *state               # optimizer state, (n_state, n_params) of the dtype
@@ -336,30 +359,95 @@ cdef struct Train:
     unsigned long long noise_seed
 
 
-cdef Train _train(int kind, const double[::1] hyper, long step, double lr, void *state,
-                  Py_ssize_t stride, double l1, double l2, double max_norm):
-    """A Train for one update rule: nothing else on (no dropout, DP-SGD,
-    diagnostics, iRprop+ memory) until the caller turns it on."""
+cdef class TrainSettings:
+    """How train_epoch and apply_update change the parameters, typed: the
+    update rule, the regularization, the per-epoch values. Made in one place
+    (fastbp.trainer.train_settings), turned into a Train by _train.
+
+    kind: a code of OPTIMIZER_CODES, or PLAIN_SGD; hyper: its
+    hyper-parameters by name (HYPER_FIELDS; the others 0); state: its
+    buffers, (n_state, n_params) of the parameters' dtype; step: the
+    optimizer step of the first update (1-based). batch_size: rows per
+    batch (<= the Plan's cap). dropout: float64 rate of each layer's output
+    (hidden only), keyed by (seed, epoch, sample, unit). row_sq: float64,
+    receives the squared gradient norm of every unit's row in the epoch's
+    last batch (layer l's units from the Plan's unit offsets). running:
+    batch norm's (2, units) running estimates, updated. sample_weight:
+    float64, one per row of X. loss_memory: float64 (1,), the objective of
+    the last batch updated (its mean cost + penalty), for iRprop+. clip,
+    noise, noise_seed: DP-SGD (0 = off). watch_interrupt: stop at a Ctrl-C.
+    """
+    cdef fastbp_hyper hyper
+    cdef readonly int kind
+    cdef readonly object state
+    cdef readonly double lr, l1, l2, max_norm, penalty, clip, noise
+    cdef public long step     # a loop of apply_update advances it
+    cdef readonly long epoch
+    cdef readonly Py_ssize_t batch_size
+    cdef readonly unsigned long long seed, noise_seed
+    cdef readonly bint watch_interrupt
+    cdef double[::1] dropout, row_sq, sample_weight, loss_memory
+    cdef double[:, ::1] running
+
+    def __init__(self, *, int kind=FASTBP_PLAIN_SGD, hyper=None, state=None, double lr,
+                 long step=1, Py_ssize_t batch_size=1, double l1=0, double l2=0,
+                 double max_norm=0, double[::1] dropout=None, unsigned long long seed=0,
+                 long epoch=0, double[::1] row_sq=None, double[:, ::1] running=None,
+                 double[::1] sample_weight=None, double[::1] loss_memory=None,
+                 double penalty=0, double clip=0, double noise=0,
+                 unsigned long long noise_seed=0, bint watch_interrupt=False):
+        values = dict(_NO_HYPER)
+        unknown = set(hyper or ()) - set(values)
+        if unknown:
+            raise ValueError(f"hyper: {sorted(unknown)} are not fields of optim.h's "
+                             f"fastbp_hyper {HYPER_FIELDS}")
+        values.update(hyper or ())
+        self.hyper = values
+        if state is not None and not (isinstance(state, np.ndarray) and state.ndim == 2
+                                      and state.flags.c_contiguous):
+            raise TypeError("state must be a C-contiguous 2-d array")
+        self.kind, self.state, self.lr, self.step = kind, state, lr, step
+        self.batch_size, self.l1, self.l2, self.max_norm = batch_size, l1, l2, max_norm
+        self.dropout, self.seed, self.epoch, self.row_sq = dropout, seed, epoch, row_sq
+        self.running, self.sample_weight = running, sample_weight
+        self.loss_memory, self.penalty = loss_memory, penalty
+        self.clip, self.noise, self.noise_seed = clip, noise, noise_seed
+        self.watch_interrupt = watch_interrupt
+
+    @property
+    def hyper_parameters(self):
+        """The hyper-parameters as optim.h reads them, by name."""
+        return dict(self.hyper)
+
+
+cdef Train _train(TrainSettings s, Py_ssize_t n_params, object dtype,
+                  const Py_ssize_t *unit_off) except *:
+    """The Train of settings s for n_params parameters of `dtype` (the
+    state's too); unit_off: the Plan's unit offsets, for row_sq."""
     cdef Train tr
-    tr.kind = kind
-    tr.hyper = &hyper[0] if hyper is not None else NULL
-    tr.step = step
-    tr.lr = lr
-    tr.state = state
-    tr.stride = stride
-    tr.l1 = l1
-    tr.l2 = l2
-    tr.max_norm = max_norm
-    tr.dropout = NULL
-    tr.seed = 0
-    tr.epoch = 0
-    tr.row_sq = NULL
-    tr.unit_off = NULL
-    tr.loss_memory = NULL
+    cdef bint stateful = s.state is not None and s.state.shape[0] > 0
+    if stateful and (s.state.dtype != dtype or s.state.shape[1] != n_params):
+        raise ValueError(f"state must be (n_state, {n_params}) of {np.dtype(dtype)}; "
+                         f"got {s.state.shape} of {s.state.dtype}")
+    tr.kind = s.kind
+    tr.hyper = &s.hyper
+    tr.step = s.step
+    tr.lr = s.lr
+    tr.state = cnp.PyArray_DATA(s.state) if stateful else NULL
+    tr.stride = n_params
+    tr.l1 = s.l1
+    tr.l2 = s.l2
+    tr.max_norm = s.max_norm
+    tr.dropout = &s.dropout[0] if s.dropout is not None else NULL
+    tr.seed = s.seed
+    tr.epoch = s.epoch
+    tr.row_sq = &s.row_sq[0] if s.row_sq is not None else NULL
+    tr.unit_off = unit_off
+    tr.loss_memory = &s.loss_memory[0] if s.loss_memory is not None else NULL
     tr.worse = 0
-    tr.clip = 0
+    tr.clip = s.clip
     tr.noise_std = 0
-    tr.noise_seed = 0
+    tr.noise_seed = s.noise_seed
     return tr
 
 
@@ -371,7 +459,7 @@ cdef inline bint _fused(const Train *tr) noexcept nogil:
     """Plain SGD with nothing else to do with the gradient: the step can be
     fused into the product, W += (−lr)·δᵀ·a_in (after W −= lr·(l2·W +
     l1·sign W) when penalized), and G is never written."""
-    return tr.kind < 0 and tr.row_sq == NULL and tr.noise_std == 0
+    return tr.kind == FASTBP_PLAIN_SGD and tr.row_sq == NULL and tr.noise_std == 0
 
 
 # ------------------------------------------------------------ pieces and slices
@@ -724,7 +812,7 @@ cdef void _step_slice(const Train *tr, floating *p, const floating *g, Py_ssize_
     if row_sq != NULL:
         for i in range(count):
             row_sq[i] += <double> g[i] * g[i]
-    if tr.kind < 0:
+    if tr.kind == FASTBP_PLAIN_SGD:
         for i in range(count):
             p[i] -= <floating> tr.lr * g[i]
     elif floating is float:
@@ -783,28 +871,43 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
 # Each takes a Plan whose dtype matches the arrays (checked by the caller) and
 # releases the GIL for the compiled work.
 
-def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
-            floating[:, ::1] out, double[:, ::1] running=None):
-    """out = network output for X, in blocks of plan.cap rows (batch norm
-    with its running estimates)."""
-    # X is (n, sizes[0]), out is (n, sizes[L])
-    cdef Net net = _net(plan)
-    _use_running(&net, running, BN_RUNNING)
-    cdef Py_ssize_t r, nb, n = X.shape[0], w_out = out.shape[1]
+cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const floating *Y,
+                        Py_ssize_t n, floating *out, double *loss,
+                        signed char *correct) noexcept nogil:
+    """Inference on n rows of X in blocks of net.cap rows: the outputs into
+    out, or with targets Y the per-sample cost into loss and correctness into
+    correct."""
+    # X is (n, sizes[0]); Y and out are (n, sizes[L])
+    cdef Py_ssize_t r, nb, w_in = net.sizes[0], w_out = net.sizes[net.n_layers]
     cdef const floating *a_L = <floating *> net.acts + net.a_off[net.n_layers]
     cdef int t, T
-    with nogil, parallel(num_threads=net.n_threads):
+    with parallel(num_threads=net.n_threads):
         t = fastbp_thread_num()
         T = fastbp_num_threads()
         r = 0
         while r < n:
             nb = min(net.cap, n - r)
-            _infer_phase(&net, &params[0], &X[r, 0], nb, t, T)
-            _output_phase(&net, <floating *> NULL, NULL, NULL, nb, 1, t, T)
+            _infer_phase(net, P, X + r * w_in, nb, t, T)
+            _output_phase(net, Y + r * w_out if Y != NULL else NULL, NULL, NULL, nb, 1, t, T)
             if t == 0:
-                memcpy(&out[r, 0], a_L, nb * w_out * sizeof(floating))
-            fastbp_barrier()  # a_L is overwritten by the next block
+                if out != NULL:
+                    memcpy(out + r * w_out, a_L, nb * w_out * sizeof(floating))
+                else:
+                    memcpy(loss + r, net.loss, nb * sizeof(double))
+                    memcpy(correct + r, net.correct, nb * sizeof(signed char))
+            fastbp_barrier()  # the next block overwrites a_L and the per-sample results
             r = r + nb
+
+
+def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
+            floating[:, ::1] out, double[:, ::1] running=None):
+    """out = network output for X, in blocks of plan.cap rows (batch norm
+    with its running estimates)."""
+    cdef Net net = _net(plan)
+    _use_running(&net, running, BN_RUNNING)
+    with nogil:
+        _infer_blocks(&net, &params[0], &X[0, 0], <floating *> NULL, X.shape[0], &out[0, 0],
+                      NULL, NULL)
 
 
 def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
@@ -815,21 +918,9 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     of each block (the caller makes the block all of X)."""
     cdef Net net = _net(plan)
     _use_running(&net, running, BN_BATCH if training else BN_RUNNING)
-    cdef Py_ssize_t r, nb, n = X.shape[0]
-    cdef int t, T
-    with nogil, parallel(num_threads=net.n_threads):
-        t = fastbp_thread_num()
-        T = fastbp_num_threads()
-        r = 0
-        while r < n:
-            nb = min(net.cap, n - r)
-            _infer_phase(&net, &params[0], &X[r, 0], nb, t, T)
-            _output_phase(&net, &Y[r, 0], NULL, NULL, nb, 1, t, T)
-            if t == 0:
-                memcpy(&loss[r], net.loss, nb * sizeof(double))
-                memcpy(&correct[r], net.correct, nb * sizeof(signed char))
-            fastbp_barrier()
-            r = r + nb
+    with nogil:
+        _infer_blocks(&net, &params[0], &X[0, 0], &Y[0, 0], X.shape[0], <floating *> NULL,
+                      &loss[0], &correct[0])
 
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
@@ -861,31 +952,21 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
 
 def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 const floating[:, ::1] X, const floating[:, ::1] Y,
-                const Py_ssize_t[::1] order, Py_ssize_t batch_size, double lr,
-                bint watch_interrupt=False, int kind=-1, const double[::1] hyper=None,
-                long step=1, floating[:, ::1] state=None, double l1=0, double l2=0,
-                double max_norm=0, const double[::1] dropout=None,
-                unsigned long long seed=0, long epoch=0, double[::1] row_sq=None,
-                const Py_ssize_t[::1] unit_off=None, double[:, ::1] running=None,
-                const double[::1] sample_weight=None, double[::1] loss_memory=None,
-                double penalty=0, double clip=0, double noise=0,
-                unsigned long long noise_seed=0):
+                const Py_ssize_t[::1] order, TrainSettings settings):
     """One epoch of mini-batch training in one parallel region, no Python
-    between batches.
+    between batches, with the update `settings` describes (TrainSettings).
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] (the last may be
     short); batch_size <= plan.cap. The update is plain SGD at rate lr
-    (kind -1) or the optimizer `kind` of csrc/optim.h with `hyper` and
-    `state` (its buffers, (n_state, n_params)), its step count starting at
-    `step`; with L1/L2 terms, max-norm and dropout (rates per layer, keyed by
-    seed, epoch, sample, unit) as given. With row_sq, the squared gradient
-    norm of every unit's row in the epoch's last batch is written there
-    (layer l's units from unit_off[l]). With sample_weight (one per row of X)
-    each batch's cost is its weighted mean, and a batch whose weights sum to
-    0 is skipped (no update, no optimizer step). loss_memory[0] holds the
-    objective of the last batch updated, its mean cost + `penalty` (the
-    L1/L2 term at the epoch's start: iRprop+ is full batch), which iRprop+
-    compares each batch's with.
+    (PLAIN_SGD) or the optimizer `kind` of csrc/optim.h with its
+    hyper-parameters and state, its step count starting at `step`; with
+    L1/L2 terms, max-norm and dropout as set. With row_sq, the squared
+    gradient norm of every unit's row in the epoch's last batch is written
+    there. With sample_weight each batch's cost is its weighted mean, and a
+    batch whose weights sum to 0 is skipped (no update, no optimizer step).
+    loss_memory[0] holds the objective of the last batch updated, its mean
+    cost + `penalty` (the L1/L2 term at the epoch's start: iRprop+ is full
+    batch), which iRprop+ compares each batch's with.
     With clip > 0 (DP-SGD) each sample's gradient is clipped to norm clip,
     and N(0, (noise·clip)²) noise keyed by (noise_seed, step, parameter) is
     added to the sum of each batch's clipped gradients.
@@ -899,29 +980,23 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     as Keras does.
     """
     cdef Net net = _net(plan)
-    cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1]
+    cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1], batch_size = settings.batch_size
     cdef Py_ssize_t start, nb, i, done, updates
     cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
     cdef double batch_total, batch_correct, batch_weight
-    cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
+    cdef double penalty = settings.penalty, noise = settings.noise, clip = settings.clip
+    cdef bint watch_interrupt = settings.watch_interrupt
+    cdef const double *sw = (&settings.sample_weight[0] if settings.sample_weight is not None
+                             else NULL)
     cdef int t, T, stop
     cdef floating *xb
-    cdef double *row_sq_at = &row_sq[0] if row_sq is not None else NULL
     cdef Train mine
-    cdef Train tr = _train(kind, hyper, step, lr,
-                           &state[0, 0] if state is not None and state.shape[0] > 0 else NULL,
-                           params.shape[0], l1, l2, max_norm)
+    cdef Train tr = _train(settings, params.shape[0],
+                           np.float32 if floating is float else np.float64, net.unit_off)
     # results, written by thread 0: total, correct, batches, updates, reason
     cdef double result[5]
-    tr.dropout = &dropout[0] if dropout is not None else NULL
-    tr.seed = seed
-    tr.epoch = epoch
-    tr.unit_off = &unit_off[0] if unit_off is not None else NULL
-    tr.loss_memory = &loss_memory[0] if loss_memory is not None else NULL
-    tr.clip = clip
-    tr.noise_seed = noise_seed
     result[:] = [0, 0, 0, 0, STOP_COMPLETED]
-    _use_running(&net, running, BN_BATCH_UPDATE)
+    _use_running(&net, settings.running, BN_BATCH_UPDATE)
     if watch_interrupt:
         fastbp_interrupt_begin()
     try:
@@ -938,7 +1013,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 nb = min(batch_size, n - start)
                 mine.step = tr.step + updates
                 mine.noise_std = noise * clip / nb
-                mine.row_sq = row_sq_at if start == last_start else NULL
+                mine.row_sq = tr.row_sq if start == last_start else NULL
                 # each thread gathers the whole batch: its slice of units
                 # needs every row, and a private copy crosses no core
                 for i in range(nb):
@@ -996,19 +1071,19 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     return result[0], result[1], int(result[2]), int(result[3]), int(result[4])
 
 
-def apply_update(Plan plan, floating[::1] params, floating[::1] grads, double lr,
-                 int kind=-1, const double[::1] hyper=None, long step=1,
-                 floating[:, ::1] state=None, double l1=0, double l2=0, double max_norm=0):
+def apply_update(Plan plan, floating[::1] params, floating[::1] grads,
+                 TrainSettings settings):
     """One update of params from a gradient already in grads (params layout),
     with the same arithmetic as a batch of train_epoch: L1/L2 terms (added
-    into grads), the optimizer step `kind`, the max-norm constraint. For
-    training loops that get their gradient elsewhere (a sum over MPI ranks,
-    say). Runs on one thread: it is O(n_params), not the hot part."""
+    into grads), the optimizer step, the max-norm constraint, as `settings`
+    describes (its lr, step, update rule and penalties; the rest is unused).
+    For training loops that get their gradient elsewhere (a sum over MPI
+    ranks, say). Runs on one thread: it is O(n_params), not the hot part."""
     cdef Net net = _net(plan)
     # (no cost here: iRprop+ does not backtrack in this path)
-    cdef Train tr = _train(kind, hyper, step, lr,
-                           &state[0, 0] if state is not None and state.shape[0] > 0 else NULL,
-                           params.shape[0], l1, l2, max_norm)
+    cdef Train tr = _train(settings, params.shape[0],
+                           np.float32 if floating is float else np.float64, NULL)
+    cdef double max_norm = tr.max_norm
     cdef int l
     cdef Py_ssize_t n_in, n_out
     with nogil:

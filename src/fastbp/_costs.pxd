@@ -11,9 +11,12 @@ from cython cimport floating
 from fastbp._activations cimport (IDENTITY, SOFTMAX, _exp, _log, _softplus,
                                   activation_grad)
 
-# Codes: the index in fastbp._core.COSTS.
-cdef enum:
-    QUADRATIC, BINARY_CROSS_ENTROPY, CROSS_ENTROPY
+# The codes are fastbp.h's (fastbp._core.COST_CODES for Python).
+cdef extern from "fastbp.h" nogil:
+    cdef enum fastbp_cost:
+        QUADRATIC "FASTBP_QUADRATIC"
+        BINARY_CROSS_ENTROPY "FASTBP_BINARY_CROSS_ENTROPY"
+        CROSS_ENTROPY "FASTBP_CROSS_ENTROPY"
 
 
 cdef inline double cost_row(floating *d, const floating *a, const floating *z,

@@ -225,7 +225,7 @@ def load(path: str | os.PathLike, network: type) -> Model:
     if running is not None:
         if not (np.isfinite(running).all() and (running[1] >= 0).all()):
             raise _bad(path, "batch norm running estimates are not finite and non-negative")
-        net._running[...] = running
+        net.running[...] = running
     if opt_head is not None:
         net._optimizer = _optimizer_from(path, opt_head, opt_state, net.params)
     return net

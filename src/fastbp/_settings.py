@@ -3,7 +3,7 @@
 `check_fit` is the only place that reads fit's keyword arguments; what it
 returns is what `Network.fit`, L-BFGS, the distributed trainer and the
 scikit-learn estimators train with, and what fastbp.trainer turns into the
-compiled core's update settings (`_core.Update`).
+compiled core's `_core.TrainSettings` (`trainer.train_settings`).
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def check_fit(model: Any, X, Y, *, epochs, batch_size, lr, shuffle, seed, valida
     fastbp.distributed.fit runs the same checks with its own `weights` (the
     sample-weight check) and each_rank=False: validation data for early
     stopping on some rank is enough."""
-    X, Y = model._data(X, Y)
+    X, Y = model.checked_data(X, Y)
     sample_weight = weights(sample_weight, X.shape[0], "sample_weight")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -101,7 +101,7 @@ def _validation(model, validation_data, weights):
         return None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise TypeError("validation_data must be (X_val, Y_val) or (X_val, Y_val, w_val)")
-    validation = model._data(validation_data[0], validation_data[1],
+    validation = model.checked_data(validation_data[0], validation_data[1],
                              xname="validation_data[0]", yname="validation_data[1]")
     return validation + (weights(validation_data[2] if len(validation_data) == 3 else None,
                                  validation[0].shape[0], "validation_data[2]"),)

@@ -13,9 +13,9 @@ import numpy as np
 
 from . import _core
 
-ACTIVATIONS = _core.ACTIVATIONS            # index = code in the core
+ACTIVATIONS = tuple(_core.ACTIVATION_CODES)   # the names; the codes are the core's
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
-COSTS = _core.COSTS
+COSTS = tuple(_core.COST_CODES)
 INITS = ("auto", "gaussian", "xavier", "he")
 DTYPES = {"float32": np.float32, "float64": np.float64}
 LEAKY_SLOPE = _core.LEAKY_SLOPE

@@ -255,10 +255,10 @@ def network_loss(net, X, Y):
     biases : list of list of Value
         ``biases[l][j]`` is the leaf of ``net.biases[l][j]``.
     """
-    X, Y = net._data(X, Y)
+    X, Y = net.checked_data(X, Y)
     weights = [[[Value(w) for w in row] for row in W] for W in net.weights]
     biases = [[Value(b) for b in bl] for bl in net.biases]
-    acts = net._layer_activations()
+    acts = net.layer_activations()
     total = 0.0
     for x, y in zip(X.tolist(), Y.tolist()):
         a = x

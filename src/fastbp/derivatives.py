@@ -58,9 +58,18 @@ def _second_derivative(name, a):
 def _trace(net, X, Y):
     """Validated (X, Y) and the core's (activations, deltas) for them."""
     _check_net(net)
-    X, Y = net._data(X, Y)
-    _, acts, _, deltas = net._trace(X, Y)
+    X, Y = net.checked_data(X, Y)
+    _, acts, _, deltas = net.trace(X, Y)
     return X, Y, acts, deltas
+
+
+def _along(net, X, Y, v):
+    """_trace(net, X, Y) and the direction v of hvp, gnvp: (X, Y, acts,
+    deltas, activation names, V_w, V_b), v split like (weights, biases)."""
+    _check_net(net)
+    v = check_values(v, net.params.shape, net.dtype, "v")
+    X, Y, acts, deltas = _trace(net, X, Y)
+    return (X, Y, acts, deltas, net.layer_activations()) + net.unflatten(v)
 
 
 # ------------------------------------------------------------ public functions
@@ -106,9 +115,9 @@ def jacobian(net, X):
     back by G ← (G·W_l) ⊙ σ'(Z_l). Memory is n·sizes[-1]·max(sizes).
     """
     _check_net(net)
-    X = net._inputs(X)
+    X = net.checked_inputs(X)
     acts, _ = feedforward(net, X)
-    names = net._layer_activations()
+    names = net.layer_activations()
     n, n_out = X.shape[0], net.sizes[-1]
     # seed: one row per output unit, G[i, k, :] = e_kᵀ·∂A_L/∂Z_L of sample i
     eye = np.broadcast_to(np.eye(n_out, dtype=net.dtype), (n, n_out, n_out))
@@ -183,11 +192,7 @@ def hvp(net, X, Y, v):
     of the softmax Jacobian.
     Piecewise-linear activations have σ'' = 0 (the Hessian away from kinks).
     """
-    _check_net(net)
-    v = check_values(v, net.params.shape, net.dtype, "v")
-    X, Y, acts, deltas = _trace(net, X, Y)
-    names = net._layer_activations()
-    V_w, V_b = net.unflatten(v)
+    X, Y, acts, deltas, names, V_w, V_b = _along(net, X, Y, v)
     n = X.shape[0]
 
     # R-forward: R{Z_{l+1}} and R{A_{l+1}} for every layer
@@ -277,11 +282,7 @@ def gnvp(net, X, Y, v):
     output delta, and BP2-BP4 carry it back as Jᵀ(·) with no second-order
     terms.
     """
-    _check_net(net)
-    v = check_values(v, net.params.shape, net.dtype, "v")
-    X, Y, acts, _ = _trace(net, X, Y)
-    names = net._layer_activations()
-    V_w, V_b = net.unflatten(v)
+    X, Y, acts, _, names, V_w, V_b = _along(net, X, Y, v)
     n = X.shape[0]
     RZ, RA = None, np.zeros_like(X)
     for l, (W, name) in enumerate(zip(net.weights, names)):

@@ -314,7 +314,7 @@ def _train(net, comm, MPI, s, notes):
     rank, size = comm.Get_rank(), comm.Get_size()
     ranks = None
     try:
-        with net._lock:
+        with net.compute_lock:
             bar = _progress.bar(s.epochs, s.progress and rank == 0)
             try:
                 ranks = _Trainer(net, comm, MPI, s, notes, rank, bar)
@@ -483,7 +483,7 @@ class _Trainer:
         self.weight = (self.n_global if self.sw is None else
                        comm.allreduce(float(self.sw.sum()), op=MPI.SUM))
         cap = max(1, int(np.diff(starts).max()))
-        self.plan = net._plan(cap)
+        self.plan = net.plan(cap)
         n_params = net.params.size
         self.buf = np.zeros(n_params + _N_SLOTS, dtype=net.dtype)
         self.grad = self.buf[:n_params]
@@ -494,9 +494,7 @@ class _Trainer:
             self.wbuf = np.empty(cap)
         self.rng = (np.random.default_rng(seed) if rank == 0 else
                     np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(rank,))))
-        self.kind, self.state = trainer.update_rule(net, opt)
-        # a full-batch rule may scale its settings by the data's weight (Quickprop's decay)
-        self.hyper = np.asarray(opt._hyper_for(self.weight), dtype=np.float64)
+        self.state = trainer.update_rule(net, opt)[1]
         self.allreduce_seconds = 0.0
         self.last_sq = None
         self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net.params, bar,
@@ -506,7 +504,7 @@ class _Trainer:
         if self.state.size:
             comm.Bcast(self.state, root=0)
         opt.steps = comm.bcast(opt.steps, root=0)
-        net._trained_with(opt, s.l2, s.l1)
+        net.trained_with(opt, s.l2, s.l1)
 
     def steps(self, order, lr, stop_at, check=False):
         """The first stop_at batches of an epoch. Returns (Σ cost, Σ correct,
@@ -516,6 +514,10 @@ class _Trainer:
         X, Y, sw, plan, params = self.X, self.Y, self.sw, self.plan, self.net.params
         starts, counts, opt, s = self.starts, self.counts, self.opt, self.s
         gradients, apply_update, perf = _core.gradients, _core.apply_update, time.perf_counter
+        # a full-batch rule may scale its settings by the data's weight (Quickprop's decay)
+        update = trainer.train_settings(self.net, opt, self.state, lr=lr, step=opt.steps + 1,
+                                        n_samples=self.weight, l2=s.l2, l1=s.l1,
+                                        max_norm=s.max_norm)
         in_place, op = self.in_place, self.op
         last = len(counts) - 1
         total = correct = 0.0
@@ -565,8 +567,8 @@ class _Trainer:
                 self.last_sq = np.square(grad, dtype=np.float64)
             if check:
                 before = (params.copy(), self.state.copy())
-            apply_update(plan, params, grad, lr, self.kind, self.hyper, opt.steps + 1,
-                         self.state, s.l1, s.l2, s.max_norm)
+            update.step = opt.steps + 1
+            apply_update(plan, params, grad, update)
             opt.steps += 1
             if check and not np.isfinite(params).all():
                 params[...], self.state[...] = before
@@ -616,10 +618,10 @@ class _Trainer:
 
     def grad_norms(self):
         """‖∇‖ of each layer's weights and biases on the epoch's last batch."""
-        sq, net = self.last_sq, self.net
-        return [np.nan if sq is None else float(np.sqrt(sq[w:w + W.size].sum()
-                                                        + sq[b:b + B.size].sum()))
-                for w, b, W, B in zip(net._w_off, net._b_off, net.weights, net.biases)]
+        if self.last_sq is None:
+            return [np.nan] * len(self.net.weights)
+        return [float(np.sqrt(W.ravel().sum() + B.sum()))
+                for W, B in zip(*self.net.unflatten(self.last_sq))]
 
     def epoch_lr(self, schedule, epoch):
         """(lr, None), the epoch's rate as rank 0's schedule gives it, the
@@ -645,7 +647,7 @@ class _Trainer:
         sums = np.zeros(3)
         if self.s.validation is not None:
             X, Y, w = self.s.validation
-            cost, correct = self.net._per_sample(X, Y)
+            cost, correct = self.net.per_sample(X, Y)
             if w is None:
                 sums[:] = cost.sum(), correct.sum(), cost.size
             else:

@@ -21,21 +21,21 @@ def check_gradients(net, X, Y, eps=1e-6):
     probe = Network(net.sizes, net.activation, net.output_activation, net.cost, dtype="float64",
                     batch_norm=net.batch_norm)
     probe.params[...] = net.params
-    X, Y = probe._data(X, Y)
-    _, backprop = probe._flat_gradients(X, Y)
+    X, Y = probe.checked_data(X, Y)
+    _, backprop = probe.flat_gradients(X, Y)
     numeric = np.empty_like(backprop)
     p = probe.params
     for i in range(p.size):
         keep = p[i]
         p[i] = keep + eps
-        up = probe._per_sample(X, Y, training=True)[0].mean()
+        up = probe.per_sample(X, Y, training=True)[0].mean()
         p[i] = keep - eps
-        down = probe._per_sample(X, Y, training=True)[0].mean()
+        down = probe.per_sample(X, Y, training=True)[0].mean()
         p[i] = keep
         numeric[i] = (up - down) / (2 * eps)
     worst = 0.0
     parts = lambda flat: [*probe.unflatten(flat)[0], *probe.unflatten(flat)[1],
-                          *probe._gamma_views(flat)]
+                          *probe.gamma_views(flat)]
     for a, b in zip(parts(backprop), parts(numeric)):
         scale = max(np.linalg.norm(a), np.linalg.norm(b))
         if scale > 0:

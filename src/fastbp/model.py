@@ -8,6 +8,14 @@ the compiled core (fastbp._core) does the arithmetic.
 
 The model knows nothing of training: fastbp.trainer changes its parameters,
 fastbp.network.Network adds fit, save and the derivative tools on top.
+
+Besides the public API, a Model offers fastbp's own modules (trainer,
+distributed, derivatives, _io, gradcheck, autodiff, reference) an internal
+interface without underscores, so that no module reaches into another's
+privates: `checked_inputs`, `checked_data`, `per_sample`, `plan`, `trace`,
+`flat_gradients`, `layer_activations`, `gamma_views`, `running`,
+`compute_lock`, `fit_lock`, `trained_with`, `penalty`. Its inputs are
+validated already where a docstring says so.
 """
 from __future__ import annotations
 
@@ -104,8 +112,8 @@ class Model:
         hidden_units = sum(sizes[1:-1]) if self._batch_norm else 0
         self._running = np.stack([np.zeros(hidden_units), np.ones(hidden_units)])
         self._plans: dict = {}
-        self._lock = threading.RLock()        # compiled calls share the Plan buffers
-        self._fit_lock = threading.Lock()     # a second concurrent fit is an error
+        self.compute_lock = threading.RLock()  # compiled calls share the Plan buffers
+        self.fit_lock = threading.Lock()       # a second concurrent fit is an error
         self._optimizer = None                 # the last fit's optimizer (fastbp.trainer)
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
         self._make_views()
@@ -126,7 +134,7 @@ class Model:
     def _init_params(self, init, rng):
         for l, (W, b) in enumerate(zip(self._weights, self._biases)):
             n_out, n_in = W.shape
-            act = self._layer_activations()[l]
+            act = self.layer_activations()[l]
             if init == "gaussian":
                 W[...] = rng.standard_normal(W.shape)
                 b[...] = rng.standard_normal(b.shape)
@@ -139,13 +147,14 @@ class Model:
         for g in self._gammas:
             g[...] = 1
 
-    def _layer_activations(self):
+    def layer_activations(self):
+        """The activation of every layer, hidden ones and the output's, by name."""
         hidden = self._activation
         if isinstance(hidden, str):
             hidden = [hidden] * (len(self._sizes) - 2)
         return list(hidden) + [self._output_activation]
 
-    def _plan(self, cap):
+    def plan(self, cap):
         """Work buffers for batches of up to `cap` rows, made once and reused."""
         macs = cap * sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
         # no more threads than the most pieces a product is cut into (of a
@@ -157,11 +166,14 @@ class Model:
         if plan is None:
             if len(self._plans) >= 4:  # keep the cache small: drop the oldest
                 self._plans.pop(next(iter(self._plans)))
-            codes = [ACTIVATIONS.index(a) for a in self._layer_activations()]
+            codes = [_core.ACTIVATION_CODES[a] for a in self.layer_activations()]
             plan = _core.Plan(self._sizes, self._w_off, self._b_off, codes,
-                              COSTS.index(self._cost), cap, key[1], self._dtype, self._g_off)
+                              _core.COST_CODES[self._cost], cap, key[1], self._dtype,
+                              self._g_off)
             self._plans[key] = plan
         return plan
+
+    _plan = plan  # the old name, which bench/distributed.py still calls
 
     sizes = property(lambda self: self._sizes, doc="Layer widths, inputs first.")
     batch_norm = property(lambda self: self._batch_norm, doc="Batch norm of hidden layers?")
@@ -184,6 +196,12 @@ class Model:
     def running_var(self) -> np.ndarray:
         """Batch norm's running (unbiased) variance of each hidden unit."""
         return self._running[1]
+
+    @property
+    def running(self) -> np.ndarray:
+        """Batch norm's running estimates, float64 (2, hidden units): the rows
+        running_mean and running_var; fit updates them in place."""
+        return self._running
 
     @property
     def activation(self) -> Union[str, list]:
@@ -216,7 +234,7 @@ class Model:
         bs = [flat[o:o + b.size] for o, b in zip(self._b_off, self._biases)]
         return ws, bs
 
-    def _gamma_views(self, flat):
+    def gamma_views(self, flat):
         """Batch norm's γ part of a flat array in the params layout, per layer."""
         return [flat[g:g + n] for g, n in zip(self._g_off, self._sizes[1:]) if g >= 0]
 
@@ -227,11 +245,13 @@ class Model:
 
     # ------------------------------------------------------------ compute
 
-    def _inputs(self, X, argname="X"):
+    def checked_inputs(self, X, argname="X"):
+        """X checked (C-contiguous, finite, of the model's dtype), 2-d."""
         return check_inputs(X, self._sizes[0], self._dtype, argname)
 
-    def _data(self, X, Y, xname="X", yname="Y"):
-        X = self._inputs(X, xname)
+    def checked_data(self, X, Y, xname="X", yname="Y"):
+        """(X, Y) checked against the model's shapes and dtype."""
+        X = self.checked_inputs(X, xname)
         return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
 
     def forward(self, X: ArrayLike) -> np.ndarray:
@@ -247,22 +267,22 @@ class Model:
         ndarray, shape (n, sizes[-1]), the network's dtype
             With batch norm, normalized by the running estimates.
         """
-        X = self._inputs(X)
+        X = self.checked_inputs(X)
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
-        with self._lock:
-            _core.forward(self._plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
+        with self.compute_lock:
+            _core.forward(self.plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
                           self._running)
         return out
 
-    def _per_sample(self, X, Y, training=False):
+    def per_sample(self, X, Y, training=False):
         """Per-sample cost and correctness of validated (X, Y); training: batch
         norm with the statistics of all of X (one block)."""
         n = X.shape[0]
         cost = np.empty(n, dtype=np.float64)
         correct = np.empty(n, dtype=np.int8)
         training = training and self._batch_norm
-        with self._lock:
-            _core.evaluate(self._plan(n if training else min(n, EVAL_BLOCK)), self._params,
+        with self.compute_lock:
+            _core.evaluate(self.plan(n if training else min(n, EVAL_BLOCK)), self._params,
                            X, Y, cost, correct, self._running, training)
         return cost, correct
 
@@ -286,9 +306,9 @@ class Model:
         -------
         float
         """
-        X, Y = self._data(X, Y)
+        X, Y = self.checked_data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
-        cost, _ = self._per_sample(X, Y, training=bool(training))
+        cost, _ = self.per_sample(X, Y, training=bool(training))
         return float(np.average(cost, weights=w)) + (self._penalty_value() if regularized else 0.0)
 
     def _penalty_value(self):
@@ -312,9 +332,9 @@ class Model:
             (argmax, or threshold 0.5 for one output)}, weighted means with
             sample_weight.
         """
-        X, Y = self._data(X, Y)
+        X, Y = self.checked_data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
-        cost, correct = self._per_sample(X, Y)
+        cost, correct = self.per_sample(X, Y)
         return {"loss": float(np.average(cost, weights=w)),
                 "accuracy": float(np.average(correct, weights=w))}
 
@@ -350,18 +370,18 @@ class Model:
         grad_biases : list of ndarray, shapes of `biases`
             Views of one new flat array in the params layout.
         """
-        X, Y = self._data(X, Y)
-        loss, grads = self._flat_gradients(X, Y, check_sample_weight(sample_weight, X.shape[0]))
+        X, Y = self.checked_data(X, Y)
+        loss, grads = self.flat_gradients(X, Y, check_sample_weight(sample_weight, X.shape[0]))
         gw, gb = self.unflatten(grads)
         return loss, gw, gb
 
-    def _trace(self, X, Y):
+    def trace(self, X, Y):
         """Everything backprop computes for validated (X, Y), as copies:
         (mean cost, activations [A_0=X, A_1, ..., A_L], Z_L, deltas
         [Δ_0, ..., Δ_{L-1}] with Δ_l = ∂C/∂Z_{l+1} of the mean cost C)."""
         n = X.shape[0]
-        with self._lock:
-            plan = self._plan(n)
+        with self.compute_lock:
+            plan = self.plan(n)
             total = _core.gradients(plan, self._params, np.empty_like(self._params), X, Y,
                                     weights=False)
             acts, deltas = [X.copy()], []
@@ -372,12 +392,12 @@ class Model:
             z_out = plan.zout[:n * self._sizes[-1]].reshape(n, -1).copy()
         return total / n, acts, z_out, deltas
 
-    def _flat_gradients(self, X, Y, sample_weight=None):
+    def flat_gradients(self, X, Y, sample_weight=None):
         """(mean cost, gradient in the params layout) for validated (X, Y) and
         sample weights."""
         grads = np.empty_like(self._params)
-        with self._lock:
-            total = _core.gradients(self._plan(X.shape[0]), self._params, grads, X, Y,
+        with self.compute_lock:
+            total = _core.gradients(self.plan(X.shape[0]), self._params, grads, X, Y,
                                     sample_weight=sample_weight)
         weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         return total / weight, grads
@@ -387,7 +407,12 @@ class Model:
         """The optimizer of the last fit (with its state), or None."""
         return self._optimizer
 
-    def _trained_with(self, optimizer, l2, l1):
+    @property
+    def penalty(self) -> tuple:
+        """(l2, l1) of the last fit, for loss(regularized=True)."""
+        return self._penalty
+
+    def trained_with(self, optimizer, l2, l1):
         """Record what the trainer trains with: the optimizer (`optimizer`,
         saved with the model) and the penalty (loss(regularized=True))."""
         self._optimizer = optimizer
@@ -400,7 +425,7 @@ class Model:
         net._params = self._params.copy()
         net._running = self._running.copy()
         net._plans = {}
-        net._lock = threading.RLock()
-        net._fit_lock = threading.Lock()
+        net.compute_lock = threading.RLock()
+        net.fit_lock = threading.Lock()
         net._make_views()
         return net

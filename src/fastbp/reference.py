@@ -424,7 +424,7 @@ def bn_feedforward(net, X, training, params=None):
     (ẑ, 1/√(σ²+ε), μ, σ²))."""
     p = net.params if params is None else params
     ws, bs = net.unflatten(p)
-    gs = net._gamma_views(p)
+    gs = net.gamma_views(p)
     A = [np.asarray(X, dtype=net.dtype)]
     stats = []
     acts = _layer_activations(net)
@@ -451,7 +451,7 @@ def bn_gradients(net, X, Y, params=None):
     with the batch's statistics, as Network.gradients computes them."""
     p = net.params if params is None else params
     ws, _ = net.unflatten(p)
-    gs = net._gamma_views(p)
+    gs = net.gamma_views(p)
     Y = np.asarray(Y, dtype=net.dtype)
     n = X.shape[0]
     A, Z_L, stats = bn_feedforward(net, X, True, p)
@@ -492,7 +492,7 @@ def bn_sgd_epoch(net, X, Y, order, batch_size, lr):
             running[1, sl] = (1 - BN_MOMENTUM) * running[1, sl] + BN_MOMENTUM * unbiased
         _, gw, gb, gg = bn_gradients(net, X[rows], np.asarray(Y)[rows], p)
         g = np.zeros_like(p)
-        for view, grad in zip(net.unflatten(g)[0] + net.unflatten(g)[1] + net._gamma_views(g),
+        for view, grad in zip(net.unflatten(g)[0] + net.unflatten(g)[1] + net.gamma_views(g),
                               gw + gb + gg):
             view[...] = grad
         p -= net.dtype.type(lr) * g

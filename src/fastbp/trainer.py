@@ -84,12 +84,12 @@ class History:
 @contextlib.contextmanager
 def exclusive(model):
     """The model for one fit at a time: a second concurrent fit raises."""
-    if not model._fit_lock.acquire(blocking=False):
+    if not model.fit_lock.acquire(blocking=False):
         raise RuntimeError("fit is already running on this network in another thread")
     try:
         yield
     finally:
-        model._fit_lock.release()
+        model.fit_lock.release()
 
 
 def diverged(message, on_nonfinite, history):
@@ -114,7 +114,7 @@ def lost_in_epoch(epoch, batch, kept):
 
 def validation_logs(model, validation):
     """val_loss and val_accuracy of (X_val, Y_val, w_val), as a dict."""
-    cost, correct = model._per_sample(*validation[:2])
+    cost, correct = model.per_sample(*validation[:2])
     return {"val_loss": float(np.average(cost, weights=validation[2])),
             "val_accuracy": float(np.average(correct, weights=validation[2]))}
 
@@ -160,11 +160,23 @@ class EpochEnd:
 
 def update_rule(model, opt):
     """(kind code for the core, state buffers) of an optimizer: plain SGD
-    (no momentum, no decay) is kind -1 with no state, which lets the core
-    fuse its step into the gradient product."""
+    (no momentum, no decay) is _core.PLAIN_SGD with no state, which lets the
+    core fuse its step into the gradient product."""
     if isinstance(opt, optim.SGD) and opt.momentum == 0 and opt.weight_decay == 0:
-        return -1, np.empty((0, 0), dtype=model.dtype)
+        return _core.PLAIN_SGD, np.empty((0, 0), dtype=model.dtype)
     return opt.code, opt._bind(model.params)
+
+
+def train_settings(model, opt, state, *, lr, step, n_samples, l2=0.0, l1=0.0, max_norm=0.0,
+                   **epoch) -> _core.TrainSettings:
+    """The compiled core's settings of an update (the one place that makes
+    them): `opt`'s rule (its kind and hyper-parameters by name, for a batch of
+    n_samples) with its `state` buffers, at rate lr from optimizer step
+    `step`, fit's L2/L1 terms and max-norm, and what train_epoch takes
+    besides (`epoch`: batch_size, dropout, seeds, row_sq, ...)."""
+    kind = update_rule(model, opt)[0]
+    return _core.TrainSettings(kind=kind, hyper=opt._hyper_for(n_samples), state=state, lr=lr,
+                               step=step, l2=l2, l1=l1, max_norm=max_norm, **epoch)
 
 
 # ------------------------------------------------------------ entry points
@@ -176,7 +188,7 @@ def fit(model, s: FitSettings) -> History:
     try:
         with exclusive(model):
             bar = _progress.bar(s.epochs, s.progress)
-            with model._lock:
+            with model.compute_lock:
                 if isinstance(s.optimizer, optim.LBFGS):
                     end = EpochEnd(s, model.params, bar, label="iteration")
                     return fit_lbfgs(model, s, end)
@@ -193,13 +205,13 @@ def fit(model, s: FitSettings) -> History:
 def apply_update(model, flat, opt, l2, l1, max_norm, n_samples):
     """One update of the model's parameters from the gradient `flat` (params
     layout, overwritten), with a batch's arithmetic (Network.apply_gradients)."""
-    with model._lock:
-        kind, state = update_rule(model, opt)
-        _core.apply_update(model._plan(1), model.params, flat, opt.lr, kind,
-                           np.asarray(opt._hyper_for(n_samples), dtype=np.float64),
-                           opt.steps + 1, state, l1, l2, max_norm or 0.0)
+    with model.compute_lock:
+        settings = train_settings(model, opt, update_rule(model, opt)[1], lr=opt.lr,
+                                  step=opt.steps + 1, n_samples=n_samples, l2=l2, l1=l1,
+                                  max_norm=max_norm or 0.0)
+        _core.apply_update(model.plan(1), model.params, flat, settings)
         opt.steps += 1
-        model._trained_with(opt, model._penalty[0], model._penalty[1])
+        model.trained_with(opt, *model.penalty)
 
 
 # ------------------------------------------------------------ mini-batch epochs
@@ -213,9 +225,8 @@ class Trainer:
         self.opt = opt = s.optimizer
         self.n = n = s.X.shape[0]
         self.batch_size = s.rows_per_batch
-        self.kind, self.state = update_rule(model, opt)
+        self.state = update_rule(model, opt)[1]
         self.weight = n if s.sample_weight is None else float(s.sample_weight.sum())
-        self.hyper = np.asarray(opt._hyper_for(self.weight), dtype=np.float64)
         self.rng = rng = np.random.default_rng(s.seed)
         # their own streams, so that the batches do not depend on dropout
         self.dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0]
@@ -225,10 +236,10 @@ class Trainer:
         self.unit_off = np.concatenate([[0], np.cumsum(model.sizes[1:])]).astype(np.intp)
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = np.empty_like(model.params)
-        self.plan = model._plan(self.batch_size)
+        self.plan = model.plan(self.batch_size)
         # Ctrl-C can only be caught by the compiled loop in the main thread
         self.watch = threading.current_thread() is threading.main_thread()
-        model._trained_with(opt, s.l2, s.l1)
+        model.trained_with(opt, s.l2, s.l1)
 
     def run(self) -> History:
         """All epochs; the History (raises FloatingPointError on a NaN or inf
@@ -242,17 +253,20 @@ class Trainer:
         self.end.restore_best()
         return self.end.history
 
-    def update_args(self, epoch, memory):
-        """train_epoch's settings of the update, for this epoch."""
+    def settings(self, epoch, lr, memory, step, replay=False):
+        """train_epoch's settings for this epoch, from optimizer step `step`;
+        a replay (restore_finite) watches no Ctrl-C and writes no row_sq."""
         s, model = self.s, self.model
-        return dict(kind=self.kind, hyper=self.hyper, state=self.state, l1=s.l1, l2=s.l2,
-                    max_norm=s.max_norm, dropout=s.dropout if s.dropout.any() else None,
-                    seed=self.dropout_seed, epoch=epoch, running=model._running,
-                    sample_weight=s.sample_weight, loss_memory=memory, clip=s.clip,
-                    noise=s.noise, noise_seed=self.noise_seed,
-                    # iRprop+ compares objectives: the data cost plus this
-                    penalty=model.loss(s.X[:1], s.Y[:1], regularized=True)
-                    - model.loss(s.X[:1], s.Y[:1]) if memory is not None else 0.0)
+        return train_settings(
+            model, self.opt, self.state, lr=lr, step=step, n_samples=self.weight, l2=s.l2,
+            l1=s.l1, max_norm=s.max_norm, batch_size=self.batch_size,
+            dropout=s.dropout if s.dropout.any() else None, seed=self.dropout_seed,
+            epoch=epoch, row_sq=None if replay else self.row_sq, running=model.running,
+            sample_weight=s.sample_weight, loss_memory=memory, clip=s.clip, noise=s.noise,
+            noise_seed=self.noise_seed, watch_interrupt=self.watch and not replay,
+            # iRprop+ compares objectives: the data cost plus this
+            penalty=model.loss(s.X[:1], s.Y[:1], regularized=True)
+            - model.loss(s.X[:1], s.Y[:1]) if memory is not None else 0.0)
 
     def epoch(self, epoch):
         """One epoch; its logs, or None after a NaN or inf with
@@ -261,23 +275,21 @@ class Trainer:
         lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
         order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
-        backup = (model.params.copy(), self.state.copy(), opt.steps, model._running.copy(),
+        backup = (model.params.copy(), self.state.copy(), opt.steps, model.running.copy(),
                   None if memory is None else memory.copy())
-        args = self.update_args(epoch, memory)
+        settings = self.settings(epoch, lr, memory, opt.steps + 1)
         self.row_sq[...] = np.nan  # stays NaN if the epoch's last batch is skipped (no weight)
         start = time.perf_counter()
         try:
             total, n_correct, done, updates, stop = _core.train_epoch(
-                self.plan, model.params, self.grads, s.X, s.Y, order, self.batch_size, lr,
-                self.watch, step=opt.steps + 1, row_sq=self.row_sq, unit_off=self.unit_off,
-                **args)
+                self.plan, model.params, self.grads, s.X, s.Y, order, settings)
         except KeyboardInterrupt as e:  # Ctrl-C: the updates done count as steps
             opt.steps += getattr(e, "updates", 0)
             raise
         seconds = time.perf_counter() - start
         opt.steps += updates
         if stop == _core.NONFINITE or not np.isfinite(model.params).all():
-            kept = self.restore_finite(backup, order, lr, done, args)
+            kept = self.restore_finite(backup, order, lr, done, epoch, memory)
             failure = diverged(lost_in_epoch(epoch, done, kept), s.on_nonfinite,
                                self.end.history)
             if failure is not None:
@@ -292,7 +304,7 @@ class Trainer:
                              for a, b in zip(self.unit_off[:-1], self.unit_off[1:])]
         return logs
 
-    def restore_finite(self, backup, order, lr, done, args):
+    def restore_finite(self, backup, order, lr, done, epoch, memory):
         """Make params the last finite ones of this epoch: after its first
         `done` batches if those are finite, else replay fewer batches from the
         epoch's start (the replay computes the same bits). Returns the batches
@@ -302,16 +314,16 @@ class Trainer:
         for kept in range(done, -1, -1):
             if kept < done:
                 params[...] = start_params
-                model._running[...] = start_running
+                model.running[...] = start_running
                 self.state[...] = start_state
                 if start_memory is not None:
-                    args["loss_memory"][...] = start_memory
+                    memory[...] = start_memory
                 opt.steps = start_steps
                 if kept:
                     opt.steps += _core.train_epoch(
                         self.plan, params, self.grads, self.s.X, self.s.Y,
-                        order[:kept * self.batch_size], self.batch_size, lr,
-                        step=start_steps + 1, **args)[3]
+                        order[:kept * self.batch_size],
+                        self.settings(epoch, lr, memory, start_steps + 1, replay=True))[3]
             if np.isfinite(params).all():
                 return kept
         raise AssertionError("unreachable: the epoch started from finite parameters")
@@ -339,7 +351,7 @@ def objective(model, X, Y, sample_weight, l2):
             if block_weight == 0:
                 continue
             sw = None if sample_weight is None else sample_weight[rows]
-            mean, g = model._flat_gradients(X[rows], Y[rows], sw)
+            mean, g = model.flat_gradients(X[rows], Y[rows], sw)
             share = block_weight / total_weight
             loss += share * mean
             grad += share * g
@@ -371,7 +383,7 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
     _lbfgs_refuses(model, s)
     opt, history, params = s.optimizer, end.history, model.params
     opt._bind(params)
-    model._trained_with(opt, s.l2, s.l1)
+    model.trained_with(opt, s.l2, s.l1)
     f = objective(model, s.X, s.Y, s.sample_weight, s.l2)
     start = [time.perf_counter()]
     last_finite = params.astype(np.float64)
@@ -379,7 +391,7 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
     def on_iteration(intermediate_result):
         p = intermediate_result.x
         params[...] = p
-        cost, correct = model._per_sample(s.X, s.Y)
+        cost, correct = model.per_sample(s.X, s.Y)
         logs = {"loss": float(np.average(cost, weights=s.sample_weight)),
                 "accuracy": float(np.average(correct, weights=s.sample_weight))}
         if not np.isfinite(logs["loss"]):

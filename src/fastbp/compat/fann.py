@@ -503,7 +503,7 @@ def load(path: PathLike, dtype: str = "float64", cost: str = "quadratic") -> Net
 
 def _layer_activations(net: Network) -> List[str]:
     """The activation of each layer of `net` after the inputs, output last."""
-    get = getattr(net, "_layer_activations", None)
+    get = getattr(net, "layer_activations", None)
     if get is not None:
         return list(get())
     hidden = net.activation

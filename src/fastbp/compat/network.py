@@ -136,12 +136,20 @@ class _CompatNetwork:
         self._net.fit(X[rows], Y[rows], epochs=1, batch_size=mini_batch_size, lr=eta,
                       shuffle=False, l2=l2)
 
-    def _prepare(self, training_data):
-        """(training_data as a list, X, targets, order) for SGD: the samples
-        are stacked once; `order` tracks where his shuffles put each one."""
+    def _prepare(self, training_data, held_out, argname):
+        """(training_data as a list, X, targets, order, the list's original
+        order, held-out (X, Y, n) or None) for SGD: the samples are stacked
+        once; `order` tracks where his shuffles put each one. held_out is
+        his test_data or evaluation_data (named argname), None if empty."""
         training_data = _as_list(training_data)
         X, Y = _stack(training_data, "training_data")
-        return training_data, X, self._targets(Y), list(range(len(training_data)))
+        held = None
+        if held_out is not None:
+            held_out = _as_list(held_out)
+        if held_out:
+            held = _stack(held_out, argname) + (len(held_out),)
+        return (training_data, X, self._targets(Y), list(range(len(training_data))),
+                list(training_data), held)
 
 
 def _as_list(data):
@@ -221,17 +229,14 @@ class Network(_CompatNetwork):
             y an integer label; when given, the count correct is printed
             after each epoch ("Epoch j: correct / n").
         """
-        training_data, X, Y, order = self._prepare(training_data)
-        original = list(training_data)
-        if test_data is not None:
-            test_data = _as_list(test_data)
-        if test_data:
-            n_test = len(test_data)
-            X_test, Y_test = _stack(test_data, "test_data")
+        training_data, X, Y, order, original, held = self._prepare(training_data, test_data,
+                                                                   "test_data")
+        if held is not None:
+            X_test, Y_test, n_test = held
         for j in range(epochs):
             _shuffle(training_data, original, order)
             self._epoch(X, Y, order, mini_batch_size, eta)
-            if test_data:
+            if held is not None:
                 print("Epoch {0}: {1} / {2}".format(j, self._count_correct(X_test, Y_test), n_test))
             else:
                 print("Epoch {0} complete".format(j))

@@ -132,36 +132,33 @@ class Network(_CompatNetwork):
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy : list
             One entry per epoch for each flag set, empty otherwise.
         """
-        training_data, X, Y, order = self._prepare(training_data)
-        original = list(training_data)
-        if evaluation_data is not None:
-            evaluation_data = _as_list(evaluation_data)
-        if evaluation_data:
-            n_data = len(evaluation_data)
-            X_eval, Y_eval = _stack(evaluation_data, "evaluation_data")
+        training_data, X, Y, order, original, held = self._prepare(
+            training_data, evaluation_data, "evaluation_data")
+        if held is not None:
+            X_eval, Y_eval, _ = held
         n = len(training_data)
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
+        # his four monitors, in his order: (on, record, measure, message, of n)
+        monitors = [
+            (monitor_training_cost, training_cost, lambda: self._total_cost(X, Y, lmbda),
+             "Cost on training data: {}", n),
+            (monitor_training_accuracy, training_accuracy, lambda: self._count_correct(X, Y),
+             "Accuracy on training data: {} / {}", n),
+            (monitor_evaluation_cost, evaluation_cost,
+             lambda: self._total_cost(X_eval, self._targets(Y_eval), lmbda),
+             "Cost on evaluation data: {}", None),
+            (monitor_evaluation_accuracy, evaluation_accuracy,
+             lambda: self._count_correct(X_eval, Y_eval),
+             "Accuracy on evaluation data: {} / {}", held and held[2])]
         for j in range(epochs):
             _shuffle(training_data, original, order)
             self._epoch(X, Y, order, mini_batch_size, eta, l2=lmbda / n)
             print("Epoch %s training complete" % j)
-            if monitor_training_cost:
-                cost = self._total_cost(X, Y, lmbda)
-                training_cost.append(cost)
-                print("Cost on training data: {}".format(cost))
-            if monitor_training_accuracy:
-                accuracy = self._count_correct(X, Y)
-                training_accuracy.append(accuracy)
-                print("Accuracy on training data: {} / {}".format(accuracy, n))
-            if monitor_evaluation_cost:
-                cost = self._total_cost(X_eval, self._targets(Y_eval), lmbda)
-                evaluation_cost.append(cost)
-                print("Cost on evaluation data: {}".format(cost))
-            if monitor_evaluation_accuracy:
-                accuracy = self._count_correct(X_eval, Y_eval)
-                evaluation_accuracy.append(accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(accuracy, n_data))
+            for on, record, measure, message, of in monitors:
+                if on:
+                    record.append(measure())
+                    print(message.format(record[-1], of))
             print()
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 

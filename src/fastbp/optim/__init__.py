@@ -15,9 +15,7 @@ import numpy as np
 
 from .._validation import check_name
 
-from ._base import (ADAGRAD_CODE, ADAM_CODE, IRPROP_PLUS_CODE, QUICKPROP_CODE, RMSPROP_CODE,
-                    RPROP_CODE, SGD_CODE, Optimizer, between, flag, optimizer, pair, rate,
-                    setting)
+from ._base import CODES, Optimizer, between, flag, optimizer, pair, rate, setting
 
 UNIT = dict(high=1.0)  # a rate in [0, 1)
 
@@ -26,7 +24,7 @@ UNIT = dict(high=1.0)  # a rate in [0, 1)
 class SGD(Optimizer):
     """SGD with optional momentum (heavy ball or Nesterov) and weight decay:
     d = g + wd·p; buf = μ·buf + d; d = d + μ·buf (Nesterov) or buf; p −= lr·d."""
-    code = SGD_CODE
+    code = CODES["sgd"]
     lr: float = rate(0.1, low_open=True)
     momentum: float = rate(0.0, **UNIT)
     nesterov: bool = flag(False)
@@ -45,10 +43,10 @@ class Adam(Optimizer):
     With epsilon_hat=True, eps is the paper's ε̂ of its efficient form, added
     to √v before the bias correction (Keras, scikit-learn):
     p −= lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε̂)."""
-    code = ADAM_CODE
+    code = CODES["adam"]
     decoupled = False
     lr: float = rate(1e-3, low_open=True)
-    betas: tuple = pair((0.9, 0.999), between(**UNIT), between(**UNIT))
+    betas: tuple = pair((0.9, 0.999), between(**UNIT), between(**UNIT), ("beta1", "beta2"))
     eps: float = rate(1e-8, low_open=True)
     weight_decay: float = rate(0.0)
     amsgrad: bool = flag(False)
@@ -58,8 +56,7 @@ class Adam(Optimizer):
         self.n_state = 3 if self.amsgrad else 2
 
     def hyper(self):
-        *head, epsilon_hat = super().hyper()  # optim.h reads `decoupled` before epsilon_hat
-        return (*head, float(self.decoupled), epsilon_hat)
+        return {**super().hyper(), "decoupled": self.decoupled}
 
 
 @optimizer
@@ -73,7 +70,7 @@ class AdamW(Adam):
 @optimizer
 class RMSprop(Optimizer):
     """RMSprop (Hinton), optionally centered and with momentum, as torch."""
-    code = RMSPROP_CODE
+    code = CODES["rmsprop"]
     n_state = 3
     lr: float = rate(1e-2, low_open=True)
     alpha: float = rate(0.99, **UNIT)
@@ -86,7 +83,7 @@ class RMSprop(Optimizer):
 @optimizer
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al.) with torch's lr_decay and initial accumulator."""
-    code = ADAGRAD_CODE
+    code = CODES["adagrad"]
     n_state = 1
     lr: float = rate(1e-2, low_open=True)
     lr_decay: float = rate(0.0)
@@ -104,12 +101,14 @@ class Rprop(Optimizer):
     each weight's step grows by etas[1] while its gradient keeps its sign and
     shrinks by etas[0] when it flips, within step_sizes. Full batch: fit
     uses all samples per update, as FANN does."""
-    code = RPROP_CODE
+    code = CODES["rprop"]
     n_state = 2
     full_batch = True
     lr: float = rate(0.01, low_open=True)
-    etas: tuple = pair((0.5, 1.2), between(high=1.0, low_open=True), between(1.0, low_open=True))
-    step_sizes: tuple = pair((1e-6, 50), between(), between(low_open=True))
+    etas: tuple = pair((0.5, 1.2), between(high=1.0, low_open=True), between(1.0, low_open=True),
+                       ("eta_minus", "eta_plus"))
+    step_sizes: tuple = pair((1e-6, 50), between(), between(low_open=True),
+                             ("step_min", "step_max"))
 
     def _check(self):
         if self.step_sizes[0] > self.step_sizes[1]:
@@ -135,7 +134,7 @@ class IRpropPlus(Rprop):
     a weight's gradient changes sign and the full-batch objective (cost plus
     fit's L1/L2 penalty) went up since the last update, that weight's last
     change is undone. Full batch."""
-    code = IRPROP_PLUS_CODE
+    code = CODES["irprop_plus"]
     n_state = 3
 
     def _check(self):
@@ -162,18 +161,15 @@ class Quickprop(Optimizer):
     slopes, at most mu times its last step. FANN adds decay·w to the summed
     slope over the data; the same is done here (decay/n on the mean), so the
     steps equal FANN's. Full batch."""
-    code = QUICKPROP_CODE
+    code = CODES["quickprop"]
     n_state = 2
     full_batch = True
     lr: float = rate(0.7, low_open=True)
     mu: float = rate(1.75, low_open=True)
-    decay: float = setting(-1e-4, _decay)
-
-    def hyper(self):
-        return (self.mu, self.decay)
+    decay: float = setting(-1e-4, _decay, hyper=True)
 
     def _hyper_for(self, n_samples):
-        return (self.mu, self.decay / n_samples)
+        return {**self.hyper(), "decay": self.decay / n_samples}
 
 
 from .lbfgs import LBFGS  # noqa: E402

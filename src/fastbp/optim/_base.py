@@ -1,13 +1,14 @@
 """The base of fastbp's optimizers: hyper-parameter checks and state buffers."""
 import numbers
 from dataclasses import dataclass, field, fields
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 
-# Codes of csrc/optim.h.
-SGD_CODE, ADAM_CODE, RMSPROP_CODE, ADAGRAD_CODE, RPROP_CODE, IRPROP_PLUS_CODE, QUICKPROP_CODE \
-    = range(7)
+from .._core import OPTIMIZER_CODES
+
+# The codes of the update rules, read from the compiled core (csrc/optim.h).
+CODES: Dict[str, int] = OPTIMIZER_CODES
 
 
 def _rate(value, argname, low=0.0, high=None, low_open=False, high_open=True):
@@ -33,8 +34,9 @@ def _pair(value, argname):
 
 # ------------------------------------------------------------ declaring fields
 # An optimizer is a dataclass whose fields say, once each, the name, default
-# and check of a setting; the field order is the order csrc/optim.h reads the
-# hyper-parameters in (fields with hyper=False are not passed to C).
+# and check of a setting. A hyper-parameter's field has the name of its field
+# in csrc/optim.h's fastbp_hyper (a pair: the names of its two); fields with
+# hyper=False are not passed to C.
 
 def between(low=0.0, high=None, low_open=False, high_open=True):
     """The check of a real number in [low, high) (bounds as flagged)."""
@@ -52,17 +54,18 @@ def flag(default):
                                             "hyper": True})
 
 
-def pair(default, first, second):
-    """A field of two numbers, checked by `first` and `second`."""
+def pair(default, first, second, names):
+    """A field of two numbers, checked by `first` and `second`, passed to C
+    as the fields `names` of fastbp_hyper."""
     def check(value, argname):
         a, b = _pair(value, argname)
         return (first(a, f"{argname}[0]"), second(b, f"{argname}[1]"))
-    return field(default=default, metadata={"check": check, "hyper": True})
+    return field(default=default, metadata={"check": check, "hyper": True, "names": names})
 
 
-def setting(default, check):
-    """A field that is no hyper-parameter of the C step (checked by `check`)."""
-    return field(default=default, metadata={"check": check, "hyper": False})
+def setting(default, check, hyper=False):
+    """A field checked by `check`; by default no hyper-parameter of the C step."""
+    return field(default=default, metadata={"check": check, "hyper": hyper})
 
 
 optimizer = dataclass(eq=False)  # an optimizer's class decorator: identity equality
@@ -86,13 +89,14 @@ class Optimizer:
         """Rules between fields, after each field's own check."""
 
     def hyper(self):
-        """Hyper-parameters in the order csrc/optim.h reads them."""
-        out = []
+        """The hyper-parameters csrc/optim.h reads, by their names there."""
+        out = {}
         for f in fields(self):  # type: ignore[arg-type]
             if f.metadata["hyper"] and f.name != "lr":
                 value = getattr(self, f.name)
-                out += [float(v) for v in value] if isinstance(value, tuple) else [float(value)]
-        return tuple(out)
+                out.update(zip(f.metadata["names"], value) if "names" in f.metadata
+                           else [(f.name, value)])
+        return out
 
     def _hyper_for(self, n_samples):
         """hyper() for a full batch of n_samples (Quickprop scales its decay)."""
@@ -110,7 +114,7 @@ class Optimizer:
 
     def state_dict(self):
         """Everything needed to resume: the kind, hyper-parameters, state."""
-        return {"name": type(self).__name__, "lr": self.lr, "hyper": list(self.hyper()),
+        return {"name": type(self).__name__, "lr": self.lr, "hyper": self.hyper(),
                 "steps": self.steps, "state": self.state}
 
     def _config(self):
