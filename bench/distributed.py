@@ -112,7 +112,7 @@ def worker(name, repeats):
     # sharing the machine's memory and caches costs each rank
     rows = np.ascontiguousarray(Xr[:-(-batch // size)])
     targets = np.ascontiguousarray(Yr[:len(rows)])
-    plan, grad = net._plan(len(rows)), np.empty_like(net.params)
+    plan, grad = net.plan(len(rows)), np.empty_like(net.params)
 
     def gradient_ms(active):
         times = []

@@ -165,7 +165,7 @@ def test_threads_are_capped_by_the_pieces():
     try:
         _threads.adaptive = True
         fastbp.set_num_threads(64)
-        plan = net._plan(256)
+        plan = net.plan(256)
         assert plan.n_threads == _core.pieces_for(1024) < 64
         assert plan.xb.shape[0] == plan.n_threads
     finally:

@@ -173,8 +173,6 @@ class Model:
             self._plans[key] = plan
         return plan
 
-    _plan = plan  # the old name, which bench/distributed.py still calls
-
     sizes = property(lambda self: self._sizes, doc="Layer widths, inputs first.")
     batch_norm = property(lambda self: self._batch_norm, doc="Batch norm of hidden layers?")
     dtype = property(lambda self: self._dtype, doc="The float type of everything.")
