@@ -513,13 +513,23 @@ def _parser():
     parser = _Parser(prog="fastbp", description="Fast, exact backpropagation.",
                      formatter_class=_Help)
     sub = parser.add_subparsers(dest="command", required=True)
+    for add_command in (_demo_parser, _info_parser, _datasets_parser, _train_parser,
+                        _evaluate_parser, _predict_parser, _bench_parser):
+        add_command(sub)
+    return parser
 
-    def command(name, **kw):
-        return sub.add_parser(name, formatter_class=_Help, **kw)
 
-    p = command("demo", help="train on the bundled wheat seeds and MNIST subset",
-                description="Train a 7-10-3 network on the wheat seeds and Nielsen's "
-                "784-30-10 on the 5,000-digit MNIST subset, printing each epoch.")
+def _command(sub, name, run, **kw):
+    """The subcommand `name`, which calls run(args)."""
+    p = sub.add_parser(name, formatter_class=_Help, **kw)
+    p.set_defaults(run=run)
+    return p
+
+
+def _demo_parser(sub):
+    p = _command(sub, "demo", demo, help="train on the bundled wheat seeds and MNIST subset",
+                 description="Train a 7-10-3 network on the wheat seeds and Nielsen's "
+                 "784-30-10 on the 5,000-digit MNIST subset, printing each epoch.")
     p.add_argument("--dataset", choices=("wheat", "mnist", "all"), default="all",
                    help="which data set")
     p.add_argument("--epochs", type=_positive(int), default=None,
@@ -529,27 +539,31 @@ def _parser():
                    help="save the loss and accuracy curves to FILE.png (needs matplotlib; "
                    "default: no plot)")
     _common(p, data=False)
-    p.set_defaults(run=demo)
 
-    p = command("info", help="show how fastbp was built (show_config)")
-    p.set_defaults(run=info)
 
-    p = command("datasets", help="write a bundled data set as a CSV file with a header row",
-                description="Without NAME, list the bundled data sets. With NAME, write it "
-                "as CSV with a header row (to stdout, or --out): fastbp datasets wheat-seeds "
-                "> seeds.csv")
+def _info_parser(sub):
+    _command(sub, "info", info, help="show how fastbp was built (show_config)")
+
+
+def _datasets_parser(sub):
+    p = _command(sub, "datasets", datasets_command,
+                 help="write a bundled data set as a CSV file with a header row",
+                 description="Without NAME, list the bundled data sets. With NAME, write it "
+                 "as CSV with a header row (to stdout, or --out): fastbp datasets wheat-seeds "
+                 "> seeds.csv")
     p.add_argument("name", metavar="NAME", nargs="?", choices=list(DATASETS),
                    help=f"one of {', '.join(DATASETS)} (default: list them)")
     p.add_argument("--out", default=None,
                    help="write to this file (gzipped if it ends in .gz; default: stdout)")
     _common(p, data=False, threads=False)
-    p.set_defaults(run=datasets_command)
 
-    p = command("train", help="train a classifier on a numeric CSV file",
-                description="Train on DATA (a numeric CSV; a header row is optional) "
-                "and save the model to --out, with its standardization and class "
-                "labels in --out + '.json'. A --test-fraction of the rows is held out "
-                "and the accuracy on them reported.")
+
+def _train_parser(sub):
+    p = _command(sub, "train", train, help="train a classifier on a numeric CSV file",
+                 description="Train on DATA (a numeric CSV; a header row is optional) "
+                 "and save the model to --out, with its standardization and class "
+                 "labels in --out + '.json'. A --test-fraction of the rows is held out "
+                 "and the accuracy on them reported.")
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--target", type=_column, default=-1,
                    help="target column: a name from the header or an index (-1: the last)")
@@ -571,20 +585,23 @@ def _parser():
                    "(0: train on every row and report the training accuracy)")
     p.add_argument("--out", default="model.npz", help="model file")
     _common(p)
-    p.set_defaults(run=train)
 
-    p = command("evaluate", help="loss and accuracy of a saved model on a CSV file")
+
+def _evaluate_parser(sub):
+    p = _command(sub, "evaluate", evaluate,
+                 help="loss and accuracy of a saved model on a CSV file")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--target", type=_column, default=None,
                    help="target column (default: the one the model was trained with)")
     _common(p)
-    p.set_defaults(run=evaluate)
 
-    p = command("predict", help="predicted class of each row of a CSV file",
-                description="Write a CSV with a header row: the predicted class of each "
-                "row of DATA (as the labels were written in training), and with --proba "
-                "each class's probability.")
+
+def _predict_parser(sub):
+    p = _command(sub, "predict", predict, help="predicted class of each row of a CSV file",
+                 description="Write a CSV with a header row: the predicted class of each "
+                 "row of DATA (as the labels were written in training), and with --proba "
+                 "each class's probability.")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--target", type=_column, default=None,
@@ -593,14 +610,14 @@ def _parser():
                    help="add a column p_<class> per class with its probability")
     p.add_argument("--out", default=None, help="write the predictions here (default: stdout)")
     _common(p)
-    p.set_defaults(run=predict)
 
+
+def _bench_parser(sub):
     # add_help=False: --help goes to bench/run.py, which lists its own options
-    p = command("bench", help="run the benchmark suite (bench/run.py; --help: its options)",
-                add_help=False,
-                description="Runs bench/run.py's main() with the remaining arguments.")
-    p.set_defaults(run=bench)
-    return parser
+    _command(sub, "bench", bench,
+             help="run the benchmark suite (bench/run.py; --help: its options)",
+             add_help=False,
+             description="Runs bench/run.py's main() with the remaining arguments.")
 
 
 def main(argv=None):

@@ -117,6 +117,7 @@ except ImportError as e:
 from .._validation import LEAKY_SLOPE, check_name, COSTS
 from .._version import __version__
 from ..network import Network
+from ._layers import set_parameters
 
 __all__ = ["save", "load", "to_onnx", "register_skl2onnx", "INPUT_NAME", "OUTPUT_NAME"]
 
@@ -284,189 +285,255 @@ def load(source, cost: Optional[str] = None) -> Network:
         model = onnx.load(os.fspath(source))
     if cost is not None:
         check_name(cost, COSTS, "cost")
-    g = model.graph
-    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    nodes = []
-    for node in g.node:  # ONNX keeps nodes in topological order
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-            attrs = _attrs(node)
-            if "value" not in attrs:
-                _refuse(node, "only a Constant with a tensor 'value' is read")
-            consts[node.output[0]] = numpy_helper.to_array(attrs["value"])
-        elif node.op_type == "Identity" and node.input[0] in consts:
-            consts[node.output[0]] = consts[node.input[0]]
-        else:
-            nodes.append(node)
-    inputs = [i for i in g.input if i.name not in consts]
-    if len(inputs) != 1:
-        raise ValueError(f"fastbp.compat.onnx.load: the graph needs exactly one input; it has "
-                         f"{[i.name for i in inputs]}")
-    tt = inputs[0].type.tensor_type
-    if not inputs[0].type.HasField("tensor_type") or tt.elem_type not in _DTYPE:
-        raise ValueError(f"fastbp.compat.onnx.load: input {inputs[0].name!r} must be a tensor "
-                         f"of float or double")
-    if tt.HasField("shape") and len(tt.shape.dim) != 2:
-        raise ValueError(f"fastbp.compat.onnx.load: input {inputs[0].name!r} must have 2 "
-                         f"dimensions (batch, features); it has {len(tt.shape.dim)}")
-    dtype = _DTYPE[tt.elem_type]
+    graph = _Graph(model.graph)
+    chain = _Chain(graph, _opset(model)).read()
+    _check_the_rest(graph, chain.nodes)
+    if not chain.layers:
+        raise ValueError("fastbp.compat.onnx.load: the graph has no Gemm or MatMul layer")
+    return _network(model, chain.layers, chain.dtype, cost)
 
-    consumers: dict = {}
-    for node in nodes:
-        for name in node.input:
-            if name and name not in consts:
-                consumers.setdefault(name, []).append(node)
 
-    def only_consumer(name):
-        c = consumers.get(name, [])
+class _Graph:
+    """An ONNX graph as ``load`` reads it: its constants (initializers,
+    Constant nodes and Identity of a constant) folded into ``consts``, the
+    other nodes in topological order, its one input and who consumes what."""
+
+    def __init__(self, g):
+        self.consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self.nodes = []
+        for node in g.node:  # ONNX keeps nodes in topological order
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                attrs = _attrs(node)
+                if "value" not in attrs:
+                    _refuse(node, "only a Constant with a tensor 'value' is read")
+                self.consts[node.output[0]] = numpy_helper.to_array(attrs["value"])
+            elif node.op_type == "Identity" and node.input[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[node.input[0]]
+            else:
+                self.nodes.append(node)
+        self.input_name, self.dtype = self._input(g)
+        self.consumers = {}
+        for node in self.nodes:
+            for name in node.input:
+                if name and name not in self.consts:
+                    self.consumers.setdefault(name, []).append(node)
+
+    def _input(self, g):
+        """(name, dtype) of the graph's one input that is not a constant."""
+        inputs = [i for i in g.input if i.name not in self.consts]
+        if len(inputs) != 1:
+            raise ValueError(f"fastbp.compat.onnx.load: the graph needs exactly one input; it "
+                             f"has {[i.name for i in inputs]}")
+        tt = inputs[0].type.tensor_type
+        if not inputs[0].type.HasField("tensor_type") or tt.elem_type not in _DTYPE:
+            raise ValueError(f"fastbp.compat.onnx.load: input {inputs[0].name!r} must be a "
+                             f"tensor of float or double")
+        if tt.HasField("shape") and len(tt.shape.dim) != 2:
+            raise ValueError(f"fastbp.compat.onnx.load: input {inputs[0].name!r} must have 2 "
+                             f"dimensions (batch, features); it has {len(tt.shape.dim)}")
+        return inputs[0].name, _DTYPE[tt.elem_type]
+
+    def only_consumer(self, name):
+        c = self.consumers.get(name, [])
         return c[0] if len(c) == 1 else None
 
-    def const_of(node, name, what):
-        if name not in consts:
+    def const_of(self, node, name, what):
+        """The floating-point constant `name`, an input of `node` (its `what`)."""
+        if name not in self.consts:
             _refuse(node, f"its {what} {name!r} must be a constant")
-        value = consts[name]
+        value = self.consts[name]
         if value.dtype.kind != "f":
             _refuse(node, f"its {what} {name!r} must be floating point; it is {value.dtype}")
         return value
 
-    def bias_of(node, value, n_out):
-        try:
-            return np.broadcast_to(np.asarray(value, dtype=np.float64), (1, n_out)).reshape(n_out)
-        except ValueError:
-            _refuse(node, f"its bias of shape {value.shape} does not broadcast to (1, {n_out})")
 
-    layers: list = []
-    chain: set = set()             # ids of the nodes read as the network
-    cur = inputs[0].name
-    while True:
-        node = only_consumer(cur)
-        leaky = _leaky_max(cur, consumers, consts) if node is None and layers else None
-        if leaky is not None:
-            layer = layers[-1]
-            if layer.act is not None:
-                _refuse(leaky[1], f"a second activation after {layer.act!r}")
-            layer.act = "leaky_relu"
-            chain.update(id(n) for n in leaky)
-            cur = leaky[1].output[0]
-            continue
+def _bias_of(node, value, n_out):
+    """`value` broadcast to (n_out,) float64, as `node` adds it along the batch."""
+    try:
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), (1, n_out)).reshape(n_out)
+    except ValueError:
+        _refuse(node, f"its bias of shape {value.shape} does not broadcast to (1, {n_out})")
+
+
+class _Chain:
+    """The walk from the graph's input along the chain of nodes, each taking
+    the value of the one before: ``layers`` the _Layer records read,
+    ``nodes`` the ids of the nodes read as the network, ``dtype`` the
+    chain's values' (a Cast before the first layer sets it)."""
+
+    def __init__(self, graph, opset):
+        self.graph = graph
+        self.opset = opset
+        self.layers = []
+        self.nodes = set()
+        self.dtype = graph.dtype
+
+    def read(self):
+        cur = self.graph.input_name
+        while cur is not None:
+            cur = self._next(cur)
+        return self
+
+    def _next(self, cur):
+        """Read what takes the value `cur`; the value after it, or None where
+        the chain ends."""
+        node = self.graph.only_consumer(cur)
         if node is None:
-            branches = consumers.get(cur, [])
-            if any(n.op_type not in _TAIL_OPS for n in branches):
-                raise ValueError(
-                    f"fastbp.compat.onnx.load: {cur!r} feeds "
-                    f"{' and '.join(_describe(n) for n in branches)}: fastbp reads a chain, "
-                    f"each node taking the value of the one before")
-            break
-        op = node.op_type
+            leaky = _leaky_max(cur, self.graph.consumers, self.graph.consts) \
+                if self.layers else None
+            return self._mul_max(leaky) if leaky is not None else self._end(cur)
         if node.domain not in ("", "ai.onnx"):
-            break
-        if node.input[0] != cur and op not in _TAIL_OPS:
+            return None
+        if node.input[0] != cur and node.op_type not in _TAIL_OPS:
             _refuse(node, "the chain's value must be its first input")
-        if op == "Identity":
-            pass
-        elif op == "Cast":
-            to = _attrs(node).get("to")
-            if to not in _DTYPE:
-                break
-            if not layers:
-                dtype = _DTYPE[to]
-            elif _DTYPE[to] != dtype:
-                break
-        elif op in ("Gemm", "MatMul"):
-            if layers and layers[-1].act == "softmax":
-                _refuse(node, "a layer after Softmax: fastbp has softmax on the output only")
-            if op == "Gemm":
-                a = _attrs(node)
-                if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
-                    _refuse(node, "only alpha = beta = 1 and transA = 0 are read")
-                B = const_of(node, node.input[1], "weight")
-                if B.ndim != 2:
-                    _refuse(node, f"its weight must be 2-D; it has shape {B.shape}")
-                W = B if a.get("transB", 0) else B.T
-                if len(node.input) > 2 and node.input[2]:
-                    b = bias_of(node, const_of(node, node.input[2], "bias"), W.shape[0])
-                else:
-                    b = np.zeros(W.shape[0])
-                out = node.output[0]
-            else:
-                B = const_of(node, node.input[1], "weight")
-                if B.ndim != 2:
-                    _refuse(node, f"its weight must be 2-D; it has shape {B.shape}")
-                W = B.T
-                b = np.zeros(W.shape[0])
-                out = node.output[0]
-                add = only_consumer(out)
-                if add is not None and add.op_type == "Add" and add.domain in ("", "ai.onnx"):
-                    other = [n for n in add.input if n != out]
-                    if len(other) == 1 and other[0] in consts:
-                        b = bias_of(add, const_of(add, other[0], "bias"), W.shape[0])
-                        chain.add(id(add))
-                        out = add.output[0]
-            if W.dtype != dtype:
-                _refuse(node, f"its weight is {W.dtype}, the chain's values {dtype}")
-            n_in = layers[-1].W.shape[0] if layers else W.shape[1]
-            if W.shape[1] != n_in:
-                _refuse(node, f"its weight takes {W.shape[1]} inputs; the layer before has "
-                              f"{n_in} units")
-            layers.append(_Layer(node, np.asarray(W, dtype=np.float64), b))
-            chain.add(id(node))
-            cur = out
-            continue
-        elif op == "BatchNormalization":
-            layer = layers[-1] if layers else None
-            if layer is None or layer.bn is not None or layer.act is not None:
-                _refuse(node, "batch norm must follow a layer's Gemm or MatMul(+Add), "
-                              "before its activation")
-            a = _attrs(node)
-            if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
-                _refuse(node, "only inference-mode batch normalization is read")
-            n = layer.W.shape[0]
-            scale, beta, mean, var = (
-                bias_of(node, const_of(node, name, what), n)
-                for name, what in zip(node.input[1:5], ("scale", "B", "input_mean", "input_var")))
-            eps = float(a.get("epsilon", 1e-5))
-            # y = scale·(Wx + c − mean)/√(var + eps) + B, fastbp's form with μ = mean − c
-            layer.bn = (scale, beta, mean - layer.b, var + eps - BN_EPS)
-            layer.bn_node = node
-            layer.b = beta
-        elif op in _OP_ACT or op in ("LeakyRelu", "PRelu"):
-            layer = layers[-1] if layers else None
-            if layer is None:
-                _refuse(node, "an activation before the first layer")
-            if layer.act is not None:
-                _refuse(node, f"a second activation after {layer.act!r}")
-            a = _attrs(node)
-            if op == "LeakyRelu":
-                if np.float32(a.get("alpha", 0.01)) != np.float32(LEAKY_SLOPE):
-                    _refuse(node, f"alpha {a.get('alpha')}: fastbp's leaky_relu has slope "
-                                  f"{LEAKY_SLOPE}")
-                layer.act = "leaky_relu"
-            elif op == "PRelu":
-                slope = const_of(node, node.input[1], "slope")
-                if not np.all(slope == slope.dtype.type(LEAKY_SLOPE)):
-                    _refuse(node, f"its slopes must all be {LEAKY_SLOPE} (fastbp's leaky_relu)")
-                layer.act = "leaky_relu"
-            elif op == "Softmax":
-                axis = a.get("axis", -1 if _opset(model) >= 13 else 1)
-                if axis not in (-1, 1):
-                    _refuse(node, f"softmax over axis {axis}: fastbp's is over the outputs")
-                layer.act = "softmax"
-            else:
-                layer.act = _OP_ACT[op]
-        else:
-            break
-        chain.add(id(node))
-        cur = node.output[0]
+        read = self._READ.get(node.op_type)
+        return read(self, node) if read is not None else None
 
-    for node in nodes:
+    def _take(self, *nodes):
+        """Mark `nodes` as read; the value after the last one."""
+        self.nodes.update(id(n) for n in nodes)
+        return nodes[-1].output[0]
+
+    def _end(self, cur):
+        branches = self.graph.consumers.get(cur, [])
+        if any(n.op_type not in _TAIL_OPS for n in branches):
+            raise ValueError(
+                f"fastbp.compat.onnx.load: {cur!r} feeds "
+                f"{' and '.join(_describe(n) for n in branches)}: fastbp reads a chain, "
+                f"each node taking the value of the one before")
+        return None
+
+    def _cast(self, node):
+        to = _attrs(node).get("to")
+        if to not in _DTYPE:
+            return None
+        if not self.layers:
+            self.dtype = _DTYPE[to]
+        elif _DTYPE[to] != self.dtype:
+            return None
+        return self._take(node)
+
+    def _layer(self, node):
+        """A Gemm, or a MatMul with the Add of its bias if one follows."""
+        layers = self.layers
+        if layers and layers[-1].act == "softmax":
+            _refuse(node, "a layer after Softmax: fastbp has softmax on the output only")
+        W, b, add = self._gemm(node) if node.op_type == "Gemm" else self._matmul(node)
+        if W.dtype != self.dtype:
+            _refuse(node, f"its weight is {W.dtype}, the chain's values {self.dtype}")
+        n_in = layers[-1].W.shape[0] if layers else W.shape[1]
+        if W.shape[1] != n_in:
+            _refuse(node, f"its weight takes {W.shape[1]} inputs; the layer before has "
+                          f"{n_in} units")
+        layers.append(_Layer(node, np.asarray(W, dtype=np.float64), b))
+        return self._take(*[n for n in (node, add) if n is not None])
+
+    def _weight(self, node):
+        B = self.graph.const_of(node, node.input[1], "weight")
+        if B.ndim != 2:
+            _refuse(node, f"its weight must be 2-D; it has shape {B.shape}")
+        return B
+
+    def _gemm(self, node):
+        """(W, b, None) of a Gemm, W (n_out, n_in) in the file's dtype."""
+        a = _attrs(node)
+        if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
+            _refuse(node, "only alpha = beta = 1 and transA = 0 are read")
+        B = self._weight(node)
+        W = B if a.get("transB", 0) else B.T
+        if len(node.input) > 2 and node.input[2]:
+            b = _bias_of(node, self.graph.const_of(node, node.input[2], "bias"), W.shape[0])
+        else:
+            b = np.zeros(W.shape[0])
+        return W, b, None
+
+    def _matmul(self, node):
+        """(W, b, the Add node or None) of a MatMul and the Add of a constant
+        that may follow it."""
+        W = self._weight(node).T
+        out = node.output[0]
+        add = self.graph.only_consumer(out)
+        if add is not None and add.op_type == "Add" and add.domain in ("", "ai.onnx"):
+            other = [n for n in add.input if n != out]
+            if len(other) == 1 and other[0] in self.graph.consts:
+                b = _bias_of(add, self.graph.const_of(add, other[0], "bias"), W.shape[0])
+                return W, b, add
+        return W, np.zeros(W.shape[0]), None
+
+    def _batch_norm(self, node):
+        layer = self.layers[-1] if self.layers else None
+        if layer is None or layer.bn is not None or layer.act is not None:
+            _refuse(node, "batch norm must follow a layer's Gemm or MatMul(+Add), "
+                          "before its activation")
+        a = _attrs(node)
+        if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
+            _refuse(node, "only inference-mode batch normalization is read")
+        n = layer.W.shape[0]
+        scale, beta, mean, var = (
+            _bias_of(node, self.graph.const_of(node, name, what), n)
+            for name, what in zip(node.input[1:5], ("scale", "B", "input_mean", "input_var")))
+        eps = float(a.get("epsilon", 1e-5))
+        # y = scale·(Wx + c − mean)/√(var + eps) + B, fastbp's form with μ = mean − c
+        layer.bn = (scale, beta, mean - layer.b, var + eps - BN_EPS)
+        layer.bn_node = node
+        layer.b = beta
+        return self._take(node)
+
+    def _unactivated_layer(self, node):
+        """The layer `node` activates, refused if it has one already."""
+        if not self.layers:
+            _refuse(node, "an activation before the first layer")
+        layer = self.layers[-1]
+        if layer.act is not None:
+            _refuse(node, f"a second activation after {layer.act!r}")
+        return layer
+
+    def _activation(self, node):
+        """Sigmoid, Tanh, Relu, LeakyRelu, PRelu or Softmax."""
+        layer = self._unactivated_layer(node)
+        op, a = node.op_type, _attrs(node)
+        if op == "LeakyRelu":
+            if np.float32(a.get("alpha", 0.01)) != np.float32(LEAKY_SLOPE):
+                _refuse(node, f"alpha {a.get('alpha')}: fastbp's leaky_relu has slope "
+                              f"{LEAKY_SLOPE}")
+            layer.act = "leaky_relu"
+        elif op == "PRelu":
+            slope = self.graph.const_of(node, node.input[1], "slope")
+            if not np.all(slope == slope.dtype.type(LEAKY_SLOPE)):
+                _refuse(node, f"its slopes must all be {LEAKY_SLOPE} (fastbp's leaky_relu)")
+            layer.act = "leaky_relu"
+        elif op == "Softmax":
+            axis = a.get("axis", -1 if self.opset >= 13 else 1)
+            if axis not in (-1, 1):
+                _refuse(node, f"softmax over axis {axis}: fastbp's is over the outputs")
+            layer.act = "softmax"
+        else:
+            layer.act = _OP_ACT[op]
+        return self._take(node)
+
+    def _mul_max(self, mul_max):
+        """The (Mul, Max) pair of the float64 leaky_relu that save writes."""
+        layer = self.layers[-1]
+        if layer.act is not None:
+            _refuse(mul_max[1], f"a second activation after {layer.act!r}")
+        layer.act = "leaky_relu"
+        return self._take(*mul_max)
+
+    # op -> what reads it (Identity is a no-op); any other op ends the chain
+    _READ = {"Identity": _take, "Cast": _cast, "Gemm": _layer, "MatMul": _layer,
+             "BatchNormalization": _batch_norm,
+             **dict.fromkeys([*_OP_ACT, "LeakyRelu", "PRelu"], _activation)}
+
+
+def _check_the_rest(graph, chain):
+    """Refuse a node outside the chain unless it is of skl2onnx's tail."""
+    for node in graph.nodes:
         if id(node) in chain:
             continue
         if node.op_type not in _TAIL_OPS:
             _refuse(node, "not part of a chain of dense layers and activations that fastbp "
                           "reads (Gemm or MatMul + Add, BatchNormalization, Sigmoid, Tanh, Relu, "
                           "LeakyRelu, PRelu, Softmax), nor of skl2onnx's tail after it")
-    if not layers:
-        raise ValueError("fastbp.compat.onnx.load: the graph has no Gemm or MatMul layer")
-    return _network(model, layers, dtype, cost)
 
 
 def _leaky_max(cur, consumers, consts):
@@ -517,17 +584,7 @@ def _network(model, layers, dtype, cost):
         activation = out.act if out.act != "softmax" else "identity"
     net = Network(sizes, activation=activation, output_activation=out.act,
                   cost=cost, dtype=dtype, batch_norm=bool(hidden) and all(with_bn))
-    offsets = np.cumsum([0] + sizes[1:-1])
-    for l, layer in enumerate(layers):
-        net.weights[l] = layer.W.astype(dtype)
-        net.biases[l] = layer.b.astype(dtype)
-        if net.batch_norm and l < len(hidden):
-            gamma, beta, mean, var = layer.bn
-            net.gammas[l] = gamma.astype(dtype)
-            net.biases[l] = beta.astype(dtype)
-            net.running_mean[offsets[l]:offsets[l + 1]] = mean
-            net.running_var[offsets[l]:offsets[l + 1]] = var
-    return net
+    return set_parameters(net, layers)
 
 
 # ---------------------------------------------------------------- skl2onnx

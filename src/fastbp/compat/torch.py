@@ -71,6 +71,7 @@ except ImportError as e:
 
 from .._validation import COSTS, LEAKY_SLOPE, check_name
 from ..network import Network
+from ._layers import set_parameters
 
 __all__ = ["to_torch", "from_torch"]
 
@@ -144,6 +145,16 @@ def _refuse(path, module, why):
     raise ValueError(f"fastbp.compat.torch.from_torch: layer {path} ({module!r}): {why}")
 
 
+class _Layer:
+    def __init__(self, path, W, b):
+        self.path = path                  # its Linear's, for messages
+        self.W = W                        # (n_out, n_in), float64
+        self.b = b                        # (n_out,), float64
+        self.bn = None                    # (γ, β, μ, σ²) in fastbp's terms
+        self.bn_at = None                 # (path, module) of its BatchNorm1d
+        self.act = None
+
+
 def from_torch(module: "nn.Module", cost: Optional[str] = None) -> Network:
     """A fastbp.Network from an ``nn.Sequential`` of Linear, BatchNorm1d and
     the activations fastbp has (see the module docstring); anything else
@@ -153,89 +164,112 @@ def from_torch(module: "nn.Module", cost: Optional[str] = None) -> Network:
                          f"{type(module).__name__}")
     if cost is not None:
         check_name(cost, COSTS, "cost")
-    layers: list = []   # [path, W, b, bn (γ, β, μ, σ², path, module) or None, activation]
+    layers, dtype = _read_layers(module)
+    _check_layers(module, layers)
+    return _network(layers, _NUMPY_DTYPE[dtype], cost)
+
+
+def _read_layers(module):
+    """The _Layer records of the flattened Sequential, and its torch dtype."""
+    layers = []
     dtype = None
     for path, m in _flatten(module):
         kind = type(m)
         last = layers[-1] if layers else None
         if kind is nn.Linear:
-            if last is not None and last[4] == "softmax":
-                _refuse(path, m, "a layer after Softmax: fastbp has softmax on the output only")
-            W = m.weight.detach().cpu()
-            if W.dtype not in _NUMPY_DTYPE:
-                _refuse(path, m, f"parameters of {W.dtype}: fastbp has float32 and float64")
-            if dtype is not None and W.dtype != dtype:
-                _refuse(path, m, f"parameters of {W.dtype} after layers of {dtype}")
-            dtype = W.dtype
-            W = W.numpy().astype(np.float64)
-            if last is not None and W.shape[1] != last[1].shape[0]:
-                _refuse(path, m, f"{W.shape[1]} inputs after a layer of {last[1].shape[0]} units")
-            b = (m.bias.detach().cpu().numpy().astype(np.float64) if m.bias is not None
-                 else np.zeros(W.shape[0]))
-            layers.append([path, W, b, None, None])
+            layers.append(_read_linear(path, m, last, dtype))
+            dtype = m.weight.dtype
         elif kind is nn.BatchNorm1d:
-            if last is None or last[3] is not None or last[4] is not None:
-                _refuse(path, m, "batch norm must come right after a Linear layer")
-            if m.eps != BN_EPS or m.momentum != BN_MOMENTUM or not m.track_running_stats:
-                _refuse(path, m, f"fastbp's batch norm has eps={BN_EPS}, momentum={BN_MOMENTUM} "
-                                 f"and running statistics")
-            n = last[1].shape[0]
-            if m.num_features != n:
-                _refuse(path, m, f"{m.num_features} features after a layer of {n} units")
-            if m.running_mean.dtype != dtype or (m.affine and m.weight.dtype != dtype):
-                _refuse(path, m, f"its tensors must be {dtype}, as the Linear layers")
-            gamma = m.weight.detach().cpu().numpy().astype(np.float64) if m.affine else np.ones(n)
-            beta = m.bias.detach().cpu().numpy().astype(np.float64) if m.affine else np.zeros(n)
-            mean = m.running_mean.detach().cpu().numpy().astype(np.float64)
-            var = m.running_var.detach().cpu().numpy().astype(np.float64)
-            last[3] = (gamma, beta, mean - last[2], var, path, m)
-        elif kind in _ACT or kind is nn.Identity:
-            if kind is nn.Identity:
-                continue
-            if last is None:
-                _refuse(path, m, "an activation before the first Linear layer")
-            if last[4] is not None:
-                _refuse(path, m, f"a second activation after {last[4]!r}")
-            if kind is nn.LeakyReLU and m.negative_slope != LEAKY_SLOPE:
-                _refuse(path, m, f"fastbp's leaky_relu has slope {LEAKY_SLOPE}")
-            if kind is nn.Softmax and m.dim not in (-1, 1):
-                _refuse(path, m, "fastbp's softmax is over the last dimension (dim=-1)")
-            last[4] = _ACT[kind]
-        else:
+            _read_batch_norm(path, m, last, dtype)
+        elif kind in _ACT:
+            _read_activation(path, m, last)
+        elif kind is not nn.Identity:
             _refuse(path, m, "not a layer fastbp has (Linear, BatchNorm1d, Sigmoid, Tanh, ReLU, "
                              "LeakyReLU(0.01), Identity, Softmax(dim=-1))")
     if not layers:
         raise ValueError("fastbp.compat.torch.from_torch: the Sequential has no Linear layer")
+    return layers, dtype
+
+
+def _numpy(tensor):
+    return tensor.detach().cpu().numpy().astype(np.float64)
+
+
+def _read_linear(path, m, last, dtype):
+    """The layer of the Linear `m`, after the layer `last` of parameters of `dtype`."""
+    if last is not None and last.act == "softmax":
+        _refuse(path, m, "a layer after Softmax: fastbp has softmax on the output only")
+    W = m.weight.detach().cpu()
+    if W.dtype not in _NUMPY_DTYPE:
+        _refuse(path, m, f"parameters of {W.dtype}: fastbp has float32 and float64")
+    if dtype is not None and W.dtype != dtype:
+        _refuse(path, m, f"parameters of {W.dtype} after layers of {dtype}")
+    W = W.numpy().astype(np.float64)
+    if last is not None and W.shape[1] != last.W.shape[0]:
+        _refuse(path, m, f"{W.shape[1]} inputs after a layer of {last.W.shape[0]} units")
+    b = _numpy(m.bias) if m.bias is not None else np.zeros(W.shape[0])
+    return _Layer(path, W, b)
+
+
+def _read_batch_norm(path, m, last, dtype):
+    """The BatchNorm1d `m` into the layer `last`, its bias absorbed into μ."""
+    if last is None or last.bn is not None or last.act is not None:
+        _refuse(path, m, "batch norm must come right after a Linear layer")
+    if m.eps != BN_EPS or m.momentum != BN_MOMENTUM or not m.track_running_stats:
+        _refuse(path, m, f"fastbp's batch norm has eps={BN_EPS}, momentum={BN_MOMENTUM} "
+                         f"and running statistics")
+    n = last.W.shape[0]
+    if m.num_features != n:
+        _refuse(path, m, f"{m.num_features} features after a layer of {n} units")
+    if m.running_mean.dtype != dtype or (m.affine and m.weight.dtype != dtype):
+        _refuse(path, m, f"its tensors must be {dtype}, as the Linear layers")
+    gamma = _numpy(m.weight) if m.affine else np.ones(n)
+    beta = _numpy(m.bias) if m.affine else np.zeros(n)
+    last.bn = (gamma, beta, _numpy(m.running_mean) - last.b, _numpy(m.running_var))
+    last.bn_at = (path, m)
+
+
+def _read_activation(path, m, last):
+    """The activation `m` of the layer `last`."""
+    kind = type(m)
+    if last is None:
+        _refuse(path, m, "an activation before the first Linear layer")
+    if last.act is not None:
+        _refuse(path, m, f"a second activation after {last.act!r}")
+    if kind is nn.LeakyReLU and m.negative_slope != LEAKY_SLOPE:
+        _refuse(path, m, f"fastbp's leaky_relu has slope {LEAKY_SLOPE}")
+    if kind is nn.Softmax and m.dim not in (-1, 1):
+        _refuse(path, m, "fastbp's softmax is over the last dimension (dim=-1)")
+    last.act = _ACT[kind]
+
+
+def _check_layers(module, layers):
+    """Refuse batch norm and softmax where fastbp has none."""
     hidden, out = layers[:-1], layers[-1]
-    if out[3] is not None:
-        _refuse(out[3][4], out[3][5], "batch norm on the output layer: fastbp normalizes "
-                                      "hidden layers only")
-    with_bn = [layer[3] is not None for layer in hidden]
+    if out.bn is not None:
+        _refuse(*out.bn_at, "batch norm on the output layer: fastbp normalizes "
+                            "hidden layers only")
+    with_bn = [layer.bn is not None for layer in hidden]
     if any(with_bn) and not all(with_bn):
-        path = hidden[with_bn.index(False)][0]
+        path = hidden[with_bn.index(False)].path
         _refuse(path, module.get_submodule(path), "batch norm in some hidden layers and not "
                                                   "after this one: fastbp has it in all or none")
     for layer in hidden:
-        if layer[4] == "softmax":
-            _refuse(layer[0], module.get_submodule(layer[0]),
+        if layer.act == "softmax":
+            _refuse(layer.path, module.get_submodule(layer.path),
                     "softmax after a hidden layer: fastbp has it on the output only")
-    acts = [layer[4] or "identity" for layer in hidden]
-    out_act = out[4] or "identity"
+
+
+def _network(layers, np_dtype, cost):
+    """The fastbp.Network of checked _Layer records."""
+    hidden, out = layers[:-1], layers[-1]
+    acts = [layer.act or "identity" for layer in hidden]
+    out_act = out.act or "identity"
     if cost is None:
         cost = "cross_entropy" if out_act == "softmax" else "quadratic"
-    sizes = [layers[0][1].shape[1]] + [layer[1].shape[0] for layer in layers]
+    sizes = [layers[0].W.shape[1]] + [layer.W.shape[0] for layer in layers]
     activation = acts[0] if acts and all(a == acts[0] for a in acts) else acts
-    np_dtype = _NUMPY_DTYPE[dtype]
+    with_bn = bool(hidden) and all(layer.bn is not None for layer in hidden)
     net = Network(sizes, activation=activation or "sigmoid", output_activation=out_act,
-                  cost=cost, dtype=np_dtype, batch_norm=bool(hidden) and all(with_bn))
-    offsets = np.cumsum([0] + sizes[1:-1])
-    for l, (_, W, b, bn, _) in enumerate(layers):
-        net.weights[l] = W.astype(np_dtype)
-        net.biases[l] = b.astype(np_dtype)
-        if net.batch_norm and bn is not None:
-            gamma, beta, mean, var = bn[:4]
-            net.gammas[l] = gamma.astype(np_dtype)
-            net.biases[l] = beta.astype(np_dtype)
-            net.running_mean[offsets[l]:offsets[l + 1]] = mean
-            net.running_var[offsets[l]:offsets[l + 1]] = var
-    return net
+                  cost=cost, dtype=np_dtype, batch_norm=with_bn)
+    return set_parameters(net, layers)
