@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .optim import OPTIMIZERS
 from ._validation import ACTIVATIONS, COSTS, DTYPES, HIDDEN_ACTIVATIONS
@@ -27,6 +27,7 @@ FORMAT = "fastbp-model"
 VERSION = 1
 if TYPE_CHECKING:  # the model is handed in: this module imports none
     from .model import Model
+M = TypeVar("M", bound="Model")  # load returns the class it is handed
 
 MEMBERS = {"header.npy", "params.npy"}
 OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
@@ -152,7 +153,7 @@ def _read_header(path, archive):
     return header
 
 
-def load(path: str | os.PathLike, network: type) -> Model:
+def load(path: str | os.PathLike, network: type[M]) -> M:
     """Read a model written by `Network.save`.
 
     Parameters

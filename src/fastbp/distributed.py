@@ -69,7 +69,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core, _progress, optim, trainer
+from . import _core, _io, _progress, optim, trainer
 from ._settings import check_fit
 from ._validation import check_sample_weight
 from .model import Model
@@ -211,7 +211,7 @@ def save(net: Model, path, include_optimizer: bool = False, *,
     error = None
     if comm.Get_rank() == 0:
         try:
-            net.save(path, include_optimizer)
+            _io.save(net, path, include_optimizer)
         except Exception as e:
             error = e
     message = comm.bcast(None if error is None else f"{type(error).__name__}: {error}", root=0)

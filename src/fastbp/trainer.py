@@ -229,10 +229,10 @@ class Trainer:
         self.weight = n if s.sample_weight is None else float(s.sample_weight.sum())
         self.rng = rng = np.random.default_rng(s.seed)
         # their own streams, so that the batches do not depend on dropout
-        self.dropout_seed = int(rng.bit_generator.seed_seq.spawn(1)[0]
-                                .generate_state(1, np.uint64)[0])
-        self.noise_seed = int(rng.bit_generator.seed_seq.spawn(1)[0]
-                              .generate_state(1, np.uint64)[0])
+        seq = rng.bit_generator.seed_seq
+        assert isinstance(seq, np.random.SeedSequence)  # default_rng's always is
+        self.dropout_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+        self.noise_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
         self.unit_off = np.concatenate([[0], np.cumsum(model.sizes[1:])]).astype(np.intp)
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = np.empty_like(model.params)
@@ -382,6 +382,7 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
 
     _lbfgs_refuses(model, s)
     opt, history, params = s.optimizer, end.history, model.params
+    assert isinstance(opt, optim.LBFGS)  # (check_fit sends only LBFGS here)
     opt._bind(params)
     model.trained_with(opt, s.l2, s.l1)
     f = objective(model, s.X, s.Y, s.sample_weight, s.l2)
