@@ -883,74 +883,52 @@ def write_results(rows, peaks, path, args):
              f"GEMM peak (best NumPy matmul in this run, {THREADS} BLAS threads): " + "; ".join(
                  f"{dt} {p:.1f} GFLOP/s ({where})" for dt, (p, where) in peaks.items()) + ".", ""]
 
-    def not_ok(r, columns):
-        return f"| {r['config']} | {r['peer']} | {r['status']} |" + " |" * (columns - 3)
+    def table(section, title, note, header, align, cells):
+        """A section's rows as a Markdown table: cells(r) for each measured row,
+        its status (not installed, failed) for the others."""
+        picked = [r for r in rows if r["section"] == section]
+        if not picked:
+            return
+        lines.extend(["", title, ""] + ([note, ""] if note else [])
+                     + ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"])
+        for r in picked:
+            row = (cells(r) if r["status"] == "ok" else
+                   [str(r.get("config", r.get("threads", r.get("batch", "")))), r["peer"],
+                    r["status"]] + [""] * (len(header) - 3))
+            lines.append("| " + " | ".join(row) + " |")
 
-    train = [r for r in rows if r["section"] == "train"]
-    if train:
-        lines += ["## Training (forward, backward and SGD update of whole epochs)", "",
-                  f"fastbp {FASTBP_EPOCHS} epochs a fit call; numpy, torch and sklearn at "
-                  f"{THREADS} threads; jax on all cores.", "",
-                  "| config | peer | samples/s | (min–max) | GFLOP/s | % of peak | × NumPy | "
-                  "scaling 1→2 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-        for r in train:
-            if r["status"] != "ok":
-                lines.append(not_ok(r, 8))
-                continue
-            lines.append(f"| {r['config']} | {r['peer']} | {r['rate']:,.0f} | {spread(r['rates'])} "
-                         f"| {r['gflops']:.1f} | {100 * r['peak']:.1f} | "
-                         f"{cell(r, 'x_numpy', '{:.2f}')} | {cell(r, 'scaling', '{:.2f}')} |")
-    infer = [r for r in rows if r["section"] == "infer"]
-    if infer:
-        lines += ["", f"## Inference (forward only, {INFER_BATCH}-row batches)", "",
-                  f"numpy, torch and sklearn at {THREADS} threads; jax on all cores; ONNX "
-                  "Runtime runs a Gemm/activation graph of the same weights.", "",
-                  "| config | peer | samples/s | (min–max) | GFLOP/s | % of peak | × NumPy | "
-                  "whole set in one call, samples/s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-        for r in infer:
-            if r["status"] != "ok":
-                lines.append(not_ok(r, 8))
-                continue
-            lines.append(f"| {r['config']} | {r['peer']} | {r['rate']:,.0f} | {spread(r['rates'])} "
-                         f"| {r['gflops']:.1f} | {100 * r['peak']:.1f} | "
-                         f"{cell(r, 'x_numpy', '{:.2f}')} | {r['whole']:,.0f} |")
-    d = [r for r in rows if r["section"] == "D"]
-    if d:
-        lines += ["", "## D: scikit-learn's example, MLPClassifier(hidden_layer_sizes=(100,), "
-                  "random_state=0) on load_digits", "",
-                  "| threads | estimator | fit s | (min–max) | × scikit-learn | test accuracy | "
-                  "epochs |", "|---:|---|---:|---:|---:|---:|---:|"]
-        for r in d:
-            if r["status"] != "ok":
-                lines.append(f"| {r.get('threads', '')} | {r['peer']} | {r['status']} | | | | |")
-                continue
-            lines.append(f"| {r['threads']} | {r['peer']} | {r['seconds']:.3f} | "
-                         f"{min(r['times']):.3f}–{max(r['times']):.3f} | "
-                         f"{cell(r, 'speedup', '{:.2f}')} | {r['accuracy']:.4f} | {r['n_iter']} |")
-    dg = [r for r in rows if r["section"] == "digits"]
-    if dg:
-        lines += ["", "## Digits shape, 64-100-10 relu/softmax float64, SGD, 1 thread: "
-                  "compiled epoch vs NumPy matrix code", "",
-                  "| batch | peer | µs per batch | (min–max) | × NumPy |", "|---:|---|---:|---:|---:|"]
-        for r in dg:
-            if r["status"] != "ok":
-                lines.append(f"| {r.get('batch', '')} | {r['peer']} | {r['status']} | | |")
-                continue
-            lines.append(f"| {r['batch']} | {r['peer']} | {r['us']:.1f} | "
-                         f"{min(r['uss']):.1f}–{max(r['uss']):.1f} | "
-                         f"{cell(r, 'x_numpy', '{:.2f}')} |")
-    opts = [r for r in rows if r["section"] == "options"]
-    if opts:
-        lines += ["", f"## Training options (fastbp, {THREADS} threads)", "",
-                  "| config | option | samples/s | (min–max) | % slower than SGD |",
-                  "|---|---|---:|---:|---:|"]
-        for r in opts:
-            if r["status"] != "ok":
-                lines.append(not_ok(r, 5))
-                continue
-            slower = f"{100 * r['slower']:+.1f}" if r.get("slower") is not None else ""
-            lines.append(f"| {r['config']} | {r['peer']} | {r['rate']:,.0f} | "
-                         f"{spread(r['rates'])} | {slower} |")
+    rate_cells = lambda r: [r["config"], r["peer"], f"{r['rate']:,.0f}", spread(r["rates"]),  # noqa: E731
+                            f"{r['gflops']:.1f}", f"{100 * r['peak']:.1f}",
+                            cell(r, "x_numpy", "{:.2f}")]
+    table("train", "## Training (forward, backward and SGD update of whole epochs)",
+          f"fastbp {FASTBP_EPOCHS} epochs a fit call; numpy, torch and sklearn at {THREADS} "
+          "threads; jax on all cores.",
+          ["config", "peer", "samples/s", "(min–max)", "GFLOP/s", "% of peak", "× NumPy",
+           "scaling 1→2"], ["---"] * 2 + ["---:"] * 6,
+          lambda r: rate_cells(r) + [cell(r, "scaling", "{:.2f}")])
+    table("infer", f"## Inference (forward only, {INFER_BATCH}-row batches)",
+          f"numpy, torch and sklearn at {THREADS} threads; jax on all cores; ONNX Runtime runs "
+          "a Gemm/activation graph of the same weights.",
+          ["config", "peer", "samples/s", "(min–max)", "GFLOP/s", "% of peak", "× NumPy",
+           "whole set in one call, samples/s"], ["---"] * 2 + ["---:"] * 6,
+          lambda r: rate_cells(r) + [f"{r['whole']:,.0f}"])
+    table("D", "## D: scikit-learn's example, MLPClassifier(hidden_layer_sizes=(100,), "
+          "random_state=0) on load_digits", None,
+          ["threads", "estimator", "fit s", "(min–max)", "× scikit-learn", "test accuracy",
+           "epochs"], ["---:", "---"] + ["---:"] * 5,
+          lambda r: [str(r["threads"]), r["peer"], f"{r['seconds']:.3f}",
+                     f"{min(r['times']):.3f}–{max(r['times']):.3f}",
+                     cell(r, "speedup", "{:.2f}"), f"{r['accuracy']:.4f}", str(r["n_iter"])])
+    table("digits", "## Digits shape, 64-100-10 relu/softmax float64, SGD, 1 thread: "
+          "compiled epoch vs NumPy matrix code", None,
+          ["batch", "peer", "µs per batch", "(min–max)", "× NumPy"], ["---:", "---"] + ["---:"] * 3,
+          lambda r: [str(r["batch"]), r["peer"], f"{r['us']:.1f}",
+                     f"{min(r['uss']):.1f}–{max(r['uss']):.1f}", cell(r, "x_numpy", "{:.2f}")])
+    table("options", f"## Training options (fastbp, {THREADS} threads)", None,
+          ["config", "option", "samples/s", "(min–max)", "% slower than SGD"],
+          ["---"] * 2 + ["---:"] * 3,
+          lambda r: [r["config"], r["peer"], f"{r['rate']:,.0f}", spread(r["rates"]),
+                     cell(r, "slower", "{:+.1%}").rstrip("%")])
     lines += ["", f"## Targets ({THREADS} threads unless said; ratios within this run)", "",
               "| config | target | measured | reached |", "|---|---|---|---|"]
     for what, target, measured, ok in targets(rows):

@@ -5,26 +5,17 @@
 #include "clones.h"
 #include "finite.h"
 
-FASTBP_CLONES int fastbp_dall_finite(const double *x, ptrdiff_t n)
-{
-    const uint64_t exponent = 0x7FF0000000000000ULL;
-    uint64_t bad = 0;
-    for (ptrdiff_t i = 0; i < n; ++i) {
-        uint64_t bits;
-        memcpy(&bits, x + i, sizeof bits);
-        bad |= (uint64_t)((bits & exponent) == exponent);
+#define ALL_FINITE(T, BITS, EXPONENT, NAME)                                \
+    FASTBP_CLONES int NAME(const T *x, ptrdiff_t n)                        \
+    {                                                                      \
+        BITS bad = 0;                                                      \
+        for (ptrdiff_t i = 0; i < n; ++i) {                                \
+            BITS bits;                                                     \
+            memcpy(&bits, x + i, sizeof bits);                             \
+            bad |= (BITS)((bits & (EXPONENT)) == (EXPONENT));              \
+        }                                                                  \
+        return bad == 0;                                                   \
     }
-    return bad == 0;
-}
 
-FASTBP_CLONES int fastbp_sall_finite(const float *x, ptrdiff_t n)
-{
-    const uint32_t exponent = 0x7F800000U;
-    uint32_t bad = 0;
-    for (ptrdiff_t i = 0; i < n; ++i) {
-        uint32_t bits;
-        memcpy(&bits, x + i, sizeof bits);
-        bad |= (uint32_t)((bits & exponent) == exponent);
-    }
-    return bad == 0;
-}
+ALL_FINITE(double, uint64_t, 0x7FF0000000000000ULL, fastbp_dall_finite)
+ALL_FINITE(float, uint32_t, 0x7F800000U, fastbp_sall_finite)
