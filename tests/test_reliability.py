@@ -216,3 +216,67 @@ def test_epoch_accuracy_with_threads_counts_every_sample_once():
             assert history["accuracy"][0] == expected, f"seed {seed}"
     finally:
         fastbp.set_num_threads(old)
+
+
+# ------------------------------------------------------------------ hostile files (issue #14)
+
+def _seconds(call):
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def test_deep_network_builds_and_loads_in_linear_time(tmp_path):
+    """32,000 one-unit layers took 27 s to load: per-layer work rebuilt the
+    list of every layer's activation for each layer."""
+    small, big = [1] * 4_000, [1] * 32_000
+    fastbp.Network(small, seed=0).save(tmp_path / "small.npz")
+    fastbp.Network(big, seed=0).save(tmp_path / "big.npz")
+    t_small = _seconds(lambda: fastbp.load(tmp_path / "small.npz"))
+    t_big = _seconds(lambda: fastbp.load(tmp_path / "big.npz"))
+    # 8x the layers: linear is ~8x the time, quadratic 64x
+    assert t_big < 24 * t_small + 0.5, (t_small, t_big)
+    assert t_big < 5, (t_small, t_big)
+
+
+def _peak_bytes(call, errors=(ValueError,)):
+    """Peak Python and NumPy allocation (tracemalloc sees both) of call(),
+    which must raise one of `errors`; returns (peak, the exception)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors) as info:
+            call()
+        return tracemalloc.get_traced_memory()[1], info.value
+    finally:
+        tracemalloc.stop()
+
+
+def test_network2_file_is_checked_before_allocating(tmp_path):
+    """An 82-byte network2 file declaring 12000x12000 weights allocated and
+    initialised 144M weights before it was refused."""
+    import json
+    from fastbp.compat import network2
+    path = tmp_path / "n2.json"
+    path.write_text(json.dumps({"sizes": [12000, 12000], "weights": [], "biases": [],
+                                "cost": "CrossEntropyCost"}))
+    peak, e = _peak_bytes(lambda: network2.load(path))
+    assert peak < 8 << 20 and str(path) in str(e), (peak, e)
+    # rows that claim a wide layer without holding its numbers
+    path.write_text(json.dumps({"sizes": [4000, 3000, 1], "weights": [[[0.0] * 4000] + [[]] * 2999,
+                                [[0.0] * 3000]], "biases": [[[0.0]]] * 2,
+                                "cost": "QuadraticCost"}))
+    peak, e = _peak_bytes(lambda: network2.load(path))
+    assert peak < 8 << 20, peak
+    path.write_text('{"sizes": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(ValueError, match="n2.json"):
+        network2.load(path)
+
+
+def test_network2_round_trip_still_works(tmp_path):
+    from fastbp.compat import network2
+    net = network2.Network([3, 4, 2])
+    net.save(tmp_path / "n2.json")
+    back = network2.load(tmp_path / "n2.json")
+    for a, b in zip(net.weights + net.biases, back.weights + back.biases):
+        assert np.array_equal(a, b)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 MEMBERS = {"header.npy", "params.npy"}
 OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
 RUNNING_MEMBER = "running.npy"            # only for batch-norm networks
-MAX_HEADER_BYTES = 1 << 16
+MAX_HEADER_BYTES = 1 << 24  # JSON of the sizes of up to millions of layers; parsed in linear time
 MAX_PARAMS = 1 << 31  # refuse absurd sizes before allocating anything
 
 

@@ -229,9 +229,10 @@ class Network:
                                    if g >= 0], "gammas")
 
     def _init_params(self, init, rng):
+        acts = self._layer_activations()  # once: per layer made this quadratic in depth
         for l, (W, b) in enumerate(zip(self._weights, self._biases)):
             n_out, n_in = W.shape
-            act = self._layer_activations()[l]
+            act = acts[l]
             if init == "gaussian":
                 W[...] = rng.standard_normal(W.shape)
                 b[...] = rng.standard_normal(b.shape)

@@ -205,6 +205,10 @@ class Network(_CompatNetwork):
 def load(filename):
     """Load a network saved by ``Network.save`` (his or this one).
 
+    The file's structure is checked before anything is allocated: its
+    weights and biases must hold the numbers its sizes promise, so a file
+    can make ``load`` allocate no more than it holds itself.
+
     Raises
     ------
     ValueError
@@ -213,20 +217,43 @@ def load(filename):
     with open(filename, "r") as f:
         try:
             data = json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{filename}: not a network2 JSON file: {e}") from None
+        except (ValueError, RecursionError) as e:  # RecursionError: deeply nested lists
+            raise ValueError(f"{filename}: not a network2 JSON file: "
+                             f"{e if isinstance(e, ValueError) else 'nested too deeply'}") from None
     try:
         if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
             raise ValueError("needs the keys sizes, weights, biases and cost")
         cost = {c.__name__: c for c in _CORE_COST}.get(data["cost"])
         if cost is None:
             raise ValueError(f"unknown cost {data['cost']!r}")
+        _check_shapes(data["sizes"], data["weights"], data["biases"])
         net = Network(data["sizes"], cost=cost)
         net.weights = [np.array(w) for w in data["weights"]]
         net.biases = [np.array(b) for b in data["biases"]]
     except (TypeError, ValueError) as e:
         raise ValueError(f"{filename}: not a valid network2 file: {e}") from None
     return net
+
+
+def _check_shapes(sizes, weights, biases):
+    """Raise ValueError unless the nested lists have the shapes `sizes` make:
+    weights[l] sizes[l+1] rows of sizes[l] items, biases[l] sizes[l+1] items.
+    Linear in the file; before the network is built."""
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(type(n) is int and n > 0 for n in sizes)):
+        raise ValueError(f"sizes must be a list of at least 2 positive integers; got "
+                         f"{str(sizes)[:80]}")
+    layers = len(sizes) - 1
+    for name, values in (("weights", weights), ("biases", biases)):
+        if not isinstance(values, list) or len(values) != layers:
+            raise ValueError(f"{name} needs {layers} arrays, one per layer")
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W, b = weights[l], biases[l]
+        if not (isinstance(W, list) and len(W) == n_out
+                and all(isinstance(row, list) and len(row) == n_in for row in W)):
+            raise ValueError(f"weights[{l}] is not {n_out} rows of {n_in} numbers")
+        if not (isinstance(b, list) and len(b) == n_out):
+            raise ValueError(f"biases[{l}] does not hold {n_out} values")
 
 
 def vectorized_result(j):
