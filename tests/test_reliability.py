@@ -280,3 +280,131 @@ def test_network2_round_trip_still_works(tmp_path):
     back = network2.load(tmp_path / "n2.json")
     for a, b in zip(net.weights + net.biases, back.weights + back.biases):
         assert np.array_equal(a, b)
+
+
+def _model_bomb(path, sizes, declared_bytes=None):
+    """A model file whose header asks for `sizes` and whose params.npy is
+    that many float64 zeros, deflated (about 1 KB per MB). With
+    declared_bytes, the zip's size fields of params.npy say that instead."""
+    import json
+    import struct
+    import zipfile
+    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    head = {"format": "fastbp-model", "version": 1, "sizes": sizes, "activation": "sigmoid",
+            "output_activation": "sigmoid", "cost": "quadratic", "dtype": "float64"}
+    buf = io.BytesIO()
+    np.save(buf, np.frombuffer(json.dumps(head).encode(), np.uint8))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("header.npy", buf.getvalue())
+        with z.open("params.npy", "w") as f:
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+            for start in range(0, 8 * n, 1 << 22):
+                f.write(bytes(min(1 << 22, 8 * n - start)))
+    if declared_bytes is not None:  # patch the local header and the central directory
+        data = bytearray(path.read_bytes())
+        name = b"params.npy"
+        local = data.index(b"PK\x03\x04" + data[data.index(name) - 26:data.index(name) - 26])
+        for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            pos = 0
+            while True:
+                pos = data.index(sig, pos)
+                name_at = pos + (30 if sig == b"PK\x03\x04" else 46)
+                if data[name_at:name_at + len(name)] == name:
+                    data[pos + off:pos + off + 4] = struct.pack("<I", declared_bytes)
+                    break
+                pos += 4
+        del local
+        path.write_bytes(bytes(data))
+    return path
+
+
+import io  # noqa: E402
+
+
+@pytest.mark.parametrize("declared", [1000, 10 << 30 >> 4], ids=["declares less", "declares more"])
+def test_model_bomb_is_refused_before_allocating(tmp_path, declared):
+    """A 510 KB model file expanded to 1.58 GB before it was refused. The zip's
+    size of each member must be what the header's sizes make, and deflate's
+    maximum ratio bounds what its compressed bytes can hold, both checked
+    before anything is decompressed or allocated."""
+    path = _model_bomb(tmp_path / "bomb.npz", [4096, 4096], declared_bytes=declared)
+    assert path.stat().st_size < 400_000
+    peak, e = _peak_bytes(lambda: fastbp.load(path))
+    assert "bomb.npz" in str(e) and peak < 16 << 20, (peak, e)
+
+
+def test_params_member_is_read_into_the_network_without_a_second_copy(tmp_path):
+    """A model is read straight into the network's buffer, in chunks."""
+    net = fastbp.Network([2000, 2000], seed=0)   # 32 MB of params
+    net.save(tmp_path / "m.npz")
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        back = fastbp.load(tmp_path / "m.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(back.params, net.params)
+    # the network itself and little else: no copy of the data, no temporaries of its size
+    assert peak < 1.5 * net.params.nbytes, peak / net.params.nbytes
+
+
+def _resave(src, dst, header_change=None, state_change=None):
+    """Copy model file src to dst with its JSON header and optimizer state edited."""
+    import json
+    with np.load(src) as z:
+        members = {k: z[k] for k in z.files}
+    header = json.loads(members["header"].tobytes())
+    if header_change:
+        header_change(header)
+    if state_change:
+        members["optimizer_state"] = members["optimizer_state"].copy()
+        state_change(members["optimizer_state"].reshape(header["optimizer"]["n_state"], -1))
+    members["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(dst, **members)
+    return dst
+
+
+@pytest.mark.parametrize("optimizer,row,edit", [
+    ("adam", 1, "negative"), ("rmsprop", 0, "negative"), ("adagrad", 0, "negative"),
+    ("rprop", 1, "negative"), ("adam", None, "steps 2**63"), ("sgd", None, "steps -1"),
+    ("adam", None, "steps true")])
+def test_optimizer_state_is_validated_at_load(tmp_path, optimizer, row, edit):
+    """Second moments, accumulators and step sizes cannot be negative; the
+    step count must be an integer the compiled core can count on from."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    net = fastbp.Network([3, 4, 2], seed=0)
+    opt = fastbp.optim.SGD(lr=0.1, momentum=0.9) if optimizer == "sgd" else optimizer
+    net.fit(X, y, epochs=2, batch_size=5, lr=0.01, optimizer=opt, seed=0)
+    net.save(tmp_path / "good.npz", include_optimizer=True)
+    fastbp.load(tmp_path / "good.npz")   # as saved, it loads
+    steps = {"steps 2**63": 2**63, "steps -1": -1, "steps true": True}.get(edit)
+
+    def header_change(h):
+        if steps is not None:
+            h["optimizer"]["steps"] = steps
+
+    def state_change(state):
+        if row is not None:
+            state[row, 3] = -1.0
+
+    bad = _resave(tmp_path / "good.npz", tmp_path / "bad.npz", header_change, state_change)
+    with pytest.raises(ValueError, match="bad.npz.*optimizer"):
+        fastbp.load(bad)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes", "pathlike"])
+def test_save_and_load_take_str_bytes_and_pathlike(tmp_path, kind):
+    import pathlib
+    from fastbp.compat import fann
+    net = fastbp.Network([2, 3, 1], seed=0)
+    as_kind = {"str": str, "bytes": os.fsencode, "pathlike": pathlib.Path}[kind]
+    net.save(as_kind(str(tmp_path / "m.npz")))
+    assert np.array_equal(fastbp.load(as_kind(str(tmp_path / "m.npz"))).params, net.params)
+    fann.save(net, as_kind(str(tmp_path / "m.net")))
+    assert np.allclose(fann.load(as_kind(str(tmp_path / "m.net"))).params, net.params)
+    with pytest.raises(ValueError, match="nope.npz"):  # errors name the path as text
+        (tmp_path / "nope.npz").write_bytes(b"PK\x03\x04junk")
+        fastbp.load(as_kind(str(tmp_path / "nope.npz")))

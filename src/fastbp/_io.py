@@ -32,6 +32,7 @@ OPTIMIZER_MEMBER = "optimizer_state.npy"  # only with include_optimizer=True
 RUNNING_MEMBER = "running.npy"            # only for batch-norm networks
 MAX_HEADER_BYTES = 1 << 24  # JSON of the sizes of up to millions of layers; parsed in linear time
 MAX_PARAMS = 1 << 31  # refuse absurd sizes before allocating anything
+MAX_STEPS = 1 << 53   # a saved step count: exact as a float, far from the core's int64 limit
 
 
 def _header(net):
@@ -48,9 +49,10 @@ def _header(net):
 
 
 def _check_path(path):
+    """str, bytes or os.PathLike -> str (bytes decoded as the file system does)."""
     if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
-    return os.fspath(path)
+        raise TypeError(f"path must be a str, bytes or os.PathLike; got {type(path).__name__}")
+    return os.fsdecode(os.fspath(path))
 
 
 def save(net, path, include_optimizer=False):
@@ -102,29 +104,61 @@ def _bad(path, why):
     return ModelFileError(f"{os.fspath(path)!r} is not a valid fastbp model file: {why}")
 
 
-def _read_member(path, archive, name, dtype, n_items):
-    """The 1-D array of n_items of dtype in member `name`. Its .npy header is
-    checked first and only the bytes it promises are read: a lying shape
-    cannot make NumPy allocate for it."""
+# deflate never expands more than 1032:1 (258-byte matches coded in 2 bits);
+# a member claiming more is damaged or forged, refused before it is read
+MAX_DEFLATE_RATIO = 1040
+CHUNK = 1 << 22  # bytes decompressed at a time
+
+
+def _read_member(path, archive, name, dtype, n_items, out=None, at_most=False,
+                 check_only=False):
+    """The 1-D array of n_items of dtype in member `name` (with at_most, of
+    up to n_items: the header, whose length varies). The
+    zip's sizes of the member and its .npy header are checked before its data
+    is read, and the data is decompressed in chunks straight into `out` (or a
+    new array): neither a lying size nor a deflate bomb can make this
+    allocate or decompress more than the model's header allows. check_only:
+    only the sizes, nothing read past the .npy header."""
     readers = {(1, 0): np.lib.format.read_array_header_1_0,
                (2, 0): np.lib.format.read_array_header_2_0}
-    with archive.open(name) as f:
+    info = archive.getinfo(name)
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        plausible = info.file_size <= MAX_DEFLATE_RATIO * info.compress_size + 1024
+    else:
+        plausible = info.file_size == info.compress_size
+    if not plausible:
+        raise _bad(path, f"{name} claims {info.file_size} bytes from {info.compress_size} "
+                         f"compressed bytes, more than they can hold")
+    with archive.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version not in readers:
             raise _bad(path, f"{name}: .npy format version {version}")
         shape, _, file_dtype = readers[version](f)
         count = shape[0] if len(shape) == 1 else -1
-        if file_dtype != dtype or not 0 <= count <= n_items:  # read(-1) would read it all
+        if file_dtype != dtype or not (0 <= count <= n_items if at_most else count == n_items):
             raise _bad(path, f"{name} holds {file_dtype} {shape}; expected {dtype} ({n_items},)")
         nbytes = count * dtype.itemsize
-        data = f.read(nbytes)
-        if len(data) != nbytes or f.read(1):  # reading to the end also checks the CRC
+        if info.file_size != f.tell() + nbytes:
+            raise _bad(path, f"{name} is {info.file_size} bytes; its .npy header and the "
+                             f"model's sizes make {f.tell() + nbytes}")
+        if check_only:
+            return None
+        data = np.empty(count, dtype) if out is None else out
+        view, pos = memoryview(data.view(np.uint8)), 0
+        while pos < nbytes:
+            chunk = f.read(min(CHUNK, nbytes - pos))
+            if not chunk:
+                break
+            view[pos:pos + len(chunk)] = chunk
+            pos += len(chunk)
+        if pos != nbytes or f.read(1):  # reading to the end also checks the CRC
             raise _bad(path, f"{name} does not hold the {nbytes} bytes its header declares")
-    return np.frombuffer(data, dtype)
+    return data
 
 
 def _read_header(path, archive):
-    raw = _read_member(path, archive, "header.npy", np.dtype(np.uint8), MAX_HEADER_BYTES)
+    raw = _read_member(path, archive, "header.npy", np.dtype(np.uint8), MAX_HEADER_BYTES,
+                       at_most=True)
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -189,21 +223,35 @@ def load(path: str | os.PathLike) -> Network:
             n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])) + hidden_units
             if n_params > MAX_PARAMS:
                 raise _bad(path, f"{n_params} parameters is more than fastbp loads")
-            params = _read_member(path, archive, "params.npy", np.dtype(header["dtype"]), n_params)
-            running = None
-            if header["batch_norm"]:
-                running = _read_member(path, archive, RUNNING_MEMBER, np.dtype(np.float64),
-                                       2 * hidden_units).reshape(2, hidden_units)
+            dtype = np.dtype(header["dtype"])
             opt_head = header.get("optimizer")
             if (opt_head is None) != (OPTIMIZER_MEMBER not in names):
                 raise _bad(path, "optimizer header and optimizer_state member must come together")
-            opt_state = None
+            # every member's sizes first, then the network, then the data
+            members = {"params.npy": (dtype, n_params)}
+            if header["batch_norm"]:
+                members[RUNNING_MEMBER] = (np.dtype(np.float64), 2 * hidden_units)
             if opt_head is not None:
                 n_state = opt_head.get("n_state") if isinstance(opt_head, dict) else None
                 if type(n_state) is not int or not 0 <= n_state <= 3:
                     raise _bad(path, "bad optimizer header")
-                opt_state = _read_member(path, archive, OPTIMIZER_MEMBER,
-                                         np.dtype(header["dtype"]), n_state * n_params)
+                members[OPTIMIZER_MEMBER] = (dtype, n_state * n_params)
+            for name, (member_dtype, n_items) in members.items():
+                _read_member(path, archive, name, member_dtype, n_items, check_only=True)
+            try:
+                net = Network(header["sizes"], activation=header["activation"],
+                              output_activation=header["output_activation"], cost=header["cost"],
+                              dtype=header["dtype"], batch_norm=header["batch_norm"])
+            except (TypeError, ValueError) as e:
+                raise _bad(path, str(e)) from None
+            params = _read_member(path, archive, "params.npy", dtype, n_params, out=net.params)
+            running = opt_state = None
+            if header["batch_norm"]:
+                running = _read_member(path, archive, RUNNING_MEMBER, np.dtype(np.float64),
+                                       2 * hidden_units).reshape(2, hidden_units)
+            if opt_head is not None:
+                opt_state = _read_member(path, archive, OPTIMIZER_MEMBER, dtype,
+                                         n_state * n_params)
     except (ModelFileError, FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     # What zipfile and NumPy raise on damaged files; zipfile raises
@@ -212,17 +260,8 @@ def load(path: str | os.PathLike) -> Network:
             NotImplementedError, RuntimeError, zlib.error) as e:
         raise _bad(path, f"{type(e).__name__}: {e}") from None
 
-    if params.shape != (n_params,):
-        raise _bad(path, f"params has {params.size} values; the header needs {n_params}")
     if not np.isfinite(params).all():
         raise _bad(path, "params contain NaN or inf")
-    try:
-        net = Network(header["sizes"], activation=header["activation"],
-                      output_activation=header["output_activation"], cost=header["cost"],
-                      dtype=header["dtype"], batch_norm=header["batch_norm"])
-    except (TypeError, ValueError) as e:
-        raise _bad(path, str(e)) from None
-    net.params[...] = params
     if running is not None:
         if not (np.isfinite(running).all() and (running[1] >= 0).all()):
             raise _bad(path, "batch norm running estimates are not finite and non-negative")
@@ -232,22 +271,42 @@ def load(path: str | os.PathLike) -> Network:
     return net
 
 
+def _nonnegative_state(opt):
+    """(row, name) of the optimizer's state rows that cannot be negative
+    (square roots are taken of them, or they are step sizes)."""
+    from .optim import Adagrad, Adam, RMSprop, Rprop
+    if isinstance(opt, Adam):  # AdamW too
+        return [(1, "second moments"), (2, "maximum second moments")][:opt.n_state - 1]
+    if isinstance(opt, RMSprop):
+        return [(0, "mean squared gradients")]
+    if isinstance(opt, Adagrad):
+        return [(0, "sums of squared gradients")]
+    if isinstance(opt, Rprop):  # iRprop- and iRprop+ too
+        return [(1, "step sizes")]
+    return []
+
+
 def _optimizer_from(path, head, state, params):
     """Rebuild a saved optimizer with its state; any problem is a bad file."""
     from .optim import OPTIMIZERS
 
     name, config, steps = head.get("name"), head.get("config"), head.get("steps")
     cls = {c.__name__: c for c in OPTIMIZERS.values()}.get(name) if isinstance(name, str) else None
-    if cls is None or not isinstance(config, dict) \
-            or type(steps) is not int or steps < 0:
+    if cls is None or not isinstance(config, dict):
         raise _bad(path, "bad optimizer header")
+    if type(steps) is not int or not 0 <= steps <= MAX_STEPS:
+        raise _bad(path, f"bad optimizer steps {steps!r}: not an integer in [0, 2**53]")
     try:
         opt = cls(**config)
     except (TypeError, ValueError) as e:
         raise _bad(path, f"bad optimizer settings: {e}") from None
     if state.size != opt.n_state * params.size or not np.isfinite(state).all():
         raise _bad(path, "optimizer state does not fit the optimizer or is not finite")
-    opt.state = state.reshape(opt.n_state, params.size).copy()
+    state = state.reshape(opt.n_state, params.size)
+    for row, what in _nonnegative_state(opt):
+        if (state[row] < 0).any():
+            raise _bad(path, f"optimizer state: {type(opt).__name__}'s {what} are negative")
+    opt.state = state.copy()
     opt.steps = steps
     memory = head.get("loss_memory")
     if memory is not None:

@@ -241,7 +241,11 @@ class Network:
                 W[...] = rng.uniform(-limit, limit, W.shape)
             else:
                 he = init == "he" or (init == "auto" and act in ("relu", "leaky_relu"))
-                W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
+                if W.dtype == np.float64:  # in place, the same numbers: no temporaries of W's size
+                    rng.standard_normal(out=W)
+                    W *= np.sqrt((2.0 if he else 1.0) / n_in)
+                else:
+                    W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
         for g in self._gammas:
             g[...] = 1
 
