@@ -408,3 +408,143 @@ def test_save_and_load_take_str_bytes_and_pathlike(tmp_path, kind):
     with pytest.raises(ValueError, match="nope.npz"):  # errors name the path as text
         (tmp_path / "nope.npz").write_bytes(b"PK\x03\x04junk")
         fastbp.load(as_kind(str(tmp_path / "nope.npz")))
+
+
+# ------------------------------------------------------------------ saving over files (issue #14)
+
+import stat  # noqa: E402
+
+from fastbp import _io  # noqa: E402
+
+SAVERS = {
+    "model": lambda net, path: net.save(path),
+    "fann": lambda net, path: __import__("fastbp.compat.fann").compat.fann.save(net, path),
+}
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _leftovers(directory):
+    return [p for p in os.listdir(directory) if "fastbp-tmp" in p or p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("saver", list(SAVERS))
+def test_save_keeps_the_mode_of_an_existing_file(tmp_path, saver):
+    net = fastbp.Network([2, 3, 1], seed=0)
+    path = tmp_path / "private"
+    SAVERS[saver](net, path)
+    os.chmod(path, 0o600)
+    SAVERS[saver](net, path)
+    assert _mode(path) == 0o600
+    os.chmod(path, 0o640)
+    SAVERS[saver](net, path)
+    assert _mode(path) == 0o640
+
+
+def test_save_gives_a_new_file_the_umask_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        fastbp.Network([2, 1]).save(tmp_path / "new.npz")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "new.npz") == 0o640
+
+
+@pytest.mark.parametrize("saver", list(SAVERS))
+def test_save_through_a_symlink_updates_its_target(tmp_path, saver):
+    net = fastbp.Network([2, 3, 1], seed=0)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "model"
+    SAVERS[saver](fastbp.Network([2, 3, 1], seed=1), target)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    SAVERS[saver](net, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    loaded = fastbp.load(target) if saver == "model" else None
+    assert loaded is None or np.array_equal(loaded.params, net.params)
+    assert not _leftovers(tmp_path) and not _leftovers(tmp_path / "real")
+    # a dangling link: its target is created
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "real" / "new")
+    SAVERS[saver](net, dangling)
+    assert dangling.is_symlink() and (tmp_path / "real" / "new").is_file()
+
+
+def _special_files(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    yield fifo
+    if os.geteuid() == 0:  # a copy of /dev/null
+        node = tmp_path / "fakenull"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        yield node
+    yield tmp_path / "dir"
+
+
+@pytest.mark.parametrize("saver", list(SAVERS))
+def test_save_refuses_what_is_not_a_regular_file(tmp_path, saver):
+    (tmp_path / "dir").mkdir()
+    net = fastbp.Network([2, 3, 1], seed=0)
+    for path in _special_files(tmp_path):
+        kind = stat.S_IFMT(os.lstat(path).st_mode)
+        with pytest.raises(OSError) as info:
+            SAVERS[saver](net, path)
+        assert str(path) in str(info.value) and "fastbp-tmp" not in str(info.value)
+        assert stat.S_IFMT(os.lstat(path).st_mode) == kind, f"{path} was replaced"
+    assert not _leftovers(tmp_path)
+
+
+def test_failed_save_removes_its_temp_file_and_names_the_users_path(tmp_path, monkeypatch):
+    import errno
+    path = tmp_path / "model.npz"
+    fastbp.Network([2, 1], seed=0).save(path)
+    before = path.read_bytes()
+
+    def disk_full(f):
+        f.write(b"PK")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left") as info:
+        _io.atomic_write(path, disk_full)
+    assert info.value.filename == str(path), info.value
+    assert path.read_bytes() == before and not _leftovers(tmp_path)
+
+
+def test_temp_files_of_killed_saves_are_cleaned_by_the_next_save(tmp_path):
+    """A save killed between creating its temp file and renaming it leaves
+    the temp file; the next save of that target removes it once its process
+    is gone (here: a pid that no longer exists)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid is now free
+    stale = tmp_path / f".model.npz.{_io._HOST}-{child.pid}-{'0' * 16}.fastbp-tmp"
+    stale.write_bytes(b"half a model")
+    alive = tmp_path / f".model.npz.{_io._HOST}-{os.getpid()}-{'1' * 16}.fastbp-tmp"
+    alive.write_bytes(b"a save in progress")
+    fastbp.Network([2, 1]).save(tmp_path / "model.npz")
+    assert not stale.exists(), "the dead process's temp file is still there"
+    assert alive.exists(), "a running process's temp file was removed"
+
+
+def test_writable_file_in_a_read_only_directory_is_rewritten_in_place(tmp_path, monkeypatch):
+    """Root ignores directory permissions, so the read-only directory is
+    simulated: creating the temp file fails with EACCES."""
+    import errno
+    path = tmp_path / "model.npz"
+    fastbp.Network([2, 3, 1], seed=0).save(path)
+    os.chmod(path, 0o640)
+    inode = os.stat(path).st_ino
+
+    def read_only_directory(directory, name):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(directory, "x"))
+
+    monkeypatch.setattr(_io, "_create_temp", read_only_directory)
+    net = fastbp.Network([2, 3, 1], seed=7)
+    net.save(path)
+    assert os.stat(path).st_ino == inode and _mode(path) == 0o640
+    assert np.array_equal(fastbp.load(path).params, net.params)
+    # a new file cannot be made there: the error names the user's path
+    with pytest.raises(PermissionError) as info:
+        net.save(tmp_path / "new.npz")
+    assert info.value.filename == str(tmp_path / "new.npz")

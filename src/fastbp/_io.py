@@ -3,16 +3,23 @@
 No pickle anywhere: the header is UTF-8 JSON stored as a uint8 array, and
 `load` reads the zip members itself, checking each .npy header before it
 reads the data, so a file cannot make it unpickle or allocate more than the
-model's header allows. `load` checks every field before it builds anything;
-any problem with a file raises ValueError. `save` writes a temporary file
-beside the target, fsyncs it and renames it over the target, so a crash
-mid-save leaves the old file intact.
+model's header allows. `load` checks every field and every member's size
+before it builds anything, and reads the data in chunks straight into the
+network; any problem with a file raises ValueError. `save` goes through
+`atomic_write`: a temporary file beside the target, fsynced and renamed over
+it, so a crash mid-save leaves the old file intact; modes, symlinks and
+special files are handled as described under "writing files" below.
 """
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
+import re
 import secrets
+import socket
+import stat
 import zipfile
 import zlib
 
@@ -56,7 +63,12 @@ def _check_path(path):
 
 
 def save(net, path, include_optimizer=False):
-    path = _check_path(path)
+    atomic_write(path, model_writer(net, include_optimizer))
+
+
+def model_writer(net, include_optimizer=False):
+    """write(f): the model file of `net` into the binary file f (for
+    atomic_write and atomic_write_many)."""
     head = _header(net)
     members = {"params": net.params}
     if net.batch_norm:
@@ -70,30 +82,206 @@ def save(net, path, include_optimizer=False):
         if memory is not None and np.isfinite(memory[0]):
             head["optimizer"]["loss_memory"] = float(memory[0])
         members["optimizer_state"] = opt.state.reshape(-1)
-    header = np.frombuffer(json.dumps(head).encode("utf-8"), dtype=np.uint8)
-    atomic_write(path, lambda f: np.savez(f, header=header, **members))
+    text = json.dumps(head).encode("utf-8")
+    if len(text) > MAX_HEADER_BYTES:  # what load would refuse is not written
+        raise ValueError(f"the model's header is {len(text)} bytes, more than fastbp loads "
+                         f"({MAX_HEADER_BYTES}): too many layers")
+    header = np.frombuffer(text, dtype=np.uint8)
+    return lambda f: np.savez(f, header=header, **members)
 
 
-def atomic_write(path, write):
-    """Write a file through write(f) (f a binary file) atomically and
-    durably: a temp file in the same directory, fsync, then rename over
-    `path`, so a crash mid-write leaves the old file intact."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
+# ------------------------------------------------------------------ writing files
+#
+# Every file fastbp writes (models, FANN files, the CLI's sidecar and
+# predictions, network2 JSON) goes through atomic_write, which updates the
+# file the user named as an editor would:
+# - symlinks are followed: the file they point to is updated, the link stays;
+# - only regular files are replaced: a FIFO, socket, device or directory
+#   at the path is an error, left alone;
+# - the new file keeps the old one's permission bits (and owner, when
+#   allowed); a new file gets 0666 & ~umask, as open() gives;
+# - the data goes to a temp file beside the target, fsynced, renamed over it,
+#   then the directory is fsynced: a crash leaves the old file or the new one;
+# - a failed write removes its temp file; a temp file left by a killed
+#   process (named after the target, the host and the pid) is removed by the
+#   next save of that target once its process is gone;
+# - errors name the user's path, never the temp file;
+# - when the directory is not writable but the file is, the file is
+#   rewritten in place (its new content is prepared in memory first); that
+#   cannot be atomic, which is the price of a read-only directory.
+
+_HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
+_TEMP_RE = re.compile(r"\.(?P<name>.*)\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[0-9a-f]{16}\.fastbp-tmp\Z")
+
+
+def _user_error(e, path):
+    """e (an OSError) restated about the user's path."""
+    if e.errno is None:
+        return OSError(f"{path}: {e}")
+    return OSError(e.errno, e.strerror or os.strerror(e.errno), path)
+
+
+def _target(path):
+    """(file to write, its stat or None): symlinks followed, only regular files."""
+    target = os.path.realpath(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device); fastbp "
+                                    "replaces only regular files", path)
+    return target, st
+
+
+def _clean_stale(directory, name):
+    """Remove temp files of `name` that killed processes of this host left."""
+    if os.name != "posix":  # os.kill(pid, 0) only probes on POSIX
+        return
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP_RE.match(entry)
+        if m is None or m["name"] != name or m["host"] != _HOST:
+            continue
+        try:
+            os.kill(int(m["pid"]), 0)
+            continue  # its process still runs: maybe saving right now
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, ValueError):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass
+
+
+class _Pending:
+    """A file prepared by _prepare: its data in a temp file (or, for an
+    in-place update, in memory), not yet where the user wants it."""
+
+    def __init__(self, path, target, tmp=None, data=None):
+        self.path, self.target, self.tmp, self.data = path, target, tmp, data
+
+    def discard(self):
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None
+
+    def commit(self):
+        try:
+            if self.tmp is not None:
+                os.replace(self.tmp, self.target)
+                self.tmp = None
+            else:
+                _write_in_place(self.target, self.data)
+        except OSError as e:
+            self.discard()
+            raise _user_error(e, self.path) from None
+        _fsync_directory(os.path.dirname(self.target))
+
+
+def _write_in_place(target, data):
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory):
+    """Make the rename durable; not every system can open a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _create_temp(directory, name):
+    tmp = os.path.join(directory, f".{name}.{_HOST}-{os.getpid()}-{secrets.token_hex(8)}"
+                                  f".fastbp-tmp")
     # not mkstemp: its files are 0600; 0o666 lets the umask decide, as open() does
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    return fd, tmp
+
+
+def _prepare(path, write):
+    path = _check_path(path)
+    target, st = _target(path)
+    directory, name = os.path.split(target)
+    _clean_stale(directory, name)
     try:
+        fd, tmp = _create_temp(directory, name)
+    except OSError as e:
+        if (e.errno in (errno.EACCES, errno.EPERM) and st is not None
+                and os.access(target, os.W_OK)):  # read-only directory, writable file
+            buffer = io.BytesIO()
+            write(buffer)
+            return _Pending(path, target, data=buffer.getvalue())
+        raise _user_error(e, path) from None
+    pending = _Pending(path, target, tmp=tmp)
+    try:
+        if st is not None:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o777)
+            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(fd, st.st_uid, st.st_gid)
+                except OSError:
+                    pass  # only root may give a file away
         with os.fdopen(fd, "wb") as f:
+            fd = None
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as e:
+        if fd is not None:
+            os.close(fd)
+        pending.discard()
+        if isinstance(e, OSError):
+            raise _user_error(e, path) from None
         raise
+    return pending
+
+
+def atomic_write(path, write):
+    """Write the file at `path` through write(f), f a binary file: atomically
+    and durably, keeping its mode and following symlinks (see above)."""
+    atomic_write_many([(path, write)])
+
+
+def atomic_write_many(files):
+    """Write several files, [(path, write), ...], so that either all are new
+    or all are old as far as the file system allows: every file is written
+    to its temp file and fsynced first (a full disk or an error leaves every
+    file as it was), then each is renamed over its target in turn (microseconds
+    apart: only a crash in between leaves a mix)."""
+    pending = []
+    try:
+        for path, write in files:
+            pending.append(_prepare(path, write))
+        for p in pending:
+            p.commit()
+    finally:
+        for p in pending:
+            p.discard()
 
 
 class ModelFileError(ValueError):

@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 
+from .._io import atomic_write
 from .network import _as_list, _CompatNetwork, _shuffle, _stack, sigmoid, sigmoid_prime
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load", "vectorized_result",
@@ -198,8 +199,8 @@ class Network(_CompatNetwork):
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
                 "cost": str(self.cost.__name__)}
-        with open(filename, "w") as f:
-            json.dump(data, f)
+        text = json.dumps(data).encode("utf-8")
+        atomic_write(filename, lambda f: f.write(text))  # fastbp's writer: mode, symlinks, atomic
 
 
 def load(filename):
