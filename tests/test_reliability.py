@@ -548,3 +548,210 @@ def test_writable_file_in_a_read_only_directory_is_rewritten_in_place(tmp_path, 
     with pytest.raises(PermissionError) as info:
         net.save(tmp_path / "new.npz")
     assert info.value.filename == str(tmp_path / "new.npz")
+
+
+# ------------------------------------------------------------------ data files and the CLI (issue #14)
+
+from fastbp import cli  # noqa: E402
+from fastbp.datasets import load_csv, standardize_stats  # noqa: E402
+
+
+@pytest.mark.parametrize("labels,expected", [
+    (["0", "100000000000000000000"], "beyond"),                      # wrapped to -2**63
+    (["0", "-1e19"], "beyond"),
+    ([str(2**53), str(2**53 + 1)], [2**53, 2**53 + 1]),              # merged through float64
+    ([str(2**62 + 1), "3"], [2**62 + 1, 3]),
+    (["4503599627370496.5", "1"], "float"),                          # not whole: real targets
+    (["1", "2.0", "3e0"], [1, 2, 3]),
+])
+def test_csv_labels_are_exact_integers_or_refused(tmp_path, labels, expected):
+    path = tmp_path / "labels.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels)))
+    if expected == "beyond":
+        with pytest.raises(ValueError, match=r"labels.csv, line 3, column 2 \('y'\).*beyond"):
+            load_csv(path)
+    elif expected == "float":
+        assert load_csv(path)[1].dtype == np.float64
+    else:
+        y = load_csv(path)[1]
+        assert y.dtype == np.int64 and y.tolist() == expected
+
+
+def test_non_utf8_csv_error_names_the_file(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b\n1,0\n2,\xe91\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv.*not UTF-8"):
+        load_csv(path)
+
+
+def test_standardize_stats_of_huge_features_are_finite():
+    X = np.array([[1e200, 1.0], [-1e200, 2.0], [3e200, 3.0]])
+    mean, std = standardize_stats(X)
+    assert np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()
+    Z = (X - mean) / std
+    np.testing.assert_allclose(Z.std(axis=0), 1.0)   # not zeroed
+
+
+def _cli(argv, capsys):
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _one_line_error(status, err, *words):
+    assert status == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("fastbp: error: "), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in err, err
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4))
+    rows = [",".join(f"{v:.4f}" for v in x) + f",{int(x[0] > 0)}" for x in X]
+    (tmp_path / "ok.csv").write_text("a,b,c,d,y\n" + "\n".join(rows) + "\n")
+    status, _, err = _cli(["train", tmp_path / "ok.csv", "--layers", "3,2", "--epochs", "1",
+                           "--out", tmp_path / "m.npz"], capsys)
+    assert status == 0, err
+    return tmp_path
+
+
+def test_cli_layers_beyond_memory_are_refused_before_allocating(trained, capsys):
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "1000000000,2",
+                           "--out", trained / "big.npz"], capsys)
+    _one_line_error(status, err, "--layers", "GiB")
+    assert not (trained / "big.npz").exists()
+
+
+@pytest.mark.parametrize("content,words", [
+    ('{"format": "fastbp-cli-sidecar", "version": 1, "target": true, "classes": [0, 1], '
+     '"standardize": null}', ["m.npz.json"]),
+    ("[" * 200_000, ["m.npz.json", "nested"]),
+    ("/dev/zero", ["m.npz.json", "regular file"]),
+    ('{"format": "fastbp-cli-sidecar", "version": 1, "target": -1, '
+     '"classes": [0, 100000000000000000000], "standardize": null}', ["m.npz.json"]),
+], ids=["target true", "nested", "dev zero", "huge class"])
+def test_cli_hostile_sidecars_are_one_line_errors(trained, capsys, content, words):
+    side = trained / "m.npz.json"
+    side.unlink()
+    if content == "/dev/zero":
+        side.symlink_to("/dev/zero")
+    else:
+        side.write_text(content)
+    for command in ("evaluate", "predict"):
+        status, _, err = _cli([command, trained / "m.npz", trained / "ok.csv"], capsys)
+        _one_line_error(status, err, *words)
+
+
+def test_cli_standardize_huge_feature_writes_valid_json(tmp_path, capsys):
+    import json
+    rows = [f"{(-1) ** i * 1e200 * (1 + i % 3)},{i % 5},{i % 2}" for i in range(40)]
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    status, _, err = _cli(["train", tmp_path / "huge.csv", "--standardize", "--epochs", "1",
+                           "--layers", "3,2", "--out", tmp_path / "m.npz"], capsys)
+    assert status == 0, err
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the sidecar")
+
+    side = json.loads((tmp_path / "m.npz.json").read_text(), parse_constant=refuse)
+    assert side["standardize"]["std"][0] > 1e199
+
+
+def test_cli_full_disk_leaves_model_and_sidecar_both_old(trained, capsys, monkeypatch):
+    """The model used to be replaced and the sidecar left truncated."""
+    import errno
+    model, side = trained / "m.npz", trained / "m.npz.json"
+    before = model.read_bytes(), side.read_bytes()
+    real = _io._create_temp
+    calls = []
+
+    def full_disk_for_the_second_file(directory, name):
+        calls.append(name)
+        fd, tmp = real(directory, name)
+        if len(calls) == 2:  # the sidecar: its temp file cannot be written
+            os.close(fd)
+            os.unlink(tmp)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fd, tmp
+
+    monkeypatch.setattr(_io, "_create_temp", full_disk_for_the_second_file)
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+                           "--out", model], capsys)
+    _one_line_error(status, err, "No space left", "m.npz")
+    assert (model.read_bytes(), side.read_bytes()) == before
+    assert not _leftovers(trained)
+    monkeypatch.setattr(_io, "_create_temp", real)
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+                           "--out", model], capsys)
+    assert status == 0 and fastbp.load(model).sizes == (4, 5, 2)
+    assert '"classes"' in side.read_text()
+
+
+def test_cli_predict_out_keeps_mode_and_refuses_fifo(trained, capsys):
+    out = trained / "pred.txt"
+    out.write_text("old\n")
+    os.chmod(out, 0o600)
+    status, _, err = _cli(["predict", trained / "m.npz", trained / "ok.csv", "--out", out],
+                          capsys)
+    assert status == 0 and _mode(out) == 0o600 and len(out.read_text().split()) == 40
+    os.mkfifo(trained / "fifo")
+    reader = os.open(trained / "fifo", os.O_RDONLY | os.O_NONBLOCK)  # a writer never blocks
+    try:
+        status, _, err = _cli(["predict", trained / "m.npz", trained / "ok.csv", "--out",
+                               trained / "fifo"], capsys)
+    finally:
+        os.close(reader)
+    _one_line_error(status, err, "fifo", "not a regular file")
+
+
+CHILD = textwrap.dedent("""
+    import resource, sys
+    import fastbp.cli
+    limit = int(sys.argv[1])
+    if limit:  # address space: what is mapped now plus `limit` bytes
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + limit, resource.RLIM_INFINITY))
+    sys.exit(fastbp.cli.main(sys.argv[2:]))
+""")
+
+
+def _cli_child(argv, limit=0, **kw):
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(limit), *map(str, argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_cli_csv_beyond_memory_is_a_one_line_error(tmp_path):
+    """A 600 MB CSV beyond memory ended in a MemoryError traceback; here a
+    20 MB one under an address-space limit of 150 MB."""
+    with open(tmp_path / "big.csv", "w") as f:
+        f.write("a,b,c,y\n")
+        f.write("1,2,3,0\n0,1,2,1\n" * 1_300_000)
+    child = _cli_child(["train", tmp_path / "big.csv", "--out", tmp_path / "m.npz"],
+                       limit=150 << 20)
+    _, err = child.communicate(timeout=300)
+    _one_line_error(child.returncode, err, "memory")
+
+
+def test_cli_ctrl_c_in_train_is_one_line_and_status_130(tmp_path):
+    import signal
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 20))
+    rows = [",".join(f"{v:.3f}" for v in x) + f",{int(x[0] > 0)}" for x in X]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    child = _cli_child(["train", tmp_path / "d.csv", "--epochs", "100000", "--layers", "64,2",
+                        "--out", tmp_path / "m.npz"])
+    try:
+        child.stdout.readline()   # the first line: training has begun
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert err.strip().splitlines() == ["fastbp: interrupted"], err
