@@ -755,3 +755,15 @@ def test_cli_ctrl_c_in_train_is_one_line_and_status_130(tmp_path):
         child.kill()
     assert child.returncode == 130, err
     assert err.strip().splitlines() == ["fastbp: interrupted"], err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.parametrize("kind", ["fann", "network2"])
+def test_endless_files_are_refused(tmp_path, kind):
+    """/dev/zero (behind a symlink, as a user might pass it) was read until
+    memory ran out."""
+    from fastbp.compat import fann, network2
+    link = tmp_path / "endless"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="endless.*not a regular file"):
+        (fann.load if kind == "fann" else network2.load)(link)

@@ -240,8 +240,11 @@ def _prepare(path, write):
     pending = _Pending(path, target, tmp=tmp)
     try:
         if st is not None:
-            os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o777)
-            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o777)
+            else:  # Windows before Python 3.13: the read-only flag is all there is
+                os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
                 try:
                     os.fchown(fd, st.st_uid, st.st_gid)
                 except OSError:

@@ -55,6 +55,7 @@ import itertools
 import math
 import os
 import re
+import stat
 import warnings
 from typing import List, Tuple, Union
 
@@ -488,6 +489,8 @@ def load(path: PathLike, dtype: str = "float64", cost: str = "quadratic") -> Net
     dtype = check_dtype(dtype)
     check_name(cost, COSTS, "cost")
     with open(path, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
+            raise ValueError(f"{path!r} is not a regular file")
         data = f.read()
     try:
         text = data.decode("ascii")

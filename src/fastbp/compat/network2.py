@@ -14,6 +14,8 @@ His weight decay ``(1 - eta*(lmbda/n))*w`` is fastbp's ``l2 = lmbda/n``
 epochs run in the compiled core too.
 """
 import json
+import os
+import stat
 
 import numpy as np
 
@@ -216,6 +218,8 @@ def load(filename):
         If the file is not JSON in his format; the message names the file.
     """
     with open(filename, "r") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
+            raise ValueError(f"{filename}: not a regular file")
         try:
             data = json.load(f)
         except (ValueError, RecursionError) as e:  # RecursionError: deeply nested lists
