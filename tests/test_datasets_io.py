@@ -2,6 +2,7 @@
 well-formed and malformed."""
 import gzip
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -52,6 +53,9 @@ BAD_IMAGES = {
     "short header": (struct.pack(">II", 0x803, 3), "too short"),
     "empty": (b"", "too short"),
     "bad gzip": (b"\x1f\x8b" + b"not really gzip", "damaged gzip"),
+    "no images": (idx_bytes(0x803, (0, 2, 4), b""), "no images"),
+    "trailing gzip": (gzip.compress(idx_bytes(0x803, (3, 2, 4), b"\0" * 25)),
+                      "longer than its header"),
 }
 
 
@@ -73,6 +77,42 @@ def test_idx_rejects_malformed_labels(tmp_path, mnist_like):
     write(labels, idx_bytes(0x801, (3,), b"\1\2"), gz=True)
     with pytest.raises(ValueError, match="bad-labels: truncated"):
         load_mnist_idx(images, labels)
+
+
+def _gzip_bomb(path, header, megabytes):
+    """A gzip file of `header` then `megabytes` MiB of zeros (about 1 KB per MB)."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as f:
+        f.write(co.compress(header))
+        for _ in range(megabytes):
+            f.write(co.compress(bytes(1 << 20)))
+        f.write(co.flush())
+    return path
+
+
+def test_idx_gzip_bomb_is_refused_in_bounded_memory(tmp_path):
+    """A 509 KB gzip file expanding to 512 MB took 1.06 GB before it was
+    refused: at most what the header declares (plus one byte) is decompressed."""
+    import tracemalloc
+    bomb = _gzip_bomb(tmp_path / "bomb.gz", idx_bytes(0x803, (1, 1, 1), b"\0"), 128)
+    labels = write(tmp_path / "labels", idx_bytes(0x801, (1,), b"\0"))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="bomb.gz: longer than its header"):
+            load_mnist_idx(bomb, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB to refuse a bomb"
+
+
+def test_idx_concatenated_gzip_members_are_read(tmp_path, mnist_like):
+    pixels, labels = mnist_like
+    data = idx_bytes(0x803, (3, 2, 4), pixels)
+    images = tmp_path / "images.gz"
+    images.write_bytes(gzip.compress(data[:10]) + gzip.compress(data[10:]))  # as `cat a.gz b.gz`
+    X, _ = load_mnist_idx(images, write(tmp_path / "labels", idx_bytes(0x801, (3,), labels)))
+    np.testing.assert_array_equal(X, pixels.reshape(3, 8) / 255.0)
 
 
 def test_idx_rejects_count_mismatch(tmp_path, mnist_like):

@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -672,3 +673,111 @@ def test_cli_diverging_training_is_a_one_line_error(cli_dir, capsys):
     finally:
         os.chdir(old_cwd)
     assert status == 2 and "fastbp: error:" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ parse time
+
+# Every parser runs in time linear in its input (reliability issue #14): a
+# hostile line of n characters costs O(n), never O(n²) through regex
+# backtracking or per-item rescans. A FANN connection line of 16,000 '1's
+# took 10-18 s; linear parsing takes milliseconds. The bound is generous
+# (machines here are shared and noisy): at most PER_BYTE seconds per byte,
+# plus a constant.
+PER_BYTE, SLACK = 20e-6, 1.0
+
+
+@pytest.fixture(scope="module")
+def parse_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("parse")
+    from fastbp.compat import fann
+    fann.save(fastbp.Network([2, 3, 1], activation="tanh", output_activation="sigmoid", seed=0),
+              d / "ok.net")
+    fastbp.Network([2, 1], seed=0).save(d / "model.npz")
+    return d
+
+
+def _fann_before(d, key):
+    return (d / "ok.net").read_text().split(key + "=")[0] + key + "="
+
+
+def _write_model_header(path, text):
+    import zipfile
+    header = np.frombuffer(text.encode("utf-8", "replace"), np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, header)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("header.npy", buf.getvalue())
+        params = io.BytesIO()
+        np.save(params, np.zeros(3))
+        z.writestr("params.npy", params.getvalue())
+
+
+def _parse(kind, d, hostile):
+    """Feed `hostile` to one parser, as the part of a file it parses; its
+    errors are expected, only the time counts."""
+    from fastbp.compat import fann, network2
+    from fastbp import datasets
+    path = d / f"hostile-{kind}"
+    if kind.startswith("fann"):
+        key = {"fann_connections": fann._CONNECTIONS_KEY, "fann_neurons": fann._NEURONS_KEY,
+               "fann_layers": "layer_sizes"}[kind]
+        path.write_text(_fann_before(d, key) + hostile + "\n")
+        call = lambda: fann.load(path)  # noqa: E731
+    elif kind == "csv":
+        path.write_text("a,b\n" + hostile + "\n")
+        call = lambda: datasets.load_csv(path)  # noqa: E731
+    elif kind == "idx":
+        path.write_bytes(b"\x00\x00\x08\x01" + hostile.encode("utf-8", "replace"))
+        call = lambda: datasets.load_mnist_idx(path, path)  # noqa: E731
+    elif kind == "model_header":
+        _write_model_header(path, hostile)
+        call = lambda: fastbp.load(path)  # noqa: E731
+    elif kind == "sidecar":
+        (d / "model.npz.json").write_text(hostile)
+        net = fastbp.load(d / "model.npz")
+        call = lambda: fastbp.cli._read_sidecar(d / "model.npz", net)  # noqa: E731
+    else:  # network2
+        path.write_text(hostile)
+        call = lambda: network2.load(path)  # noqa: E731
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            call()
+    except (ValueError, TypeError, fastbp.cli.CommandError):
+        pass
+    return time.perf_counter() - start
+
+
+PARSE_KINDS = ["fann_connections", "fann_neurons", "fann_layers", "csv", "idx", "model_header",
+               "sidecar", "network2"]
+HOSTILE_UNITS = ["1", " ", "(", "(0, ", "0,", "[", "{\"a\":", "\"", "e", ".", "-", "1e", "\t",
+                 "(0, 0, ", "1.", ",", "\n", "\\u"]
+
+
+@settings(PROFILE, max_examples=min(PROFILE.max_examples, 60),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(PARSE_KINDS), lead=st.sampled_from(["", "(0, ", "(1, 3, ", "[", "{"]),
+       unit=st.sampled_from(HOSTILE_UNITS), tail=st.sampled_from(["x", ")", "", "]", "\n"]),
+       n=st.sampled_from([16_000, 64_000]))
+def test_parse_time_is_linear(parse_dir, kind, lead, unit, tail, n):
+    hostile = lead + unit * (n // len(unit)) + tail
+    seconds = _parse(kind, parse_dir, hostile)
+    assert seconds < SLACK + PER_BYTE * len(hostile), \
+        f"{kind}: {seconds:.2f} s for {len(hostile):,} characters ({lead!r} + {unit!r}… + {tail!r})"
+
+
+@pytest.mark.parametrize("kind,line", [
+    ("fann_connections", "(0, {1}x"),      # the reported case: 16,000 '1's took 10-18 s
+    ("fann_neurons", "(0, 0, {1}x"),
+    ("fann_connections", "(0, 0) {s}x"),   # spaces before a non-entry
+    ("fann_layers", "{1}x"),
+    ("csv", "{1}x"),
+])
+def test_hostile_lines_parse_in_linear_time(parse_dir, kind, line):
+    times = {}
+    for n in (16_000, 64_000):
+        hostile = line.replace("{1}", "1" * n).replace("{s}", " " * n)
+        times[n] = _parse(kind, parse_dir, hostile)
+    # 4x the input: linear is ~4x the time, quadratic 16x
+    assert times[64_000] < SLACK + PER_BYTE * 64_000, times
+    assert times[64_000] < 8 * times[16_000] + 0.2, times

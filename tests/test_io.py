@@ -271,7 +271,7 @@ def test_hand_written_model_loads(tmp_path):
     dict(header=as_uint8(b"null"), params=np.zeros(N_PARAMS)),
     dict(header=as_uint8(header()).astype(np.int32), params=np.zeros(N_PARAMS)),
     dict(header=as_uint8(header())[None, :], params=np.zeros(N_PARAMS)),
-    dict(header=as_uint8(b" " * 70000 + json.dumps(header()).encode()),   # > 64 KiB
+    dict(header=as_uint8(b" " * fastbp._io.MAX_HEADER_BYTES + json.dumps(header()).encode()),
          params=np.zeros(N_PARAMS)),
 ], ids=["extra member", "no params", "no header", "format", "version 2", "version '1'",
         "version 1.0", "version true", "no cost", "one size", "zero size", "float size",

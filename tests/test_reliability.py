@@ -216,3 +216,554 @@ def test_epoch_accuracy_with_threads_counts_every_sample_once():
             assert history["accuracy"][0] == expected, f"seed {seed}"
     finally:
         fastbp.set_num_threads(old)
+
+
+# ------------------------------------------------------------------ hostile files (issue #14)
+
+def _seconds(call):
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def test_deep_network_builds_and_loads_in_linear_time(tmp_path):
+    """32,000 one-unit layers took 27 s to load: per-layer work rebuilt the
+    list of every layer's activation for each layer."""
+    small, big = [1] * 4_000, [1] * 32_000
+    fastbp.Network(small, seed=0).save(tmp_path / "small.npz")
+    fastbp.Network(big, seed=0).save(tmp_path / "big.npz")
+    t_small = _seconds(lambda: fastbp.load(tmp_path / "small.npz"))
+    t_big = _seconds(lambda: fastbp.load(tmp_path / "big.npz"))
+    # 8x the layers: linear is ~8x the time, quadratic 64x
+    assert t_big < 24 * t_small + 0.5, (t_small, t_big)
+    assert t_big < 5, (t_small, t_big)
+
+
+def _peak_bytes(call, errors=(ValueError,)):
+    """Peak Python and NumPy allocation (tracemalloc sees both) of call(),
+    which must raise one of `errors`; returns (peak, the exception)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors) as info:
+            call()
+        return tracemalloc.get_traced_memory()[1], info.value
+    finally:
+        tracemalloc.stop()
+
+
+def test_network2_file_is_checked_before_allocating(tmp_path):
+    """An 82-byte network2 file declaring 12000x12000 weights allocated and
+    initialised 144M weights before it was refused."""
+    import json
+    from fastbp.compat import network2
+    path = tmp_path / "n2.json"
+    path.write_text(json.dumps({"sizes": [12000, 12000], "weights": [], "biases": [],
+                                "cost": "CrossEntropyCost"}))
+    peak, e = _peak_bytes(lambda: network2.load(path))
+    assert peak < 8 << 20 and str(path) in str(e), (peak, e)
+    # rows that claim a wide layer without holding its numbers
+    path.write_text(json.dumps({"sizes": [4000, 3000, 1], "weights": [[[0.0] * 4000] + [[]] * 2999,
+                                [[0.0] * 3000]], "biases": [[[0.0]]] * 2,
+                                "cost": "QuadraticCost"}))
+    peak, e = _peak_bytes(lambda: network2.load(path))
+    assert peak < 8 << 20, peak
+    path.write_text('{"sizes": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(ValueError, match="n2.json"):
+        network2.load(path)
+
+
+def test_network2_round_trip_still_works(tmp_path):
+    from fastbp.compat import network2
+    net = network2.Network([3, 4, 2])
+    net.save(tmp_path / "n2.json")
+    back = network2.load(tmp_path / "n2.json")
+    for a, b in zip(net.weights + net.biases, back.weights + back.biases):
+        assert np.array_equal(a, b)
+
+
+def _model_bomb(path, sizes, declared_bytes=None):
+    """A model file whose header asks for `sizes` and whose params.npy is
+    that many float64 zeros, deflated (about 1 KB per MB). With
+    declared_bytes, the zip's size fields of params.npy say that instead."""
+    import json
+    import struct
+    import zipfile
+    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    head = {"format": "fastbp-model", "version": 1, "sizes": sizes, "activation": "sigmoid",
+            "output_activation": "sigmoid", "cost": "quadratic", "dtype": "float64"}
+    buf = io.BytesIO()
+    np.save(buf, np.frombuffer(json.dumps(head).encode(), np.uint8))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("header.npy", buf.getvalue())
+        with z.open("params.npy", "w") as f:
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+            for start in range(0, 8 * n, 1 << 22):
+                f.write(bytes(min(1 << 22, 8 * n - start)))
+    if declared_bytes is not None:  # patch the local header and the central directory
+        data = bytearray(path.read_bytes())
+        name = b"params.npy"
+        local = data.index(b"PK\x03\x04" + data[data.index(name) - 26:data.index(name) - 26])
+        for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            pos = 0
+            while True:
+                pos = data.index(sig, pos)
+                name_at = pos + (30 if sig == b"PK\x03\x04" else 46)
+                if data[name_at:name_at + len(name)] == name:
+                    data[pos + off:pos + off + 4] = struct.pack("<I", declared_bytes)
+                    break
+                pos += 4
+        del local
+        path.write_bytes(bytes(data))
+    return path
+
+
+import io  # noqa: E402
+
+
+@pytest.mark.parametrize("declared", [1000, 10 << 30 >> 4], ids=["declares less", "declares more"])
+def test_model_bomb_is_refused_before_allocating(tmp_path, declared):
+    """A 510 KB model file expanded to 1.58 GB before it was refused. The zip's
+    size of each member must be what the header's sizes make, and deflate's
+    maximum ratio bounds what its compressed bytes can hold, both checked
+    before anything is decompressed or allocated."""
+    path = _model_bomb(tmp_path / "bomb.npz", [4096, 4096], declared_bytes=declared)
+    assert path.stat().st_size < 400_000
+    peak, e = _peak_bytes(lambda: fastbp.load(path))
+    assert "bomb.npz" in str(e) and peak < 16 << 20, (peak, e)
+
+
+def test_params_member_is_read_into_the_network_without_a_second_copy(tmp_path):
+    """A model is read straight into the network's buffer, in chunks."""
+    net = fastbp.Network([2000, 2000], seed=0)   # 32 MB of params
+    net.save(tmp_path / "m.npz")
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        back = fastbp.load(tmp_path / "m.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(back.params, net.params)
+    # the network itself and little else: no copy of the data, no temporaries of its size
+    assert peak < 1.5 * net.params.nbytes, peak / net.params.nbytes
+
+
+def _resave(src, dst, header_change=None, state_change=None):
+    """Copy model file src to dst with its JSON header and optimizer state edited."""
+    import json
+    with np.load(src) as z:
+        members = {k: z[k] for k in z.files}
+    header = json.loads(members["header"].tobytes())
+    if header_change:
+        header_change(header)
+    if state_change:
+        members["optimizer_state"] = members["optimizer_state"].copy()
+        state_change(members["optimizer_state"].reshape(header["optimizer"]["n_state"], -1))
+    members["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(dst, **members)
+    return dst
+
+
+@pytest.mark.parametrize("optimizer,row,edit", [
+    ("adam", 1, "negative"), ("rmsprop", 0, "negative"), ("adagrad", 0, "negative"),
+    ("rprop", 1, "negative"), ("adam", None, "steps 2**63"), ("sgd", None, "steps -1"),
+    ("adam", None, "steps true")])
+def test_optimizer_state_is_validated_at_load(tmp_path, optimizer, row, edit):
+    """Second moments, accumulators and step sizes cannot be negative; the
+    step count must be an integer the compiled core can count on from."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    net = fastbp.Network([3, 4, 2], seed=0)
+    opt = fastbp.optim.SGD(lr=0.1, momentum=0.9) if optimizer == "sgd" else optimizer
+    net.fit(X, y, epochs=2, batch_size=5, lr=0.01, optimizer=opt, seed=0)
+    net.save(tmp_path / "good.npz", include_optimizer=True)
+    fastbp.load(tmp_path / "good.npz")   # as saved, it loads
+    steps = {"steps 2**63": 2**63, "steps -1": -1, "steps true": True}.get(edit)
+
+    def header_change(h):
+        if steps is not None:
+            h["optimizer"]["steps"] = steps
+
+    def state_change(state):
+        if row is not None:
+            state[row, 3] = -1.0
+
+    bad = _resave(tmp_path / "good.npz", tmp_path / "bad.npz", header_change, state_change)
+    with pytest.raises(ValueError, match="bad.npz.*optimizer"):
+        fastbp.load(bad)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes", "pathlike"])
+def test_save_and_load_take_str_bytes_and_pathlike(tmp_path, kind):
+    import pathlib
+    from fastbp.compat import fann
+    net = fastbp.Network([2, 3, 1], seed=0)
+    as_kind = {"str": str, "bytes": os.fsencode, "pathlike": pathlib.Path}[kind]
+    net.save(as_kind(str(tmp_path / "m.npz")))
+    assert np.array_equal(fastbp.load(as_kind(str(tmp_path / "m.npz"))).params, net.params)
+    fann.save(net, as_kind(str(tmp_path / "m.net")))
+    assert np.allclose(fann.load(as_kind(str(tmp_path / "m.net"))).params, net.params)
+    with pytest.raises(ValueError, match="nope.npz"):  # errors name the path as text
+        (tmp_path / "nope.npz").write_bytes(b"PK\x03\x04junk")
+        fastbp.load(as_kind(str(tmp_path / "nope.npz")))
+
+
+# ------------------------------------------------------------------ saving over files (issue #14)
+
+import stat  # noqa: E402
+
+from fastbp import _io  # noqa: E402
+
+SAVERS = {
+    "model": lambda net, path: net.save(path),
+    "fann": lambda net, path: __import__("fastbp.compat.fann").compat.fann.save(net, path),
+}
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _leftovers(directory):
+    return [p for p in os.listdir(directory) if "fastbp-tmp" in p or p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("saver", list(SAVERS))
+def test_save_keeps_the_mode_of_an_existing_file(tmp_path, saver):
+    net = fastbp.Network([2, 3, 1], seed=0)
+    path = tmp_path / "private"
+    SAVERS[saver](net, path)
+    os.chmod(path, 0o600)
+    SAVERS[saver](net, path)
+    assert _mode(path) == 0o600
+    os.chmod(path, 0o640)
+    SAVERS[saver](net, path)
+    assert _mode(path) == 0o640
+
+
+def test_save_gives_a_new_file_the_umask_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        fastbp.Network([2, 1]).save(tmp_path / "new.npz")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "new.npz") == 0o640
+
+
+@pytest.mark.parametrize("saver", list(SAVERS))
+def test_save_through_a_symlink_updates_its_target(tmp_path, saver):
+    net = fastbp.Network([2, 3, 1], seed=0)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "model"
+    SAVERS[saver](fastbp.Network([2, 3, 1], seed=1), target)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    SAVERS[saver](net, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    loaded = fastbp.load(target) if saver == "model" else None
+    assert loaded is None or np.array_equal(loaded.params, net.params)
+    assert not _leftovers(tmp_path) and not _leftovers(tmp_path / "real")
+    # a dangling link: its target is created
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "real" / "new")
+    SAVERS[saver](net, dangling)
+    assert dangling.is_symlink() and (tmp_path / "real" / "new").is_file()
+
+
+def _special_files(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    yield fifo
+    if os.geteuid() == 0:  # a copy of /dev/null
+        node = tmp_path / "fakenull"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        yield node
+    yield tmp_path / "dir"
+
+
+@pytest.mark.parametrize("saver", list(SAVERS))
+def test_save_refuses_what_is_not_a_regular_file(tmp_path, saver):
+    (tmp_path / "dir").mkdir()
+    net = fastbp.Network([2, 3, 1], seed=0)
+    for path in _special_files(tmp_path):
+        kind = stat.S_IFMT(os.lstat(path).st_mode)
+        with pytest.raises(OSError) as info:
+            SAVERS[saver](net, path)
+        assert str(path) in str(info.value) and "fastbp-tmp" not in str(info.value)
+        assert stat.S_IFMT(os.lstat(path).st_mode) == kind, f"{path} was replaced"
+    assert not _leftovers(tmp_path)
+
+
+def test_failed_save_removes_its_temp_file_and_names_the_users_path(tmp_path, monkeypatch):
+    import errno
+    path = tmp_path / "model.npz"
+    fastbp.Network([2, 1], seed=0).save(path)
+    before = path.read_bytes()
+
+    def disk_full(f):
+        f.write(b"PK")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left") as info:
+        _io.atomic_write(path, disk_full)
+    assert info.value.filename == str(path), info.value
+    assert path.read_bytes() == before and not _leftovers(tmp_path)
+
+
+def test_temp_files_of_killed_saves_are_cleaned_by_the_next_save(tmp_path):
+    """A save killed between creating its temp file and renaming it leaves
+    the temp file; the next save of that target removes it once its process
+    is gone (here: a pid that no longer exists)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid is now free
+    stale = tmp_path / f".model.npz.{_io._HOST}-{child.pid}-{'0' * 16}.fastbp-tmp"
+    stale.write_bytes(b"half a model")
+    alive = tmp_path / f".model.npz.{_io._HOST}-{os.getpid()}-{'1' * 16}.fastbp-tmp"
+    alive.write_bytes(b"a save in progress")
+    fastbp.Network([2, 1]).save(tmp_path / "model.npz")
+    assert not stale.exists(), "the dead process's temp file is still there"
+    assert alive.exists(), "a running process's temp file was removed"
+
+
+def test_writable_file_in_a_read_only_directory_is_rewritten_in_place(tmp_path, monkeypatch):
+    """Root ignores directory permissions, so the read-only directory is
+    simulated: creating the temp file fails with EACCES."""
+    import errno
+    path = tmp_path / "model.npz"
+    fastbp.Network([2, 3, 1], seed=0).save(path)
+    os.chmod(path, 0o640)
+    inode = os.stat(path).st_ino
+
+    def read_only_directory(directory, name):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(directory, "x"))
+
+    monkeypatch.setattr(_io, "_create_temp", read_only_directory)
+    net = fastbp.Network([2, 3, 1], seed=7)
+    net.save(path)
+    assert os.stat(path).st_ino == inode and _mode(path) == 0o640
+    assert np.array_equal(fastbp.load(path).params, net.params)
+    # a new file cannot be made there: the error names the user's path
+    with pytest.raises(PermissionError) as info:
+        net.save(tmp_path / "new.npz")
+    assert info.value.filename == str(tmp_path / "new.npz")
+
+
+# ------------------------------------------------------------------ data files and the CLI (issue #14)
+
+from fastbp import cli  # noqa: E402
+from fastbp.datasets import load_csv, standardize_stats  # noqa: E402
+
+
+@pytest.mark.parametrize("labels,expected", [
+    (["0", "100000000000000000000"], "beyond"),                      # wrapped to -2**63
+    (["0", "-1e19"], "beyond"),
+    ([str(2**53), str(2**53 + 1)], [2**53, 2**53 + 1]),              # merged through float64
+    ([str(2**62 + 1), "3"], [2**62 + 1, 3]),
+    (["4503599627370496.5", "1"], "float"),                          # not whole: real targets
+    (["1", "2.0", "3e0"], [1, 2, 3]),
+])
+def test_csv_labels_are_exact_integers_or_refused(tmp_path, labels, expected):
+    path = tmp_path / "labels.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels)))
+    if expected == "beyond":
+        with pytest.raises(ValueError, match=r"labels.csv, line 3, column 2 \('y'\).*beyond"):
+            load_csv(path)
+    elif expected == "float":
+        assert load_csv(path)[1].dtype == np.float64
+    else:
+        y = load_csv(path)[1]
+        assert y.dtype == np.int64 and y.tolist() == expected
+
+
+def test_non_utf8_csv_error_names_the_file(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b\n1,0\n2,\xe91\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv.*not UTF-8"):
+        load_csv(path)
+
+
+def test_standardize_stats_of_huge_features_are_finite():
+    X = np.array([[1e200, 1.0], [-1e200, 2.0], [3e200, 3.0]])
+    mean, std = standardize_stats(X)
+    assert np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()
+    Z = (X - mean) / std
+    np.testing.assert_allclose(Z.std(axis=0), 1.0)   # not zeroed
+
+
+def _cli(argv, capsys):
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _one_line_error(status, err, *words):
+    assert status == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("fastbp: error: "), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in err, err
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4))
+    rows = [",".join(f"{v:.4f}" for v in x) + f",{int(x[0] > 0)}" for x in X]
+    (tmp_path / "ok.csv").write_text("a,b,c,d,y\n" + "\n".join(rows) + "\n")
+    status, _, err = _cli(["train", tmp_path / "ok.csv", "--layers", "3,2", "--epochs", "1",
+                           "--out", tmp_path / "m.npz"], capsys)
+    assert status == 0, err
+    return tmp_path
+
+
+def test_cli_layers_beyond_memory_are_refused_before_allocating(trained, capsys):
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "1000000000,2",
+                           "--out", trained / "big.npz"], capsys)
+    _one_line_error(status, err, "--layers", "GiB")
+    assert not (trained / "big.npz").exists()
+
+
+@pytest.mark.parametrize("content,words", [
+    ('{"format": "fastbp-cli-sidecar", "version": 1, "target": true, "classes": [0, 1], '
+     '"standardize": null}', ["m.npz.json"]),
+    ("[" * 200_000, ["m.npz.json", "nested"]),
+    ("/dev/zero", ["m.npz.json", "regular file"]),
+    ('{"format": "fastbp-cli-sidecar", "version": 1, "target": -1, '
+     '"classes": [0, 100000000000000000000], "standardize": null}', ["m.npz.json"]),
+], ids=["target true", "nested", "dev zero", "huge class"])
+def test_cli_hostile_sidecars_are_one_line_errors(trained, capsys, content, words):
+    side = trained / "m.npz.json"
+    side.unlink()
+    if content == "/dev/zero":
+        side.symlink_to("/dev/zero")
+    else:
+        side.write_text(content)
+    for command in ("evaluate", "predict"):
+        status, _, err = _cli([command, trained / "m.npz", trained / "ok.csv"], capsys)
+        _one_line_error(status, err, *words)
+
+
+def test_cli_standardize_huge_feature_writes_valid_json(tmp_path, capsys):
+    import json
+    rows = [f"{(-1) ** i * 1e200 * (1 + i % 3)},{i % 5},{i % 2}" for i in range(40)]
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    status, _, err = _cli(["train", tmp_path / "huge.csv", "--standardize", "--epochs", "1",
+                           "--layers", "3,2", "--out", tmp_path / "m.npz"], capsys)
+    assert status == 0, err
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the sidecar")
+
+    side = json.loads((tmp_path / "m.npz.json").read_text(), parse_constant=refuse)
+    assert side["standardize"]["std"][0] > 1e199
+
+
+def test_cli_full_disk_leaves_model_and_sidecar_both_old(trained, capsys, monkeypatch):
+    """The model used to be replaced and the sidecar left truncated."""
+    import errno
+    model, side = trained / "m.npz", trained / "m.npz.json"
+    before = model.read_bytes(), side.read_bytes()
+    real = _io._create_temp
+    calls = []
+
+    def full_disk_for_the_second_file(directory, name):
+        calls.append(name)
+        fd, tmp = real(directory, name)
+        if len(calls) == 2:  # the sidecar: its temp file cannot be written
+            os.close(fd)
+            os.unlink(tmp)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fd, tmp
+
+    monkeypatch.setattr(_io, "_create_temp", full_disk_for_the_second_file)
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+                           "--out", model], capsys)
+    _one_line_error(status, err, "No space left", "m.npz")
+    assert (model.read_bytes(), side.read_bytes()) == before
+    assert not _leftovers(trained)
+    monkeypatch.setattr(_io, "_create_temp", real)
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+                           "--out", model], capsys)
+    assert status == 0 and fastbp.load(model).sizes == (4, 5, 2)
+    assert '"classes"' in side.read_text()
+
+
+def test_cli_predict_out_keeps_mode_and_refuses_fifo(trained, capsys):
+    out = trained / "pred.txt"
+    out.write_text("old\n")
+    os.chmod(out, 0o600)
+    status, _, err = _cli(["predict", trained / "m.npz", trained / "ok.csv", "--out", out],
+                          capsys)
+    assert status == 0 and _mode(out) == 0o600 and len(out.read_text().split()) == 40
+    os.mkfifo(trained / "fifo")
+    reader = os.open(trained / "fifo", os.O_RDONLY | os.O_NONBLOCK)  # a writer never blocks
+    try:
+        status, _, err = _cli(["predict", trained / "m.npz", trained / "ok.csv", "--out",
+                               trained / "fifo"], capsys)
+    finally:
+        os.close(reader)
+    _one_line_error(status, err, "fifo", "not a regular file")
+
+
+CHILD = textwrap.dedent("""
+    import resource, sys
+    import fastbp.cli
+    limit = int(sys.argv[1])
+    if limit:  # address space: what is mapped now plus `limit` bytes
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + limit, resource.RLIM_INFINITY))
+    sys.exit(fastbp.cli.main(sys.argv[2:]))
+""")
+
+
+def _cli_child(argv, limit=0, **kw):
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(limit), *map(str, argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_cli_csv_beyond_memory_is_a_one_line_error(tmp_path):
+    """A 600 MB CSV beyond memory ended in a MemoryError traceback; here a
+    20 MB one under an address-space limit of 150 MB."""
+    with open(tmp_path / "big.csv", "w") as f:
+        f.write("a,b,c,y\n")
+        f.write("1,2,3,0\n0,1,2,1\n" * 1_300_000)
+    child = _cli_child(["train", tmp_path / "big.csv", "--out", tmp_path / "m.npz"],
+                       limit=150 << 20)
+    _, err = child.communicate(timeout=300)
+    _one_line_error(child.returncode, err, "memory")
+
+
+def test_cli_ctrl_c_in_train_is_one_line_and_status_130(tmp_path):
+    import signal
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 20))
+    rows = [",".join(f"{v:.3f}" for v in x) + f",{int(x[0] > 0)}" for x in X]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    child = _cli_child(["train", tmp_path / "d.csv", "--epochs", "100000", "--layers", "64,2",
+                        "--out", tmp_path / "m.npz"])
+    try:
+        child.stdout.readline()   # the first line: training has begun
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert err.strip().splitlines() == ["fastbp: interrupted"], err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.parametrize("kind", ["fann", "network2"])
+def test_endless_files_are_refused(tmp_path, kind):
+    """/dev/zero (behind a symlink, as a user might pass it) was read until
+    memory ran out."""
+    from fastbp.compat import fann, network2
+    link = tmp_path / "endless"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="endless.*not a regular file"):
+        (fann.load if kind == "fann" else network2.load)(link)

@@ -11,8 +11,11 @@
 What `train` learns besides the weights (the standardization, the target
 column, the class labels as written in the file) goes to a sidecar JSON
 `<model>.json`, so the model file keeps fastbp's own format. Mistakes a user
-can make (arguments, unreadable or malformed data and model files) end in one
-line `fastbp: error: ...` on stderr and exit status 2, never a traceback.
+can make (arguments, unreadable or malformed data and model files, networks
+too big for the machine, files beyond memory) end in one line
+`fastbp: error: ...` on stderr and exit status 2, never a traceback; Ctrl-C
+ends in one line and status 130. The model and its sidecar are written
+together (atomic_write_many): both temp files in full, then both renamed.
 """
 import argparse
 import contextlib
@@ -21,6 +24,8 @@ import importlib.util
 import json
 import os
 import re
+import stat
+import subprocess
 import sys
 import time
 import warnings
@@ -28,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Network, datasets, load, set_num_threads, show_config
+from . import Network, _io, datasets, load, set_num_threads, show_config
 from ._validation import COSTS, HIDDEN_ACTIVATIONS
 
 SIDECAR_FORMAT = "fastbp-cli-sidecar"
@@ -189,12 +194,31 @@ def _sidecar_path(model):
     return os.fspath(model) + ".json"
 
 
-def _write_sidecar(model, target, classes, mean, std):
+def _sidecar_writer(target, classes, mean, std):
+    """write(f) of the sidecar's JSON; strict JSON (no NaN or Infinity)."""
     side = {"format": SIDECAR_FORMAT, "version": 1, "target": target,
             "classes": [int(c) for c in classes],
             "standardize": None if mean is None else {"mean": mean.tolist(), "std": std.tolist()}}
-    with open(_sidecar_path(model), "w", encoding="utf-8") as f:
-        json.dump(side, f, indent=1)
+    try:
+        text = json.dumps(side, indent=1, allow_nan=False).encode("utf-8")
+    except ValueError:
+        raise CommandError("--standardize: the statistics of the features are not finite "
+                           "numbers") from None
+    return lambda f: f.write(text)
+
+
+def _save_model_and_sidecar(net, model, target, classes, mean, std):
+    """The model and its sidecar, both new or both old: both are written to
+    temp files first (a full disk or an error leaves both as they were), then
+    renamed over the old ones one after the other."""
+    _io.atomic_write_many([(model, _io.model_writer(net)),
+                           (_sidecar_path(model), _sidecar_writer(target, classes, mean, std))])
+
+
+def _sidecar_limit(net):
+    """The most bytes a sidecar of this model can take (generously): numbers
+    for each input and output, and a target column name."""
+    return (1 << 20) + 64 * (2 * net.sizes[0] + net.sizes[-1])
 
 
 def _read_sidecar(model, net):
@@ -205,16 +229,24 @@ def _read_sidecar(model, net):
         print(f"fastbp: note: no {path}: data used unscaled, classes are output indices",
               file=sys.stderr)
         return -1, None, None, None
-    with open(path, encoding="utf-8") as f:
-        try:
-            side = json.load(f)
-        except ValueError as e:
-            raise CommandError(f"{path} is not JSON: {e}") from None
+    limit = _sidecar_limit(net)
+    with open(path, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero never ends
+            raise CommandError(f"{path} is not a regular file")
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise CommandError(f"{path} is larger than a sidecar of this model can be "
+                           f"({limit:,} bytes)")
+    try:
+        side = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deeply
+        why = e if isinstance(e, ValueError) else "nested too deeply"
+        raise CommandError(f"{path} is not JSON: {why}") from None
     n_in, n_out = net.sizes[0], net.sizes[-1]
     ok = (isinstance(side, dict) and side.get("format") == SIDECAR_FORMAT
-          and isinstance(side.get("target"), (int, str))
+          and type(side.get("target")) in (int, str)
           and isinstance(side.get("classes"), list)
-          and all(type(c) is int for c in side["classes"])
+          and all(type(c) is int and -2**63 <= c < 2**63 for c in side["classes"])
           and side["classes"] == sorted(set(side["classes"]))
           and len(side["classes"]) == (2 if n_out == 1 else n_out))
     scale = side.get("standardize") if ok else None
@@ -276,6 +308,7 @@ def train(args):
     if args.standardize:
         mean, std = datasets.standardize_stats(X_train)
         X_train, X_test = datasets.standardize(X_train, X_test)
+    _check_memory([X.shape[1], *layers], args.batch_size)
     net = Network([X.shape[1], *layers], activation=args.activation, cost=args.cost,
                   seed=args.seed)
     say(f"{args.data}: {len(X_train)} training / {len(X_test)} held-out samples, {net}")
@@ -294,10 +327,30 @@ def train(args):
         print(f"training accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}): on the "
               f"rows the model trained on, so it says little about new data "
               f"(--test-fraction F holds some out)")
-    net.save(args.out)
-    _write_sidecar(args.out, args.target, classes, mean, std)
+    _save_model_and_sidecar(net, args.out, args.target, classes, mean, std)
     say(f"saved {args.out} and {_sidecar_path(args.out)}")
     return 0
+
+
+def _memory_bytes():
+    """This machine's memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(sizes, batch_size):
+    """Refuse, before allocating, a network whose training cannot fit in this
+    machine's memory: parameters, gradients and an optimizer buffer, plus
+    activations and deltas of a batch (float64)."""
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    need = 8 * (3 * n_params + 2 * min(batch_size, 1 << 20) * sum(sizes))
+    memory = _memory_bytes()
+    if memory is not None and need > memory:
+        raise CommandError(f"--layers: a network of sizes {sizes} has {n_params:,} parameters; "
+                           f"training it needs about {need / 2**30:,.1f} GiB, more than this "
+                           f"machine's {memory / 2**30:,.1f} GiB")
 
 
 def _model(path):
@@ -370,8 +423,8 @@ def predict(args):
         columns += [[f"{p:.6g}" for p in col] for col in _probabilities(net, X).T.tolist()]
     text = "".join(",".join(row) + "\n" for row in [header, *zip(*columns)])
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
+        data = text.encode("utf-8")
+        _io.atomic_write(args.out, lambda f: f.write(data))
         _say(args)(f"wrote {len(predicted)} predictions to {args.out}")
     else:
         sys.stdout.write(text)
@@ -634,10 +687,20 @@ def main(argv=None):
         if getattr(args, "threads", None):
             set_num_threads(args.threads)
         return args.run(args)
-    except (CommandError, ValueError, FloatingPointError) as e:  # FPE: training diverged
-        message = " ".join(str(e).split())  # one line, whatever the message holds
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT
+        print("fastbp: interrupted", file=sys.stderr)
+        return 130
+    # FloatingPointError: training diverged; TypeError: a value of the wrong
+    # kind in a file (a sidecar's target, say)
+    except (CommandError, ValueError, FloatingPointError, TypeError) as e:
+        message = str(e)
     except OSError as e:
-        message = f"{e.filename}: {e.strerror}" if e.filename else str(e)
+        message = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+    except MemoryError as e:
+        message = f"out of memory{': ' + str(e) if str(e) else ''}"
+    except RecursionError:
+        message = "input nested too deeply"
+    message = " ".join(message.split())  # one line, whatever the message holds
     print(f"fastbp: error: {message}", file=sys.stderr)
     return 2
 

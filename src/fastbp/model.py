@@ -132,9 +132,10 @@ class Model:
                                    if g >= 0], "gammas")
 
     def _init_params(self, init, rng):
+        acts = self.layer_activations()  # once: per layer made this quadratic in depth
         for l, (W, b) in enumerate(zip(self._weights, self._biases)):
             n_out, n_in = W.shape
-            act = self.layer_activations()[l]
+            act = acts[l]
             if init == "gaussian":
                 W[...] = rng.standard_normal(W.shape)
                 b[...] = rng.standard_normal(b.shape)
@@ -143,7 +144,11 @@ class Model:
                 W[...] = rng.uniform(-limit, limit, W.shape)
             else:
                 he = init == "he" or (init == "auto" and act in ("relu", "leaky_relu"))
-                W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
+                if W.dtype == np.float64:  # in place, the same numbers: no temporaries of W's size
+                    rng.standard_normal(out=W)
+                    W *= np.sqrt((2.0 if he else 1.0) / n_in)
+                else:
+                    W[...] = rng.standard_normal(W.shape) * np.sqrt((2.0 if he else 1.0) / n_in)
         for g in self._gammas:
             g[...] = 1
 

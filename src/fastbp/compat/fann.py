@@ -55,6 +55,7 @@ import itertools
 import math
 import os
 import re
+import stat
 import warnings
 from typing import List, Tuple, Union
 
@@ -137,17 +138,30 @@ UINT_MAX = (1 << 32) - 1
 BLOCK = 1 << 16  # connections parsed at a time
 
 # What C's scanf reads for %u and %f, minus hex floats; nan and inf are
-# matched so that they can be refused by name.
-_NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
+# matched so that they can be refused by name. Every pattern reads in time
+# linear in the text it covers: each run of digits can be split one way
+# only ('\d+(?:\.\d*)?', not '\d+\.?\d*', which tried every split of a
+# long run of digits and made a 16,000-digit line take seconds).
+_NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
 _UINT_RE = re.compile(r"\s*(\d+)")
 _NUM_RE = re.compile(r"\s*(" + _NUM + ")")
 _NEURON_RE = re.compile(r"\s*\((\d+),\s*(\d+),\s*(" + _NUM + r")\)")
-_CONNECTION_RE = re.compile(r"\s*\((\d+),\s*(" + _NUM + r")\)")
+# The entry is optional so that the pattern matches (empty-handed) wherever
+# finditer stands: it never searches ahead through the rest of the file for
+# the next entry after one that is malformed.
+_CONNECTION_RE = re.compile(r"\s*(?:\((\d+),\s*(" + _NUM + r")\))?")
+MAX_DIGITS = 20  # a longer run of digits is no neuron index or count FANN writes
 _SPACE_RE = re.compile(r"\s*")
 _TOKEN_RE = re.compile(r"\S*")
 
 
 # ---------------------------------------------------------------- reading
+
+
+def _int(digits: str) -> int:
+    """int(digits), or a number past any valid one for a long run of digits:
+    int() of n digits costs O(n²) (and raises past 4,300 on Python 3.11+)."""
+    return int(digits) if len(digits.lstrip("0")) <= MAX_DIGITS else 1 << 64
 
 
 class _Reader:
@@ -180,7 +194,7 @@ class _Reader:
         if m is None:
             raise self.error(f"{what}: expected an unsigned integer; found {self._found()}")
         self._ends(m, what)
-        value = int(m.group(1))
+        value = _int(m.group(1))
         if value > UINT_MAX:
             raise self.error(f"{what}: {value} does not fit an unsigned int")
         self.pos = m.end()
@@ -252,7 +266,7 @@ def _read_neurons(r: _Reader, layer_sizes: List[int]) -> Tuple[List[str], List[n
                 raise r.error(f"{_NEURONS_KEY}: expected {sum(layer_sizes)} entries "
                               f"'(num_inputs, activation_function, activation_steepness)'; "
                               f"{where} is {r._found()}")
-            n_con, code = int(m.group(1)), int(m.group(2))
+            n_con, code = _int(m.group(1)), _int(m.group(2))
             s = r.finite(m.group(3), f"the steepness of {where}")
             expected = n_in if 0 < l and i < size - 1 else 0
             if n_con != expected:
@@ -307,7 +321,7 @@ def _read_connections(r: _Reader, layer_sizes: List[int], first: List[int],
             n = (i1 - i0) * n_in
             sources, weights, end = [], [], r.pos
             for m in itertools.islice(_CONNECTION_RE.finditer(r.text, end), n):
-                if m.start() != end:  # finditer skipped something that is no entry
+                if m.group(1) is None:  # something that is no entry
                     break
                 end = m.end()
                 source, weight = m.groups()
@@ -320,9 +334,9 @@ def _read_connections(r: _Reader, layer_sizes: List[int], first: List[int],
                               f"is {r._found()}")
             # fann_run reads a fully connected layer in order, whatever the file says
             expected = first[l - 1] + np.arange(n) % n_in
-            try:
+            if max(map(len, sources)) < 19:
                 got = np.array(sources, dtype=np.int64)
-            except (OverflowError, ValueError):  # past int64: no neuron's number
+            else:  # past int64: no neuron's number (and int() of many digits is slow)
                 got = np.array([int(x) if len(x) < 19 else -1 for x in sources], dtype=np.int64)
             bad = np.flatnonzero(got != expected)
             if bad.size:
@@ -475,6 +489,8 @@ def load(path: PathLike, dtype: str = "float64", cost: str = "quadratic") -> Net
     dtype = check_dtype(dtype)
     check_name(cost, COSTS, "cost")
     with open(path, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
+            raise ValueError(f"{path!r} is not a regular file")
         data = f.read()
     try:
         text = data.decode("ascii")

@@ -14,9 +14,12 @@ His weight decay ``(1 - eta*(lmbda/n))*w`` is fastbp's ``l2 = lmbda/n``
 epochs run in the compiled core too.
 """
 import json
+import os
+import stat
 
 import numpy as np
 
+from .._io import atomic_write
 from .network import _as_list, _CompatNetwork, _shuffle, _stack, sigmoid, sigmoid_prime
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load", "vectorized_result",
@@ -195,12 +198,16 @@ class Network(_CompatNetwork):
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
                 "cost": str(self.cost.__name__)}
-        with open(filename, "w") as f:
-            json.dump(data, f)
+        text = json.dumps(data).encode("utf-8")
+        atomic_write(filename, lambda f: f.write(text))  # fastbp's writer: mode, symlinks, atomic
 
 
 def load(filename):
     """Load a network saved by ``Network.save`` (his or this one).
+
+    The file's structure is checked before anything is allocated: its
+    weights and biases must hold the numbers its sizes promise, so a file
+    can make ``load`` allocate no more than it holds itself.
 
     Raises
     ------
@@ -208,22 +215,47 @@ def load(filename):
         If the file is not JSON in his format; the message names the file.
     """
     with open(filename, "r") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
+            raise ValueError(f"{filename}: not a regular file")
         try:
             data = json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{filename}: not a network2 JSON file: {e}") from None
+        except (ValueError, RecursionError) as e:  # RecursionError: deeply nested lists
+            raise ValueError(f"{filename}: not a network2 JSON file: "
+                             f"{e if isinstance(e, ValueError) else 'nested too deeply'}") from None
     try:
         if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
             raise ValueError("needs the keys sizes, weights, biases and cost")
         cost = {c.__name__: c for c in _CORE_COST}.get(data["cost"])
         if cost is None:
             raise ValueError(f"unknown cost {data['cost']!r}")
+        _check_shapes(data["sizes"], data["weights"], data["biases"])
         net = Network(data["sizes"], cost=cost)
         net.weights = [np.array(w) for w in data["weights"]]
         net.biases = [np.array(b) for b in data["biases"]]
     except (TypeError, ValueError) as e:
         raise ValueError(f"{filename}: not a valid network2 file: {e}") from None
     return net
+
+
+def _check_shapes(sizes, weights, biases):
+    """Raise ValueError unless the nested lists have the shapes `sizes` make:
+    weights[l] sizes[l+1] rows of sizes[l] items, biases[l] sizes[l+1] items.
+    Linear in the file; before the network is built."""
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(type(n) is int and n > 0 for n in sizes)):
+        raise ValueError(f"sizes must be a list of at least 2 positive integers; got "
+                         f"{str(sizes)[:80]}")
+    layers = len(sizes) - 1
+    for name, values in (("weights", weights), ("biases", biases)):
+        if not isinstance(values, list) or len(values) != layers:
+            raise ValueError(f"{name} needs {layers} arrays, one per layer")
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W, b = weights[l], biases[l]
+        if not (isinstance(W, list) and len(W) == n_out
+                and all(isinstance(row, list) and len(row) == n_in for row in W)):
+            raise ValueError(f"weights[{l}] is not {n_out} rows of {n_in} numbers")
+        if not (isinstance(b, list) and len(b) == n_out):
+            raise ValueError(f"biases[{l}] does not hold {n_out} values")
 
 
 def vectorized_result(j):

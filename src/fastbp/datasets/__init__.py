@@ -185,5 +185,16 @@ def standardize_stats(X_train):
         zero; ``(X - mean) / std`` is what ``standardize`` returns.
     """
     X_train = np.asarray(X_train, dtype=np.float64)
-    std = X_train.std(axis=0)
-    return X_train.mean(axis=0), np.where(std == 0.0, 1.0, std)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    huge = ~(np.isfinite(mean) & np.isfinite(std))
+    if huge.any():  # sums or squares of values near 1e154 and up overflow: scale first
+        cols = X_train[:, huge]
+        scale = np.abs(cols).max(axis=0)
+        mean[huge] = (cols / scale).mean(axis=0) * scale
+        std[huge] = (cols / scale).std(axis=0) * scale
+        if not (np.isfinite(mean) & np.isfinite(std)).all():  # values spread over ~1e308
+            bad = int(np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))[0])
+            raise ValueError(f"feature {bad}: its mean or standard deviation overflows "
+                             f"float64; rescale it before standardizing")
+    return mean, np.where(std == 0.0, 1.0, std)

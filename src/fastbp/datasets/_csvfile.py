@@ -6,6 +6,7 @@ ValueError that names the file, the line and the column, because "could not
 convert string to float" on a 10,000-line file helps nobody.
 """
 import csv
+import decimal
 import gzip
 import io
 import os
@@ -56,7 +57,10 @@ def _records(path, delimiter):
             return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
         except csv.Error as e:
             raise ValueError(f"{path}, line {reader.line_num}: {e}") from None
-        except (UnicodeDecodeError, OSError) as e:  # OSError: a damaged gzip stream
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path} is not UTF-8 text: byte {e.object[e.start]:#04x} near "
+                             f"line {reader.line_num + 1}") from None
+        except OSError as e:  # a damaged gzip stream
             raise ValueError(f"{path}, line {reader.line_num + 1}: not a text CSV file (or a "
                              f"gzipped one): {e}") from None
 
@@ -130,14 +134,16 @@ def load_csv(path, target=-1, delimiter=",", header="infer"):
         The other columns, in file order.
     y : ndarray of int64 or float64, shape (n_samples,), or None
         The target column: int64 when every value is a whole number (class
-        labels, kept as written), float64 otherwise (regression targets).
+        labels, kept exactly as written), float64 otherwise (regression
+        targets).
 
     Raises
     ------
     ValueError
         For an empty file, a header without data, rows of different lengths,
         cells that are not finite numbers (each naming the file and line),
-        or a target column that does not exist.
+        whole-number labels beyond int64, a file that is not UTF-8, or a
+        target column that does not exist.
     """
     path = os.fspath(path)
     if header not in HEADER_CHOICES or not isinstance(header, (str, bool)):
@@ -163,5 +169,29 @@ def load_csv(path, target=-1, delimiter=",", header="infer"):
     y = data[:, j]
     X = np.ascontiguousarray(np.delete(data, j, axis=1))
     if np.all(y == np.round(y)):
-        y = y.astype(np.int64)
+        y = _integer_labels(path, records, j, y, names)
     return X, y
+
+
+def _integer_labels(path, records, j, y, names):
+    """Whole-number targets as int64, exactly as written. float64 holds every
+    integer below 2**53 exactly, but above 2**52 it also rounds fractions to
+    whole numbers: those cells are read again from their text. A whole
+    number beyond int64 is refused rather than wrapped around or merged."""
+    big = np.flatnonzero(np.abs(y) >= 2.0**52)
+    labels = np.where(np.abs(y) < 2.0**52, y, 0).astype(np.int64)  # exact below 2**52
+    for i in big:
+        line, row = records[i]
+        cell = row[j].strip()
+        try:
+            exact = decimal.Decimal(cell.replace("_", ""))
+        except decimal.InvalidOperation:  # float() took it: a form Decimal does not read
+            exact = decimal.Decimal(float(cell))
+        if exact != exact.to_integral_value():
+            return y  # a fraction: these are real-valued targets, as float64 holds them
+        if not -2**63 <= exact < 2**63:
+            column = f"column {j + 1}" + (f" ({names[j].strip()!r})" if names else "")
+            raise ValueError(f"{path}, line {line}, {column}: the label {cell!r} is beyond "
+                             f"what fastbp holds exactly (integers of magnitude below 2**63)")
+        labels[i] = int(exact)
+    return labels
