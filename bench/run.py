@@ -542,41 +542,42 @@ def spread(rates):
     return f"{min(rates):,.0f}–{max(rates):,.0f}"
 
 
-def train_row(name, cfg, label, peer, threads, X, Y, repeats, peak):
-    sizes = cfg[0]
-    row = dict(section="train", config=name, peer=label, n=len(X))
+def measured_row(measure, **fields):
+    """A row of the given fields and those measure() returns, or, when it
+    raises, the reason as the row's status (a peer's failure never ends the
+    run)."""
+    row = dict(fields)
     try:
-        train, epochs = peer(cfg, X, Y, threads)
-        rates = [len(X) * epochs / t for t in timed(train, repeats)]
+        row.update(measure(), status="ok")
     except Exception as e:
         row["status"] = why(e)
-        return row
     finally:
         gc.collect()
-    rate = statistics.median(rates)
-    row.update(status="ok", rate=rate, rates=rates,
-               gflops=rate * flops_per_sample(sizes) / 1e9)
-    row["peak"] = row["gflops"] / peak
     return row
+
+
+def rate_fields(rates, flops, peak):
+    """samples/s (median and all), GFLOP/s and the fraction of the peak."""
+    rate = statistics.median(rates)
+    return dict(rate=rate, rates=rates, gflops=rate * flops / 1e9,
+                peak=rate * flops / 1e9 / peak)
+
+
+def train_row(name, cfg, label, peer, threads, X, Y, repeats, peak):
+    def measure():
+        train, epochs = peer(cfg, X, Y, threads)
+        rates = [len(X) * epochs / t for t in timed(train, repeats)]
+        return rate_fields(rates, flops_per_sample(cfg[0]), peak)
+    return measured_row(measure, section="train", config=name, peer=label, n=len(X))
 
 
 def infer_row(name, cfg, label, peer, threads, X, repeats, peak):
-    sizes = cfg[0]
-    row = dict(section="infer", config=name, peer=label, n=len(X))
-    try:
+    def measure():
         batches, whole = peer(cfg, X, threads)
         rates = [len(X) / t for t in timed(batches, repeats)]
-        whole_rate = len(X) / statistics.median(timed(whole, repeats))
-    except Exception as e:
-        row["status"] = why(e)
-        return row
-    finally:
-        gc.collect()
-    rate = statistics.median(rates)
-    row.update(status="ok", rate=rate, rates=rates, whole=whole_rate,
-               gflops=rate * forward_flops_per_sample(sizes) / 1e9)
-    row["peak"] = row["gflops"] / peak
-    return row
+        return dict(rate_fields(rates, forward_flops_per_sample(cfg[0]), peak),
+                    whole=len(X) / statistics.median(timed(whole, repeats)))
+    return measured_row(measure, section="infer", config=name, peer=label, n=len(X))
 
 
 def relative(rows, key="rate", base="numpy", out="x_numpy"):
@@ -629,8 +630,7 @@ def run_options(name, cfg, X_all, y_all, args):
     Y = np.eye(10, dtype=cfg[5])[y_all[:n]]
     rows = []
     for label, options in OPTIONS:
-        row = dict(section="options", config=name, peer=label)
-        try:
+        def measure():
             net, kwargs = make_net(cfg), options()
 
             def train():
@@ -638,10 +638,8 @@ def run_options(name, cfg, X_all, y_all, args):
                 net.fit(X, Y, epochs=FASTBP_EPOCHS, batch_size=cfg[4], lr=LR, shuffle=False,
                         **kwargs)
             rates = [n * FASTBP_EPOCHS / t for t in timed(train, args.repeats)]
-            row.update(status="ok", rate=statistics.median(rates), rates=rates)
-        except Exception as e:
-            row["status"] = why(e)
-        rows.append(row)
+            return dict(rate=statistics.median(rates), rates=rates)
+        rows.append(measured_row(measure, section="options", config=name, peer=label))
     sgd = rows[0] if rows[0]["status"] == "ok" else None
     for r in rows:
         if r["status"] == "ok":
@@ -676,8 +674,7 @@ def run_sklearn_example(args):
         for label, make in (("sklearn", lambda: SkMLP(hidden_layer_sizes=(100,), random_state=0)),
                             ("fastbp.sklearn", lambda: FbMLP(hidden_layer_sizes=(100,),
                                                              random_state=0, n_threads=threads))):
-            row = dict(section="D", config="D", peer=label, threads=threads)
-            try:
+            def measure():
                 fitted = []
 
                 def fit():
@@ -691,14 +688,10 @@ def run_sklearn_example(args):
                             clf.fit(X_train, y_train)
                     fitted.append(clf)
                 times = timed(fit, args.repeats)
-                row.update(status="ok", seconds=statistics.median(times), times=times,
-                           accuracy=fitted[-1].score(X_test, y_test),
-                           n_iter=fitted[-1].n_iter_)
-            except Exception as e:
-                row["status"] = why(e)
-            finally:
-                gc.collect()
-            pair.append(row)
+                return dict(seconds=statistics.median(times), times=times,
+                            accuracy=fitted[-1].score(X_test, y_test), n_iter=fitted[-1].n_iter_)
+            pair.append(measured_row(measure, section="D", config="D", peer=label,
+                                     threads=threads))
         sk = pair[0] if pair[0]["status"] == "ok" else None
         for r in pair:
             if r["status"] == "ok":
@@ -732,15 +725,13 @@ def run_digits_shape(args):
         n_batches = math.ceil(len(X) / batch)
         pair = {}
         for label, peer in (("fastbp", fastbp_train), ("numpy", numpy_train)):
-            row = dict(section="digits", config=f"64-100-10 batch {batch}", peer=label, batch=batch)
-            try:
+            def measure():
                 train, epochs = peer(c, X, Y, 1)
                 us = [1e6 * t / (epochs * n_batches) for t in timed(train, args.repeats)]
-                row.update(status="ok", us=statistics.median(us), uss=us)
-            except Exception as e:
-                row["status"] = why(e)
-            pair[label] = row
-            rows.append(row)
+                return dict(us=statistics.median(us), uss=us)
+            pair[label] = measured_row(measure, section="digits", config=f"64-100-10 batch {batch}",
+                                       peer=label, batch=batch)
+            rows.append(pair[label])
         fb, npy = pair["fastbp"], pair["numpy"]
         if fb["status"] == "ok" and npy["status"] == "ok":
             fb["x_numpy"] = npy["us"] / fb["us"]

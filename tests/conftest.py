@@ -89,3 +89,17 @@ def as64(net):
                           dtype="float64")
     twin.params[...] = net.params
     return twin
+
+
+def perturbed_net(layout, activation, cost, dtype, batch_norm, seed=0):
+    """A network with every parameter and running estimate away from its
+    initial value, so that each one's mapping is checked (model exchange)."""
+    net = fastbp.Network(layout, activation=activation, cost=cost, dtype=dtype,
+                         batch_norm=batch_norm, init="gaussian", seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    for g in net.gammas:
+        g[...] = rng.uniform(0.5, 1.5, g.shape)
+    if batch_norm:
+        net.running_mean[...] = rng.normal(0, 1, net.running_mean.shape)
+        net.running_var[...] = rng.uniform(0.2, 3, net.running_var.shape)
+    return net

@@ -19,23 +19,14 @@ import fastbp
 from fastbp.compat import onnx as fbonnx
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import COSTS, DTYPES, HIDDEN, TOL, make_data
+from conftest import LAYOUTS as conftest_layouts
+from conftest import COSTS, DTYPES, HIDDEN, TOL, make_data, perturbed_net
 
-LAYOUTS = {1: [5, 7, 3], 2: [5, 33, 7, 3], 3: [5, 7, 1, 33, 3], 4: [5, 7, 1, 33, 6, 3]}
+LAYOUTS = {**conftest_layouts, 4: [5, 7, 1, 33, 6, 3]}  # conftest's, and 4 hidden layers
 
 
 def _net(n_hidden, activation, cost, dtype, batch_norm, seed=0):
-    """A network with every parameter and running estimate away from its
-    initial value, so that each one's mapping is checked."""
-    net = fastbp.Network(LAYOUTS[n_hidden], activation=activation, cost=cost, dtype=dtype,
-                         batch_norm=batch_norm, init="gaussian", seed=seed)
-    rng = np.random.default_rng(seed + 100)
-    for g in net.gammas:
-        g[...] = rng.uniform(0.5, 1.5, g.shape)
-    if batch_norm:
-        net.running_mean[...] = rng.normal(0, 1, net.running_mean.shape)
-        net.running_var[...] = rng.uniform(0.2, 3, net.running_var.shape)
-    return net
+    return perturbed_net(LAYOUTS[n_hidden], activation, cost, dtype, batch_norm, seed)
 
 
 def _run(model, X):

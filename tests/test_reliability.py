@@ -696,7 +696,8 @@ def test_cli_predict_out_keeps_mode_and_refuses_fifo(trained, capsys):
     os.chmod(out, 0o600)
     status, _, err = _cli(["predict", trained / "m.npz", trained / "ok.csv", "--out", out],
                           capsys)
-    assert status == 0 and _mode(out) == 0o600 and len(out.read_text().split()) == 40
+    lines = out.read_text().split()  # a header, then one label per row
+    assert status == 0 and _mode(out) == 0o600 and lines[0] == "label" and len(lines) == 41
     os.mkfifo(trained / "fifo")
     reader = os.open(trained / "fifo", os.O_RDONLY | os.O_NONBLOCK)  # a writer never blocks
     try:

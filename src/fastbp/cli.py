@@ -697,11 +697,15 @@ def main(argv=None):
     except OSError as e:
         message = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
     except MemoryError as e:
+        # freeing the failed call's frames runs finalizers (of open files,
+        # say) that can fail for want of memory too: no second report
+        sys.unraisablehook = lambda unraisable: None
         message = f"out of memory{': ' + str(e) if str(e) else ''}"
     except RecursionError:
         message = "input nested too deeply"
     message = " ".join(message.split())  # one line, whatever the message holds
     print(f"fastbp: error: {message}", file=sys.stderr)
+    sys.unraisablehook = sys.__unraisablehook__
     return 2
 
 
