@@ -103,3 +103,15 @@ def perturbed_net(layout, activation, cost, dtype, batch_norm, seed=0):
         net.running_mean[...] = rng.normal(0, 1, net.running_mean.shape)
         net.running_var[...] = rng.uniform(0.2, 3, net.running_var.shape)
     return net
+
+
+def every_network(test):
+    """Parametrize a model-exchange test over every hidden activation, cost,
+    batch norm off and on, 1 to 4 hidden layers and both dtypes."""
+    for mark in (pytest.mark.parametrize("activation", HIDDEN),
+                 pytest.mark.parametrize("cost", COSTS),
+                 pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"]),
+                 pytest.mark.parametrize("n_hidden", [1, 2, 3, 4]),
+                 pytest.mark.parametrize("dtype", DTYPES)):
+        test = mark(test)
+    return test

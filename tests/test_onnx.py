@@ -20,7 +20,7 @@ from fastbp.compat import onnx as fbonnx
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import LAYOUTS as conftest_layouts
-from conftest import COSTS, DTYPES, HIDDEN, TOL, make_data, perturbed_net
+from conftest import DTYPES, HIDDEN, TOL, every_network, make_data, perturbed_net
 
 LAYOUTS = {**conftest_layouts, 4: [5, 7, 1, 33, 6, 3]}  # conftest's, and 4 hidden layers
 
@@ -45,11 +45,7 @@ def _maxdiff(a, b):
 # ------------------------------------------------------------ save: ORT = forward
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_hidden", [1, 2, 3, 4])
-@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
-@pytest.mark.parametrize("cost", COSTS)
-@pytest.mark.parametrize("activation", HIDDEN)
+@every_network
 def test_onnxruntime_equals_forward(activation, cost, batch_norm, n_hidden, dtype):
     net = _net(n_hidden, activation, cost, dtype, batch_norm)
     X, _ = make_data(net, 17)

@@ -17,7 +17,7 @@ from fastbp import reference
 from fastbp.compat.torch import from_torch, to_torch
 
 from conftest import LAYOUTS as conftest_layouts
-from conftest import COSTS, DTYPES, HIDDEN, TOL, make_data, perturbed_net, rel_err
+from conftest import COSTS, TOL, every_network, make_data, perturbed_net, rel_err
 
 LAYOUTS = {**conftest_layouts, 4: [5, 7, 1, 33, 6, 3]}  # conftest's, and 4 hidden layers
 
@@ -42,11 +42,7 @@ def _run(model, X):
 # ------------------------------------------------------------ forward
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_hidden", [1, 2, 3, 4])
-@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
-@pytest.mark.parametrize("cost", COSTS)
-@pytest.mark.parametrize("activation", HIDDEN)
+@every_network
 def test_forward_equal(activation, cost, batch_norm, n_hidden, dtype):
     net = _net(n_hidden, activation, cost, dtype, batch_norm)
     X, _ = make_data(net, 17)
