@@ -23,9 +23,14 @@ cdef extern from "blas.h" nogil:
 
 # Products up to this many multiply-adds run in the loop below: a BLAS call
 # costs more than that in checks and packing (online SGD of small networks
-# is made of such products). Measured in bench/RESULTS.md.
+# is made of such products). Measured (1 thread, quiet 2-core AVX-512 Zen 5,
+# ns per row of a fit epoch): 7-5-3 sigmoid, batch 1, all products <= 35
+# multiply-adds: 232 with this loop for every product up to 2048, 474 with
+# BLAS for all; but 64-16-10 batch 1 (products of 160 and 1024): 1678 with
+# the loop, 973 with BLAS, and 7-5-3 batch 10 (150 and 350): 177 against
+# 148. With 128: 248, 1082 and 169 (noise of ~10% between runs).
 cdef enum:
-    SMALL_GEMM = 2048
+    SMALL_GEMM = 128
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
