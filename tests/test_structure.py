@@ -11,16 +11,23 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "fastbp"
+import fastbp
+
+# the package under test, wherever it is (src/ in a checkout, site-packages
+# for the wheel check): its .py files are read, not imported
+SRC = Path(fastbp.__file__).resolve().parent
 MAX_FUNCTION_LINES = 80   # docstring aside
 MAX_NETWORK_LINES = 450
 
 
 def _modules():
-    """{dotted name: path} of every module of the package (Cython's too)."""
+    """{dotted name: path} of every module of the package (Cython's too: its
+    .pyx in a checkout, its compiled file in an installed wheel)."""
     out = {}
-    for path in [*SRC.rglob("*.py"), *SRC.rglob("*.pyx")]:
-        parts = ("fastbp",) + path.relative_to(SRC).with_suffix("").parts
+    for path in [*SRC.rglob("*.so"), *SRC.rglob("*.pyd"), *SRC.rglob("*.py"),
+                 *SRC.rglob("*.pyx")]:
+        rel = path.relative_to(SRC)
+        parts = ("fastbp",) + rel.parent.parts + (rel.name.split(".")[0],)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         out[".".join(parts)] = path
