@@ -31,8 +31,10 @@ from cython.parallel cimport parallel
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy, memset
+from posix.unistd cimport getpid
 cimport numpy as cnp
 import os
+import signal
 
 import numpy as np
 
@@ -294,11 +296,17 @@ cdef struct Net:
     int bn_mode               # BN_RUNNING, BN_BATCH or BN_BATCH_UPDATE
 
 
+# GNU libgomp's thread pool does not survive fork(): a team of more than one
+# thread in a forked child waits forever at its first barrier. A Plan made
+# before the fork (a fit that goes on in the child) runs on one thread there.
+cdef int _pid = getpid()
+
+
 cdef Net _net(Plan plan):
     cdef Net net
     net.n_layers = plan.n_layers
     net.cost = plan.cost
-    net.n_threads = plan.n_threads
+    net.n_threads = plan.n_threads if getpid() == _pid else 1
     net.cap = plan.cap
     net.sizes = &plan.sizes[0]
     net.w_off = &plan.w_off[0]
@@ -1063,7 +1071,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
         # just before the loop's own handler was installed: the updates the
         # loop made are then attached all the same
         PyErr_CheckSignals()
-        if result[4] == STOP_INTERRUPTED:
+        if (result[4] == STOP_INTERRUPTED
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
     except KeyboardInterrupt as e:
         e.updates = int(result[3])  # the caller's optimizer step count needs them

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 import warnings
@@ -237,8 +238,11 @@ class Trainer:
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = np.empty_like(model.params)
         self.plan = model.plan(self.batch_size)
-        # Ctrl-C can only be caught by the compiled loop in the main thread
-        self.watch = threading.current_thread() is threading.main_thread()
+        # Ctrl-C can only be caught by the compiled loop in the main thread,
+        # and only when it would raise KeyboardInterrupt: an ignored SIGINT or
+        # the program's own handler is left alone
+        self.watch = (threading.current_thread() is threading.main_thread()
+                      and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
         model.trained_with(opt, s.l2, s.l1)
 
     def run(self) -> History:
