@@ -19,16 +19,14 @@ validated already where a docstring says so.
 """
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from typing import Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._threads import threads_for
+from ._threads import forget_dead_owners, threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
                           check_seed, check_sizes, check_targets, check_values)
@@ -36,28 +34,6 @@ from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activati
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
 EVAL_BLOCK = 1024
-
-# Every model, for the fork handler below.
-_MODELS: weakref.WeakSet = weakref.WeakSet()
-
-
-def _after_fork_in_child():
-    """A thread that held a model's locks (a fit in another thread) does not
-    exist in a forked child: those locks would never be released. The forking
-    thread's own (a fit callback that forked) stay as they are."""
-    for model in list(_MODELS):
-        if model.compute_lock._is_owned():
-            continue
-        if not model.compute_lock.acquire(blocking=False):
-            model.compute_lock = threading.RLock()
-        else:
-            model.compute_lock.release()
-        if model.fit_lock.locked():
-            model.fit_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _ParamList(list):
@@ -138,7 +114,7 @@ class Model:
         self._plans: dict = {}
         self.compute_lock = threading.RLock()  # compiled calls share the Plan buffers
         self.fit_lock = threading.Lock()       # a second concurrent fit is an error
-        _MODELS.add(self)
+        forget_dead_owners(self)
         self._optimizer = None                 # the last fit's optimizer (fastbp.trainer)
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
         self._make_views()
@@ -455,6 +431,6 @@ class Model:
         net._plans = {}
         net.compute_lock = threading.RLock()
         net.fit_lock = threading.Lock()
-        _MODELS.add(net)
+        forget_dead_owners(net)
         net._make_views()
         return net
