@@ -65,6 +65,10 @@ def _check_path(path):
 
 
 def save(net, path, include_optimizer=False):
+    if not (np.isfinite(net.params).all() and np.isfinite(net.running).all()):
+        # load refuses such a file: do not write one
+        raise ValueError("save: the parameters are not finite (NaN or inf); fastbp.load "
+                         "would refuse the file, so it was not written")
     atomic_write(path, model_writer(net, include_optimizer))
 
 

@@ -106,6 +106,15 @@ def diverged(message, on_nonfinite, history):
     return err
 
 
+def refuse_non_finite(model):
+    """FloatingPointError if the model starts training from NaN or inf
+    parameters (written by hand, or left by a caller): there is no finite
+    state to go back to."""
+    if not (np.isfinite(model.params).all() and np.isfinite(model.running).all()):
+        raise FloatingPointError("fit: the parameters are not finite (NaN or inf) before "
+                                 "training; set finite ones (or make a new network) first")
+
+
 def lost_in_epoch(epoch, batch, kept):
     """The message of a NaN or inf in batch `batch` (0-based) of `epoch`."""
     return (f"fit: the cost or the parameters became NaN or inf in epoch {epoch + 1}, "
@@ -203,14 +212,26 @@ def fit(model, s: FitSettings) -> History:
         bar.close()
 
 
-def apply_update(model, flat, opt, l2, l1, max_norm, n_samples):
+def apply_update(model, flat, opt, l2, l1, max_norm, n_samples, on_nonfinite="raise"):
     """One update of the model's parameters from the gradient `flat` (params
-    layout, overwritten), with a batch's arithmetic (Network.apply_gradients)."""
+    layout, overwritten), with a batch's arithmetic (Network.apply_gradients).
+    An update that makes them NaN or inf is undone, then as fit's
+    on_nonfinite: FloatingPointError ("raise") or a warning ("stop")."""
     with model.compute_lock:
-        settings = train_settings(model, opt, update_rule(model, opt)[1], lr=opt.lr,
+        state = update_rule(model, opt)[1]
+        backup = model.params.copy(), state.copy()
+        settings = train_settings(model, opt, state, lr=opt.lr,
                                   step=opt.steps + 1, n_samples=n_samples, l2=l2, l1=l1,
                                   max_norm=max_norm or 0.0)
         _core.apply_update(model.plan(1), model.params, flat, settings)
+        if not np.isfinite(model.params).all():
+            model.params[...], state[...] = backup
+            failure = diverged("apply_gradients: the update made the parameters not finite "
+                               "(NaN or inf); they were restored to their previous values",
+                               on_nonfinite, History())
+            if failure is not None:
+                raise failure
+            return
         opt.steps += 1
         model.trained_with(opt, *model.penalty)
 
@@ -276,6 +297,7 @@ class Trainer:
         """One epoch; its logs, or None after a NaN or inf with
         on_nonfinite='stop'."""
         s, model, opt = self.s, self.model, self.opt
+        refuse_non_finite(model)  # (a callback may have written NaN)
         lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
         order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
@@ -385,6 +407,7 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
     from scipy.optimize import minimize
 
     _lbfgs_refuses(model, s)
+    refuse_non_finite(model)
     opt, history, params = s.optimizer, end.history, model.params
     assert isinstance(opt, optim.LBFGS)  # (check_fit sends only LBFGS here)
     opt._bind(params)
