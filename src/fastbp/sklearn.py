@@ -470,11 +470,15 @@ class _BaseMLP(BaseEstimator):
             # fastbp stopped at a batch boundary, with the last complete update
             warnings.warn("Training interrupted by user.", stacklevel=4)
         if early_stopping:
-            self._net.params = self._best_params
-            if not np.isfinite(self._best_params).all():
-                raise ValueError("Solver produced non-finite parameter weights. The input "
-                                 "data may contain large values and need to be "
-                                 "preprocessed.")
+            self._restore_best()
+
+    def _restore_best(self):
+        """Early stopping's best validated parameters; as sklearn, an error if
+        even those are not finite."""
+        self._net.params = self._best_params
+        if not np.isfinite(self._best_params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input "
+                             "data may contain large values and need to be preprocessed.")
 
     def _trigger_stopping(self, msg):
         """sklearn's rule: stop, except that 'adaptive' SGD divides its rate by 5
