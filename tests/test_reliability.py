@@ -943,3 +943,26 @@ def test_sklearn_diverging_regressor_with_early_stopping_completes():
     assert str(mlp.validation_scores_[-1]) == str(np.nan)
     assert isinstance(mlp.validation_scores_[-1], float)
     assert np.isfinite(mlp.predict(X)).all()
+
+
+def test_divergence_recovery_is_linear_and_names_the_batch(monkeypatch):
+    """r08: W1 overflows to -inf in batch 1 while every cost stays finite.
+    The recovery replayed the epoch from its start once per batch kept (time
+    quadratic in the batches) and named batch 401 of a 400-batch epoch."""
+    from fastbp import _core
+    n = 400
+    X = np.random.default_rng(0).uniform(0.5, 1, (n, 4))
+    net = fastbp.Network([4, 3, 2], activation="sigmoid", cost="cross_entropy", seed=0)
+    net.weights[1] = np.array([[1e200] * 3, [-1e200] * 3])
+    rows = []
+    real = _core.train_epoch
+
+    def counting(plan, params, grads, X, Y, order, settings):
+        rows.append(order.shape[0])
+        return real(plan, params, grads, X, Y, order, settings)
+
+    monkeypatch.setattr(_core, "train_epoch", counting)
+    with pytest.raises(FloatingPointError, match=r"batch 1;.*after 0 batches"):
+        net.fit(X, np.ones(n, int), epochs=1, batch_size=1, lr=1e110, shuffle=False)
+    assert np.isfinite(net.params).all()
+    assert sum(rows) <= 3 * n, f"{sum(rows)} rows trained to recover from a {n}-row epoch"

@@ -316,7 +316,7 @@ class Trainer:
         opt.steps += updates
         if stop == _core.NONFINITE or not np.isfinite(model.params).all():
             kept = self.restore_finite(backup, order, lr, done, epoch, memory)
-            failure = diverged(lost_in_epoch(epoch, done, kept), s.on_nonfinite,
+            failure = diverged(lost_in_epoch(epoch, kept, kept), s.on_nonfinite,
                                self.end.history)
             if failure is not None:
                 raise failure
@@ -332,27 +332,39 @@ class Trainer:
 
     def restore_finite(self, backup, order, lr, done, epoch, memory):
         """Make params the last finite ones of this epoch: after its first
-        `done` batches if those are finite, else replay fewer batches from the
-        epoch's start (the replay computes the same bits). Returns the batches
-        kept."""
+        `done` batches if those are finite, else replay the epoch's batches
+        one at a time from its start (the replay computes the same bits),
+        keeping a copy of the last finite state: time linear in the batches.
+        Whatever happens (Ctrl-C too), params end finite. Returns the
+        batches kept."""
         model, opt, params = self.model, self.opt, self.model.params
-        start_params, start_state, start_steps, start_running, start_memory = backup
-        for kept in range(done, -1, -1):
-            if kept < done:
-                params[...] = start_params
-                model.running[...] = start_running
-                self.state[...] = start_state
-                if start_memory is not None:
-                    memory[...] = start_memory
-                opt.steps = start_steps
-                if kept:
-                    opt.steps += _core.train_epoch(
-                        self.plan, params, self.grads, self.s.X, self.s.Y,
-                        order[:kept * self.batch_size],
-                        self.settings(epoch, lr, memory, start_steps + 1, replay=True))[3]
-            if np.isfinite(params).all():
-                return kept
-        raise AssertionError("unreachable: the epoch started from finite parameters")
+        if np.isfinite(params).all():
+            return done
+        last = list(backup)  # params, state, steps, running, memory: finite
+        buffers = (params, self.state, None, model.running, memory)
+        kept = 0
+        try:
+            self._put(buffers, last)
+            while kept < done:
+                rows = order[kept * self.batch_size:(kept + 1) * self.batch_size]
+                opt.steps += _core.train_epoch(
+                    self.plan, params, self.grads, self.s.X, self.s.Y, rows,
+                    self.settings(epoch, lr, memory, opt.steps + 1, replay=True))[3]
+                if not np.isfinite(params).all():
+                    break
+                kept += 1
+                last = [None if b is None else b.copy() for b in buffers]
+                last[2] = opt.steps
+        finally:
+            self._put(buffers, last)
+        return kept
+
+    def _put(self, buffers, values):
+        """Copy a saved (params, state, steps, running, memory) into place."""
+        for buffer, value in zip(buffers, values):
+            if buffer is not None and value is not None:
+                buffer[...] = value
+        self.opt.steps = values[2]
 
 
 # ------------------------------------------------------------ L-BFGS
