@@ -966,3 +966,39 @@ def test_divergence_recovery_is_linear_and_names_the_batch(monkeypatch):
         net.fit(X, np.ones(n, int), epochs=1, batch_size=1, lr=1e110, shuffle=False)
     assert np.isfinite(net.params).all()
     assert sum(rows) <= 3 * n, f"{sum(rows)} rows trained to recover from a {n}-row epoch"
+
+
+@pytest.mark.parametrize("snapshot", ["save", "copy"])
+def test_save_or_copy_during_fit_is_a_state_training_passed_through(tmp_path, snapshot):
+    """r07: save (and copy) from another thread during fit read the
+    parameters in the middle of an update."""
+    import hashlib
+    rng = np.random.default_rng(0)
+    X, y = rng.random((512, 784)), rng.integers(0, 10, 512)
+    kw = dict(batch_size=512, lr=0.5, shuffle=False)
+    digest = lambda p: hashlib.sha1(p.tobytes()).digest()  # noqa: E731
+    ref = fastbp.Network([784, 512, 10], seed=0)
+    states = {digest(ref.params)}
+    for _ in range(30):
+        ref.fit(X, y, epochs=1, **kw)
+        states.add(digest(ref.params))
+    net = fastbp.Network([784, 512, 10], seed=0)
+    snaps, done = [], threading.Event()
+
+    def take():
+        while not done.is_set():
+            if snapshot == "save":
+                net.save(tmp_path / "s.npz")
+                snaps.append(digest(fastbp.load(tmp_path / "s.npz").params))
+            else:
+                snaps.append(digest(net.copy().params))
+
+    t = threading.Thread(target=take)
+    t.start()
+    try:
+        net.fit(X, y, epochs=30, **kw)
+    finally:
+        done.set()
+        t.join()
+    assert snaps and sum(s not in states for s in snaps) == 0, \
+        f"{sum(s not in states for s in snaps)} of {len(snaps)} snapshots are torn"

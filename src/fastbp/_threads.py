@@ -35,10 +35,10 @@ _models: weakref.WeakSet = weakref.WeakSet()
 
 
 def forget_dead_owners(model):
-    """Track `model` (its compute_lock, an RLock, and fit_lock): in a forked
-    child, a lock held by a thread other than the forking one (a fit running
-    in another thread) would never be released, as that thread does not exist
-    there; it is replaced. The forking thread's own stay held (a fit callback
+    """Track `model` (its compute_lock, an RLock, and fit_lock, whose holder
+    is `fit_owner`): in a forked child, a lock held by a thread other than
+    the forking one (a fit running in another thread) would never be
+    released, as that thread does not exist there; it is replaced. The forking thread's own stay held (a fit callback
     that forked goes on with the fit)."""
     _models.add(model)
 
@@ -54,7 +54,7 @@ def _after_fork_in_child():
             model.compute_lock.release()
         else:
             model.compute_lock = threading.RLock()
-        if model.fit_lock.locked():
+        if model.fit_lock.locked() and getattr(model, "fit_owner", None) != threading.get_ident():
             model.fit_lock = threading.Lock()
 
 

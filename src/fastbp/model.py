@@ -426,8 +426,8 @@ class Model:
         """An independent network with the same structure and parameters."""
         net = type(self).__new__(type(self))
         net.__dict__.update(self.__dict__)
-        net._params = self._params.copy()
-        net._running = self._running.copy()
+        with self.compute_lock:  # a fit holds it during an epoch: no torn copy
+            net._params, net._running = self._params.copy(), self._running.copy()
         net._plans = {}
         net.compute_lock = threading.RLock()
         net.fit_lock = threading.Lock()

@@ -87,6 +87,7 @@ def exclusive(model):
     """The model for one fit at a time: a second concurrent fit raises."""
     if not model.fit_lock.acquire(blocking=False):
         raise RuntimeError("fit is already running on this network in another thread")
+    model.fit_owner = threading.get_ident()  # (for fastbp._threads' fork handler)
     try:
         yield
     finally:
@@ -198,12 +199,14 @@ def fit(model, s: FitSettings) -> History:
     try:
         with exclusive(model):
             bar = _progress.bar(s.epochs, s.progress)
-            with model.compute_lock:
-                if isinstance(s.optimizer, optim.LBFGS):
-                    end = EpochEnd(s, model.params, bar, label="iteration")
+            if isinstance(s.optimizer, optim.LBFGS):
+                end = EpochEnd(s, model.params, bar, label="iteration")
+                with model.compute_lock:
                     return fit_lbfgs(model, s, end)
-                end = EpochEnd(s, model.params, bar)
-                return Trainer(model, s, end).run()
+            end = EpochEnd(s, model.params, bar)
+            with model.compute_lock:
+                trainer = Trainer(model, s, end)
+            return trainer.run()
     except KeyboardInterrupt as e:
         # in the compiled loop or between epochs: the epochs done so far
         e.history = History() if end is None else end.history  # type: ignore[attr-defined]
@@ -270,7 +273,10 @@ class Trainer:
         """All epochs; the History (raises FloatingPointError on a NaN or inf
         unless on_nonfinite='stop')."""
         for epoch in range(self.s.epochs):
-            logs = self.epoch(epoch)
+            # held during the epoch, released between epochs: a save or copy
+            # from another thread waits at most an epoch and is never torn
+            with self.model.compute_lock:
+                logs = self.epoch(epoch)
             if logs is None:
                 return self.end.history
             if self.end(epoch, logs, lambda: f"  ({self.n / logs['seconds']:,.0f} samples/s)"):
