@@ -1002,3 +1002,25 @@ def test_save_or_copy_during_fit_is_a_state_training_passed_through(tmp_path, sn
         t.join()
     assert snaps and sum(s not in states for s in snaps) == 0, \
         f"{sum(s not in states for s in snaps)} of {len(snaps)} snapshots are torn"
+
+
+def test_resized_params_are_refused_not_a_segfault():
+    """`net.params.resize(16, refcheck=False)` then forward read past the
+    buffer (a segfault): the core checks the lengths it is handed."""
+    code, out = _run_script("""
+    import numpy as np, fastbp
+    net = fastbp.Network([784, 256, 10], seed=0)
+    X = np.random.default_rng(0).random((64, 784))
+    y = np.arange(64) % 10
+    net.params.resize(16, refcheck=False)
+    for call in (lambda: net.forward(X), lambda: net.gradients(X, y),
+                 lambda: net.fit(X, y, epochs=1), lambda: net.evaluate(X, y)):
+        try:
+            call()
+        except ValueError as e:
+            assert "params" in str(e), e
+        else:
+            raise SystemExit("no error")
+    print("refused")
+    """, threads="1")
+    assert code == 0 and "refused" in out, (code, out)
