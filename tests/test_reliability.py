@@ -1024,3 +1024,26 @@ def test_resized_params_are_refused_not_a_segfault():
     print("refused")
     """, threads="1")
     assert code == 0 and "refused" in out, (code, out)
+
+
+@pytest.mark.parametrize("cost", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("bad", [-0.5, 1.5])
+def test_cross_entropy_targets_outside_0_1_are_refused(cost, bad):
+    net = fastbp.Network([3, 4, 2], cost=cost, seed=0)
+    X = np.random.default_rng(0).random((5, 3))
+    Y = np.full((5, 2), 0.5)
+    Y[2, 1] = bad
+    for call in (lambda: net.fit(X, Y, epochs=1), lambda: net.loss(X, Y),
+                 lambda: net.gradients(X, Y)):
+        with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+            call()
+    net.fit(X, np.full((5, 2), 0.5), epochs=1)   # probabilities still train
+
+
+def test_batch_norm_refuses_batches_of_one():
+    """As torch's BatchNorm1d in training: a batch of one trained silently."""
+    net = fastbp.Network([3, 4, 2], batch_norm=True, seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    with pytest.raises(ValueError, match="more than one sample per batch"):
+        net.fit(X, np.arange(6) % 2, epochs=1, batch_size=1)
+    net.fit(X, np.arange(6) % 2, epochs=1, batch_size=2)

@@ -256,7 +256,7 @@ class Model:
     def checked_data(self, X, Y, xname="X", yname="Y"):
         """(X, Y) checked against the model's shapes and dtype."""
         X = self.checked_inputs(X, xname)
-        return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
+        return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname, self._cost)
 
     def forward(self, X: ArrayLike) -> np.ndarray:
         """The network's outputs.
