@@ -1047,3 +1047,46 @@ def test_batch_norm_refuses_batches_of_one():
     with pytest.raises(ValueError, match="more than one sample per batch"):
         net.fit(X, np.arange(6) % 2, epochs=1, batch_size=1)
     net.fit(X, np.arange(6) % 2, epochs=1, batch_size=2)
+
+
+def test_optimizer_lr_set_negative_later_is_refused_at_use():
+    """A negative lr set after construction trained by gradient ascent."""
+    net = fastbp.Network([3, 4, 2], seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    opt = fastbp.optim.SGD(lr=0.1)
+    opt.lr = -0.1
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="lr"):
+        net.fit(X, np.arange(6) % 2, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match="lr"):
+        net.apply_gradients(np.ones(net.params.size), optimizer=opt)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_copy_has_its_own_optimizer():
+    net = fastbp.Network([3, 4, 2], seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    net.fit(X, np.arange(6) % 2, epochs=2, optimizer="adam", lr=0.01)
+    twin = net.copy()
+    assert twin.optimizer is not net.optimizer
+    np.testing.assert_array_equal(twin.optimizer.state, net.optimizer.state)
+    steps = net.optimizer.steps
+    twin.fit(X, np.arange(6) % 2, epochs=1, optimizer=twin.optimizer)
+    assert net.optimizer.steps == steps
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_networks_pickle_and_deepcopy(how):
+    import copy
+    import pickle
+    net = fastbp.Network([3, 4, 2], batch_norm=True, seed=0)
+    X = np.random.default_rng(0).random((8, 3))
+    net.fit(X, np.arange(8) % 2, epochs=2, batch_size=4, optimizer="adam", lr=0.01)
+    twin = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
+    assert type(twin) is type(net) and twin.sizes == net.sizes
+    np.testing.assert_array_equal(twin.params, net.params)
+    np.testing.assert_array_equal(twin.running, net.running)
+    np.testing.assert_array_equal(twin.forward(X), net.forward(X))
+    twin.weights[0][0, 0] += 1        # views into its own buffer
+    assert twin.params[0] != net.params[0]
+    twin.fit(X, np.arange(8) % 2, epochs=1, batch_size=4)

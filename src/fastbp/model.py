@@ -19,6 +19,7 @@ validated already where a docstring says so.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Optional, Sequence, Union
 
@@ -423,14 +424,23 @@ class Model:
         self._penalty = (l2, l1)
 
     def copy(self) -> Model:
-        """An independent network with the same structure and parameters."""
-        net = type(self).__new__(type(self))
-        net.__dict__.update(self.__dict__)
+        """An independent network with the same structure and parameters (and
+        its own copy of the last fit's optimizer)."""
         with self.compute_lock:  # a fit holds it during an epoch: no torn copy
-            net._params, net._running = self._params.copy(), self._running.copy()
-        net._plans = {}
-        net.compute_lock = threading.RLock()
-        net.fit_lock = threading.Lock()
-        forget_dead_owners(net)
-        net._make_views()
-        return net
+            return _rebuilt(type(self), dict(
+                self.__dict__, _params=self._params.copy(), _running=self._running.copy(),
+                _optimizer=copy.deepcopy(self._optimizer)))
+
+    def __reduce__(self):
+        """pickle and copy.deepcopy: a copy() without locks or work buffers."""
+        return _rebuilt, (type(self), {k: v for k, v in self.copy().__dict__.items() if k not in
+                                       ("_plans", "compute_lock", "fit_lock", "fit_owner")})
+
+
+def _rebuilt(cls, state):
+    """A `cls` of the attributes `state`, with new locks, work buffers, views."""
+    net = cls.__new__(cls)
+    net.__dict__.update(state, _plans={}, compute_lock=threading.RLock(), fit_lock=threading.Lock())
+    forget_dead_owners(net)
+    net._make_views()
+    return net

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _core, _progress, optim
 from ._settings import FitSettings
+from ._validation import check_positive_float
 
 # Rows per compiled gradient call of L-BFGS's objective: bounds the work
 # buffers, not the result.
@@ -185,6 +186,8 @@ def train_settings(model, opt, state, *, lr, step, n_samples, l2=0.0, l1=0.0, ma
     n_samples) with its `state` buffers, at rate lr from optimizer step
     `step`, fit's L2/L1 terms and max-norm, and what train_epoch takes
     besides (`epoch`: batch_size, dropout, seeds, row_sq, ...)."""
+    # an optimizer's lr may have been set after its construction: checked at use
+    check_positive_float(opt.lr, f"{type(opt).__name__}.lr")
     kind = update_rule(model, opt)[0]
     return _core.TrainSettings(kind=kind, hyper=opt._hyper_for(n_samples), state=state, lr=lr,
                                step=step, l2=l2, l1=l1, max_norm=max_norm, **epoch)
