@@ -768,3 +768,325 @@ def test_endless_files_are_refused(tmp_path, kind):
     link.symlink_to("/dev/zero")
     with pytest.raises(ValueError, match="endless.*not a regular file"):
         (fann.load if kind == "fann" else network2.load)(link)
+
+
+# ------------------------------------------------ issue 14: fork, signals, non-finite
+
+def _run_script(script, timeout=120, threads="2"):
+    """Run `script` in a fresh interpreter (fastbp on 2 threads); its
+    (returncode, stdout + stderr). The child is killed on a timeout."""
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": threads})
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    finally:
+        child.kill()
+    return child.returncode, out
+
+
+FORK_PRELUDE = """
+    import os, signal, threading, time, numpy as np, fastbp
+    from fastbp import _threads
+    _threads.adaptive = False   # the 2-thread plan, whatever the machine
+    fastbp.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    X = rng.random((1024, 784)); y = rng.integers(0, 10, 1024)
+    net = fastbp.Network([784, 256, 10], activation="relu", cost="cross_entropy", seed=0)
+
+    def wait_for(pid):
+        # the child's fate within 60 s; killed (and reported) if it hangs
+        for _ in range(600):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return "exit %d" % os.waitstatus_to_exitcode(status)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return "hung"
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_fork_inside_a_fit_callback_child_finishes_the_fit():
+    """A child forked in a callback returned into the running fit, whose
+    Plan was made for 2 threads, and hung in libgomp's barrier."""
+    code, out = _run_script(FORK_PRELUDE + """
+    kid = []
+    def cb(epoch, logs):
+        if epoch == 0:
+            pid = os.fork()
+            if pid:
+                kid.append(pid)
+    net.fit(X, y, epochs=3, batch_size=64, lr=0.05, callbacks=[cb])
+    if not kid:                       # the child: the fit finished
+        os._exit(7 if np.isfinite(net.params).all() else 1)
+    print("child:", wait_for(kid[0]))
+    """)
+    assert "child: exit 7" in out, out
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_fork_while_another_thread_fits_child_can_forward():
+    """The child of a process whose other thread is inside fit: that thread
+    (and the locks it holds) do not exist in the child; forward must run."""
+    code, out = _run_script(FORK_PRELUDE + """
+    started = threading.Event()
+    def cb(epoch, logs):
+        started.set()
+    t = threading.Thread(target=net.fit, args=(X, y),
+                         kwargs=dict(epochs=40, batch_size=64, lr=0.05, callbacks=[cb]))
+    t.start()
+    started.wait()
+    time.sleep(0.05)                  # inside an epoch
+    pid = os.fork()
+    if pid == 0:
+        out = net.forward(X[:5])
+        os._exit(7 if out.shape == (5, 10) else 1)
+    print("child:", wait_for(pid))
+    t.join()
+    """)
+    assert "child: exit 7" in out, out
+
+
+SIGINT_PRELUDE = """
+    import os, signal, threading, numpy as np, fastbp
+    rng = np.random.default_rng(0)
+    X = rng.random((1024, 784)); y = rng.integers(0, 10, 1024)
+    net = fastbp.Network([784, 256, 10], activation="relu", cost="cross_entropy", seed=0)
+    def pester():  # SIGINT every 20 ms while fit runs
+        while not done.wait(0.02):
+            os.kill(os.getpid(), signal.SIGINT)
+    done = threading.Event()
+    threading.Thread(target=pester, daemon=True).start()
+    net.fit(X, y, epochs=8, batch_size=128, lr=0.05)
+    done.set()
+    print("fit completed", seen)
+"""
+
+
+@pytest.mark.parametrize("handler", ["ignored", "python handler"])
+def test_fit_respects_the_programs_sigint_handler(handler):
+    """With SIGINT ignored, or handled by a handler that does not raise, fit
+    raised KeyboardInterrupt all the same."""
+    setup = ("seen = 'ignored'\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+             if handler == "ignored" else
+             "seen = []\nsignal.signal(signal.SIGINT, lambda *a: seen.append(1))\n")
+    code, out = _run_script(textwrap.dedent(SIGINT_PRELUDE).replace(
+        "net = fastbp", setup + "net = fastbp", 1))
+    assert code == 0 and "fit completed" in out, out
+    if handler == "python handler":
+        assert "fit completed [1" in out, out  # the program's handler ran
+
+
+def _blown_up(how):
+    net = fastbp.Network([4, 5, 3], seed=0)
+    if how == "apply_gradients":
+        with pytest.raises(FloatingPointError, match="not finite"):
+            net.apply_gradients(np.full(net.params.size, 1e300), lr=1e300)
+        net.params[0] = np.inf   # what it would have left before: test fit and save too
+    else:
+        net.weights[0][0, 0] = np.nan
+    return net
+
+
+@pytest.mark.parametrize("how", ["apply_gradients", "nan written"])
+@pytest.mark.parametrize("on_nonfinite", ["raise", "stop"])
+def test_fit_from_non_finite_parameters_is_a_floating_point_error(how, on_nonfinite):
+    """fit raised `AssertionError: unreachable: the epoch started from finite
+    parameters`."""
+    net = _blown_up(how)
+    X = np.random.default_rng(0).random((20, 4))
+    with pytest.raises(FloatingPointError, match="parameters are not finite"):
+        net.fit(X, np.arange(20) % 3, epochs=1, on_nonfinite=on_nonfinite)
+
+
+def test_apply_gradients_follows_on_nonfinite():
+    net = fastbp.Network([4, 5, 3], seed=0)
+    before = net.params.copy()
+    huge = np.full(net.params.size, 1e300)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        net.apply_gradients(huge, lr=1e300)
+    np.testing.assert_array_equal(net.params, before)
+    opt = fastbp.optim.Adam(lr=1e300)
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        net.apply_gradients(huge, optimizer=opt, on_nonfinite="stop")
+    np.testing.assert_array_equal(net.params, before)
+    assert opt.steps == 0
+    net.apply_gradients(np.ones(net.params.size), lr=0.1)   # a finite step still works
+    assert not np.array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("how", ["apply_gradients", "nan written"])
+def test_save_refuses_non_finite_parameters(tmp_path, how):
+    """save wrote a file that load refuses."""
+    net = _blown_up(how)
+    with pytest.raises(ValueError, match="not finite"):
+        net.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_sklearn_diverging_regressor_with_early_stopping_completes():
+    """scikit-learn's test_mlp_diverging_loss: the fit completes with the
+    best validated weights, NaN validation scores recorded."""
+    import warnings
+    from sklearn.datasets import load_iris
+    from fastbp.sklearn import MLPRegressor
+    X, y = load_iris(return_X_y=True)
+    mlp = MLPRegressor(hidden_layer_sizes=100, activation="identity", solver="sgd",
+                       alpha=0.0001, learning_rate="constant", learning_rate_init=1,
+                       shuffle=True, max_iter=20, early_stopping=True, n_iter_no_change=10,
+                       random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp.fit(X, y)
+    assert str(mlp.validation_scores_[-1]) == str(np.nan)
+    assert isinstance(mlp.validation_scores_[-1], float)
+    assert np.isfinite(mlp.predict(X)).all()
+
+
+def test_divergence_recovery_is_linear_and_names_the_batch(monkeypatch):
+    """r08: W1 overflows to -inf in batch 1 while every cost stays finite.
+    The recovery replayed the epoch from its start once per batch kept (time
+    quadratic in the batches) and named batch 401 of a 400-batch epoch."""
+    from fastbp import _core
+    n = 400
+    X = np.random.default_rng(0).uniform(0.5, 1, (n, 4))
+    net = fastbp.Network([4, 3, 2], activation="sigmoid", cost="cross_entropy", seed=0)
+    net.weights[1] = np.array([[1e200] * 3, [-1e200] * 3])
+    rows = []
+    real = _core.train_epoch
+
+    def counting(plan, params, grads, X, Y, order, settings):
+        rows.append(order.shape[0])
+        return real(plan, params, grads, X, Y, order, settings)
+
+    monkeypatch.setattr(_core, "train_epoch", counting)
+    with pytest.raises(FloatingPointError, match=r"batch 1;.*after 0 batches"):
+        net.fit(X, np.ones(n, int), epochs=1, batch_size=1, lr=1e110, shuffle=False)
+    assert np.isfinite(net.params).all()
+    assert sum(rows) <= 3 * n, f"{sum(rows)} rows trained to recover from a {n}-row epoch"
+
+
+@pytest.mark.parametrize("snapshot", ["save", "copy"])
+def test_save_or_copy_during_fit_is_a_state_training_passed_through(tmp_path, snapshot):
+    """r07: save (and copy) from another thread during fit read the
+    parameters in the middle of an update."""
+    import hashlib
+    rng = np.random.default_rng(0)
+    X, y = rng.random((512, 784)), rng.integers(0, 10, 512)
+    kw = dict(batch_size=512, lr=0.5, shuffle=False)
+    digest = lambda p: hashlib.sha1(p.tobytes()).digest()  # noqa: E731
+    ref = fastbp.Network([784, 512, 10], seed=0)
+    states = {digest(ref.params)}
+    for _ in range(30):
+        ref.fit(X, y, epochs=1, **kw)
+        states.add(digest(ref.params))
+    net = fastbp.Network([784, 512, 10], seed=0)
+    snaps, done = [], threading.Event()
+
+    def take():
+        while not done.is_set():
+            if snapshot == "save":
+                net.save(tmp_path / "s.npz")
+                snaps.append(digest(fastbp.load(tmp_path / "s.npz").params))
+            else:
+                snaps.append(digest(net.copy().params))
+
+    t = threading.Thread(target=take)
+    t.start()
+    try:
+        net.fit(X, y, epochs=30, **kw)
+    finally:
+        done.set()
+        t.join()
+    assert snaps and sum(s not in states for s in snaps) == 0, \
+        f"{sum(s not in states for s in snaps)} of {len(snaps)} snapshots are torn"
+
+
+def test_resized_params_are_refused_not_a_segfault():
+    """`net.params.resize(16, refcheck=False)` then forward read past the
+    buffer (a segfault): the core checks the lengths it is handed."""
+    code, out = _run_script("""
+    import numpy as np, fastbp
+    net = fastbp.Network([784, 256, 10], seed=0)
+    X = np.random.default_rng(0).random((64, 784))
+    y = np.arange(64) % 10
+    net.params.resize(16, refcheck=False)
+    for call in (lambda: net.forward(X), lambda: net.gradients(X, y),
+                 lambda: net.fit(X, y, epochs=1), lambda: net.evaluate(X, y)):
+        try:
+            call()
+        except ValueError as e:
+            assert "params" in str(e), e
+        else:
+            raise SystemExit("no error")
+    print("refused")
+    """, threads="1")
+    assert code == 0 and "refused" in out, (code, out)
+
+
+@pytest.mark.parametrize("cost", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("bad", [-0.5, 1.5])
+def test_cross_entropy_targets_outside_0_1_are_refused(cost, bad):
+    net = fastbp.Network([3, 4, 2], cost=cost, seed=0)
+    X = np.random.default_rng(0).random((5, 3))
+    Y = np.full((5, 2), 0.5)
+    Y[2, 1] = bad
+    for call in (lambda: net.fit(X, Y, epochs=1), lambda: net.loss(X, Y),
+                 lambda: net.gradients(X, Y)):
+        with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+            call()
+    net.fit(X, np.full((5, 2), 0.5), epochs=1)   # probabilities still train
+
+
+def test_batch_norm_refuses_batches_of_one():
+    """As torch's BatchNorm1d in training: a batch of one trained silently."""
+    net = fastbp.Network([3, 4, 2], batch_norm=True, seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    with pytest.raises(ValueError, match="more than one sample per batch"):
+        net.fit(X, np.arange(6) % 2, epochs=1, batch_size=1)
+    net.fit(X, np.arange(6) % 2, epochs=1, batch_size=2)
+
+
+def test_optimizer_lr_set_negative_later_is_refused_at_use():
+    """A negative lr set after construction trained by gradient ascent."""
+    net = fastbp.Network([3, 4, 2], seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    opt = fastbp.optim.SGD(lr=0.1)
+    opt.lr = -0.1
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="lr"):
+        net.fit(X, np.arange(6) % 2, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match="lr"):
+        net.apply_gradients(np.ones(net.params.size), optimizer=opt)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_copy_has_its_own_optimizer():
+    net = fastbp.Network([3, 4, 2], seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    net.fit(X, np.arange(6) % 2, epochs=2, optimizer="adam", lr=0.01)
+    twin = net.copy()
+    assert twin.optimizer is not net.optimizer
+    np.testing.assert_array_equal(twin.optimizer.state, net.optimizer.state)
+    steps = net.optimizer.steps
+    twin.fit(X, np.arange(6) % 2, epochs=1, optimizer=twin.optimizer)
+    assert net.optimizer.steps == steps
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_networks_pickle_and_deepcopy(how):
+    import copy
+    import pickle
+    net = fastbp.Network([3, 4, 2], batch_norm=True, seed=0)
+    X = np.random.default_rng(0).random((8, 3))
+    net.fit(X, np.arange(8) % 2, epochs=2, batch_size=4, optimizer="adam", lr=0.01)
+    twin = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
+    assert type(twin) is type(net) and twin.sizes == net.sizes
+    np.testing.assert_array_equal(twin.params, net.params)
+    np.testing.assert_array_equal(twin.running, net.running)
+    np.testing.assert_array_equal(twin.forward(X), net.forward(X))
+    twin.weights[0][0, 0] += 1        # views into its own buffer
+    assert twin.params[0] != net.params[0]
+    twin.fit(X, np.arange(8) % 2, epochs=1, batch_size=4)

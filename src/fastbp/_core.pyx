@@ -31,8 +31,10 @@ from cython.parallel cimport parallel
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy, memset
+from posix.unistd cimport getpid
 cimport numpy as cnp
 import os
+import signal
 
 import numpy as np
 
@@ -203,7 +205,7 @@ cdef class Plan:
     """
     cdef readonly int n_layers, cost, n_threads
     cdef readonly bint batch_norm
-    cdef readonly Py_ssize_t cap
+    cdef readonly Py_ssize_t cap, n_params
     cdef readonly object dtype
     cdef Py_ssize_t[::1] sizes, w_off, b_off, g_off, a_off, unit_off
     cdef int[::1] act, pieces
@@ -236,6 +238,10 @@ cdef class Plan:
             a_off[l] = total
             total += cap * self.sizes[l]
         self.a_off = a_off
+        self.n_params = max(self.b_off[l] + self.sizes[l + 1] for l in range(self.n_layers))
+        for l in range(self.n_layers):
+            if g_off is not None and g_off[l] >= 0:
+                self.n_params = max(self.n_params, g_off[l] + self.sizes[l + 1])
         # pieces of layer l's units (sizes[l + 1]); layer 0 is the input
         self.pieces = np.array([_pieces_for(self.sizes[l + 1]) for l in range(self.n_layers)],
                                dtype=np.intc)
@@ -294,11 +300,17 @@ cdef struct Net:
     int bn_mode               # BN_RUNNING, BN_BATCH or BN_BATCH_UPDATE
 
 
+# GNU libgomp's thread pool does not survive fork(): a team of more than one
+# thread in a forked child waits forever at its first barrier. A Plan made
+# before the fork (a fit that goes on in the child) runs on one thread there.
+cdef int _pid = getpid()
+
+
 cdef Net _net(Plan plan):
     cdef Net net
     net.n_layers = plan.n_layers
     net.cost = plan.cost
-    net.n_threads = plan.n_threads
+    net.n_threads = plan.n_threads if getpid() == _pid else 1
     net.cap = plan.cap
     net.sizes = &plan.sizes[0]
     net.w_off = &plan.w_off[0]
@@ -871,6 +883,25 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
 # Each takes a Plan whose dtype matches the arrays (checked by the caller) and
 # releases the GIL for the compiled work.
 
+cdef int _sized(Plan plan, Py_ssize_t n_params, Py_ssize_t n_grads=-1, Py_ssize_t x_cols=-1,
+                Py_ssize_t y_cols=-1, Py_ssize_t rows=-1) except -1:
+    """ValueError unless the arrays handed in fit the plan (-1: not handed):
+    the one check of the compiled side, as a length the caller changed
+    (params.resize) would make it read past a buffer."""
+    if n_params != plan.n_params:
+        raise ValueError(f"params has {n_params} values; the network has {plan.n_params} "
+                         f"(was params resized?)")
+    if n_grads >= 0 and n_grads != plan.n_params:
+        raise ValueError(f"the gradient has {n_grads} values; params has {plan.n_params}")
+    if x_cols >= 0 and x_cols != plan.sizes[0]:
+        raise ValueError(f"X has {x_cols} columns; the network takes {plan.sizes[0]}")
+    if y_cols >= 0 and y_cols != plan.sizes[plan.n_layers]:
+        raise ValueError(f"Y has {y_cols} columns; the network gives {plan.sizes[plan.n_layers]}")
+    if rows > plan.cap:
+        raise ValueError(f"{rows} rows per batch; the plan holds {plan.cap}")
+    return 0
+
+
 cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const floating *Y,
                         Py_ssize_t n, floating *out, double *loss,
                         signed char *correct) noexcept nogil:
@@ -904,6 +935,9 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     """out = network output for X, in blocks of plan.cap rows (batch norm
     with its running estimates)."""
     cdef Net net = _net(plan)
+    _sized(plan, params.shape[0], -1, X.shape[1], out.shape[1])
+    if out.shape[0] < X.shape[0]:
+        raise ValueError("out has fewer rows than X")
     _use_running(&net, running, BN_RUNNING)
     with nogil:
         _infer_blocks(&net, &params[0], &X[0, 0], <floating *> NULL, X.shape[0], &out[0, 0],
@@ -917,6 +951,9 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     Batch norm uses its running estimates, or with training the statistics
     of each block (the caller makes the block all of X)."""
     cdef Net net = _net(plan)
+    _sized(plan, params.shape[0], -1, X.shape[1], Y.shape[1])
+    if min(Y.shape[0], loss.shape[0], correct.shape[0]) < X.shape[0]:
+        raise ValueError("Y, loss or correct has fewer rows than X")
     _use_running(&net, running, BN_BATCH if training else BN_RUNNING)
     with nogil:
         _infer_blocks(&net, &params[0], &X[0, 0], &Y[0, 0], X.shape[0], <floating *> NULL,
@@ -933,6 +970,9 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
     BP2): what backprop computed is left in plan.acts / plan.zout /
     plan.deltas, and grads receives only batch norm's ∂C/∂γ, ∂C/∂β."""
     cdef Net net = _net(plan)
+    _sized(plan, params.shape[0], grads.shape[0], X.shape[1], Y.shape[1], X.shape[0])
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError("Y and X have different numbers of rows")
     _use_running(&net, None, BN_BATCH)
     cdef Py_ssize_t n = X.shape[0]
     cdef double n_correct
@@ -980,6 +1020,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     as Keras does.
     """
     cdef Net net = _net(plan)
+    _sized(plan, params.shape[0], grads.shape[0], X.shape[1], Y.shape[1], settings.batch_size)
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError("Y and X have different numbers of rows")
     cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1], batch_size = settings.batch_size
     cdef Py_ssize_t start, nb, i, done, updates
     cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
@@ -1063,7 +1106,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
         # just before the loop's own handler was installed: the updates the
         # loop made are then attached all the same
         PyErr_CheckSignals()
-        if result[4] == STOP_INTERRUPTED:
+        if (result[4] == STOP_INTERRUPTED
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
     except KeyboardInterrupt as e:
         e.updates = int(result[3])  # the caller's optimizer step count needs them
@@ -1080,6 +1124,7 @@ def apply_update(Plan plan, floating[::1] params, floating[::1] grads,
     For training loops that get their gradient elsewhere (a sum over MPI
     ranks, say). Runs on one thread: it is O(n_params), not the hot part."""
     cdef Net net = _net(plan)
+    _sized(plan, params.shape[0], grads.shape[0])
     # (no cost here: iRprop+ does not backtrack in this path)
     cdef Train tr = _train(settings, params.shape[0],
                            np.float32 if floating is float else np.float64, NULL)

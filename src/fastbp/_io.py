@@ -65,14 +65,21 @@ def _check_path(path):
 
 
 def save(net, path, include_optimizer=False):
-    atomic_write(path, model_writer(net, include_optimizer))
+    with net.compute_lock:  # a fit holds it during an epoch: a snapshot between epochs
+        if not (np.isfinite(net.params).all() and np.isfinite(net.running).all()):
+            # load refuses such a file: do not write one
+            raise ValueError("save: the parameters are not finite (NaN or inf); fastbp.load "
+                             "would refuse the file, so it was not written")
+        writer = model_writer(net, include_optimizer, snapshot=True)
+    atomic_write(path, writer)
 
 
-def model_writer(net, include_optimizer=False):
+def model_writer(net, include_optimizer=False, snapshot=False):
     """write(f): the model file of `net` into the binary file f (for
-    atomic_write and atomic_write_many)."""
+    atomic_write and atomic_write_many); with snapshot, of the arrays as they
+    are now (copies), not as they are when f is written."""
     head = _header(net)
-    members = {"params": net.params}
+    members = {"params": net.params.copy() if snapshot else net.params}
     if net.batch_norm:
         members["running"] = np.stack([net.running_mean, net.running_var]).reshape(-1)
     opt = getattr(net, "_optimizer", None)
@@ -83,7 +90,8 @@ def model_writer(net, include_optimizer=False):
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last cost
         if memory is not None and np.isfinite(memory[0]):
             head["optimizer"]["loss_memory"] = float(memory[0])
-        members["optimizer_state"] = opt.state.reshape(-1)
+        state = opt.state.reshape(-1)
+        members["optimizer_state"] = state.copy() if snapshot else state
     text = json.dumps(head).encode("utf-8")
     if len(text) > MAX_HEADER_BYTES:  # what load would refuse is not written
         raise ValueError(f"the model's header is {len(text)} bytes, more than fastbp loads "

@@ -69,6 +69,9 @@ def check_fit(model: Any, X, Y, *, epochs, batch_size, lr, shuffle, seed, valida
     seed = check_seed(seed)
     check_name(on_nonfinite, ("raise", "stop"), "on_nonfinite")
     opt = optim.get(optimizer, lr)
+    if model.batch_norm and (X.shape[0] if opt.full_batch else min(batch_size, X.shape[0])) == 1:
+        # as torch: a batch of one has no variance to normalize by
+        raise ValueError("batch_norm needs more than one sample per batch; got batches of 1")
     l2 = check_non_negative_float(l2, "l2")
     l1 = check_non_negative_float(l1, "l1")
     rates = dropout_rates(model, dropout)

@@ -4,7 +4,9 @@ Default: $OMP_NUM_THREADS if set, else every core this process may run on.
 Results never depend on it (see fastbp._core), only the speed does.
 """
 import os
+import threading
 import warnings
+import weakref
 
 from . import _core
 from ._validation import check_positive_int
@@ -28,10 +30,32 @@ _num_threads = _default() if _OPENMP else 1
 _forked = False
 
 
+# Models whose locks a forked child must check (see forget_dead_owners).
+_models: weakref.WeakSet = weakref.WeakSet()
+
+
+def forget_dead_owners(model):
+    """Track `model` (its compute_lock, an RLock, and fit_lock, whose holder
+    is `fit_owner`): in a forked child, a lock held by a thread other than
+    the forking one (a fit running in another thread) would never be
+    released, as that thread does not exist there; it is replaced. The forking thread's own stay held (a fit callback
+    that forked goes on with the fit)."""
+    _models.add(model)
+
+
 def _after_fork_in_child():
     global _num_threads, _forked
     _forked = True
     _num_threads = 1
+    for model in list(_models):
+        if model.compute_lock._is_owned():
+            continue
+        if model.compute_lock.acquire(blocking=False):
+            model.compute_lock.release()
+        else:
+            model.compute_lock = threading.RLock()
+        if model.fit_lock.locked() and getattr(model, "fit_owner", None) != threading.get_ident():
+            model.fit_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -164,9 +164,10 @@ def check_inputs(X, n_features, dtype, argname="X"):
     return _finite_copy(arr, dtype, argname)
 
 
-def check_targets(Y, n_samples, n_outputs, dtype, argname="Y"):
+def check_targets(Y, n_samples, n_outputs, dtype, argname="Y", cost=None):
     """Targets (n, n_outputs), or 1-D class labels (one-hot; one output unit
-    takes the labels 0/1 or any real target as its single column)."""
+    takes the labels 0/1 or any real target as its single column). The two
+    cross-entropies (`cost`) take probabilities: targets in [0, 1]."""
     arr = _numeric_array(Y, argname)
     if arr.ndim == 1:
         if n_outputs == 1:
@@ -191,7 +192,12 @@ def check_targets(Y, n_samples, n_outputs, dtype, argname="Y"):
         raise ValueError(f"{argname} has {arr.shape[0]} samples but X has {n_samples}")
     if arr.shape[1] != n_outputs:
         raise ValueError(f"{argname} has {arr.shape[1]} columns; the network has {n_outputs} outputs")
-    return _finite_copy(arr, dtype, argname)
+    arr = _finite_copy(arr, dtype, argname)
+    if cost in ("cross_entropy", "binary_cross_entropy") and arr.size \
+            and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{argname} holds targets outside [0, 1] (min {arr.min()}, max "
+                         f"{arr.max()}); cost={cost!r} takes probabilities")
+    return arr
 
 
 def check_sample_weight(sample_weight, n_samples, argname="sample_weight"):

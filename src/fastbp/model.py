@@ -19,6 +19,7 @@ validated already where a docstring says so.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Optional, Sequence, Union
 
@@ -26,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._threads import threads_for
+from ._threads import forget_dead_owners, threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
                           check_seed, check_sizes, check_targets, check_values)
@@ -114,6 +115,7 @@ class Model:
         self._plans: dict = {}
         self.compute_lock = threading.RLock()  # compiled calls share the Plan buffers
         self.fit_lock = threading.Lock()       # a second concurrent fit is an error
+        forget_dead_owners(self)
         self._optimizer = None                 # the last fit's optimizer (fastbp.trainer)
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
         self._make_views()
@@ -255,7 +257,7 @@ class Model:
     def checked_data(self, X, Y, xname="X", yname="Y"):
         """(X, Y) checked against the model's shapes and dtype."""
         X = self.checked_inputs(X, xname)
-        return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
+        return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname, self._cost)
 
     def forward(self, X: ArrayLike) -> np.ndarray:
         """The network's outputs.
@@ -422,13 +424,23 @@ class Model:
         self._penalty = (l2, l1)
 
     def copy(self) -> Model:
-        """An independent network with the same structure and parameters."""
-        net = type(self).__new__(type(self))
-        net.__dict__.update(self.__dict__)
-        net._params = self._params.copy()
-        net._running = self._running.copy()
-        net._plans = {}
-        net.compute_lock = threading.RLock()
-        net.fit_lock = threading.Lock()
-        net._make_views()
-        return net
+        """An independent network with the same structure and parameters (and
+        its own copy of the last fit's optimizer)."""
+        with self.compute_lock:  # a fit holds it during an epoch: no torn copy
+            return _rebuilt(type(self), dict(
+                self.__dict__, _params=self._params.copy(), _running=self._running.copy(),
+                _optimizer=copy.deepcopy(self._optimizer)))
+
+    def __reduce__(self):
+        """pickle and copy.deepcopy: a copy() without locks or work buffers."""
+        return _rebuilt, (type(self), {k: v for k, v in self.copy().__dict__.items() if k not in
+                                       ("_plans", "compute_lock", "fit_lock", "fit_owner")})
+
+
+def _rebuilt(cls, state):
+    """A `cls` of the attributes `state`, with new locks, work buffers, views."""
+    net = cls.__new__(cls)
+    net.__dict__.update(state, _plans={}, compute_lock=threading.RLock(), fit_lock=threading.Lock())
+    forget_dead_owners(net)
+    net._make_views()
+    return net

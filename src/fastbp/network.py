@@ -16,8 +16,8 @@ from numpy.typing import ArrayLike
 
 from . import _io, derivatives, distributed, optim, trainer
 from ._settings import check_fit
-from ._validation import (check_non_negative_float, check_positive_float, check_positive_int,
-                          check_values, warn_if_unscaled)
+from ._validation import (check_name, check_non_negative_float, check_positive_float,
+                          check_positive_int, check_values, warn_if_unscaled)
 from .model import EVAL_BLOCK, Model  # noqa: F401  (EVAL_BLOCK: fastbp.network's, as before)
 from .trainer import History  # noqa: F401  (fastbp.network.History, as before)
 
@@ -143,7 +143,7 @@ class Network(Model):
 
     def apply_gradients(self, grads, optimizer="sgd", lr: Optional[float] = None, l2: float = 0.0,
                         l1: float = 0.0, max_norm: Optional[float] = None,
-                        n_samples: int = 1) -> None:
+                        n_samples: int = 1, on_nonfinite: str = "raise") -> None:
         """One update of the parameters from a gradient computed elsewhere (a
         custom loop, a sum over MPI ranks), with fit's arithmetic for a batch.
 
@@ -162,8 +162,12 @@ class Network(Model):
         n_samples : int
             The samples `grads` is the mean gradient of: Quickprop adds its
             decay to the summed slope, as FANN does (the other rules ignore it).
+        on_nonfinite : 'raise' or 'stop'
+            An update that makes the parameters NaN or inf is undone, then
+            FloatingPointError is raised ('raise') or a RuntimeWarning given.
         """
         n_samples = check_positive_int(n_samples, "n_samples")
+        check_name(on_nonfinite, ("raise", "stop"), "on_nonfinite")
         flat = self._flat_of(grads)
         if isinstance(optimizer, str):
             if lr is None:
@@ -177,7 +181,7 @@ class Network(Model):
         l1 = check_non_negative_float(l1, "l1")
         if max_norm is not None:
             max_norm = check_positive_float(max_norm, "max_norm")
-        trainer.apply_update(self, flat, opt, l2, l1, max_norm, n_samples)
+        trainer.apply_update(self, flat, opt, l2, l1, max_norm, n_samples, on_nonfinite)
 
     def _flat_of(self, grads):
         """A new flat array in the params layout from apply_gradients' `grads`."""

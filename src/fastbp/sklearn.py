@@ -470,7 +470,15 @@ class _BaseMLP(BaseEstimator):
             # fastbp stopped at a batch boundary, with the last complete update
             warnings.warn("Training interrupted by user.", stacklevel=4)
         if early_stopping:
-            self._net.params = self._best_params
+            self._restore_best()
+
+    def _restore_best(self):
+        """Early stopping's best validated parameters; as sklearn, an error if
+        even those are not finite."""
+        self._net.params = self._best_params
+        if not np.isfinite(self._best_params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input "
+                             "data may contain large values and need to be preprocessed.")
 
     def _trigger_stopping(self, msg):
         """sklearn's rule: stop, except that 'adaptive' SGD divides its rate by 5
@@ -494,6 +502,8 @@ class _BaseMLP(BaseEstimator):
         the epoch's loss as sklearn reports it. sw None: every sample weighs
         weight_scale."""
         net, opt = self._net, self._optimizer
+        if not np.isfinite(net.params).all():
+            return np.nan  # diverged under early stopping (below): sklearn trains on NaN
         if order is not None:
             X, Y = X.take(order, axis=0), Y.take(order, axis=0)
             sw = None if sw is None else sw[order]
@@ -530,6 +540,11 @@ class _BaseMLP(BaseEstimator):
                 history = trainer.fit(net, one_epoch(net, X[a:z], Y[a:z], opt, size, l2,
                                                      None if w is None else w / w.max()))
             except FloatingPointError as e:
+                if self.early_stopping:
+                    # as sklearn: the epochs go on with NaN weights (NaN loss
+                    # and validation scores), the best validated ones kept
+                    net.params[...] = np.nan
+                    return np.nan
                 raise ValueError("Solver produced non-finite parameter weights. The input "
                                  "data may contain large values and need to be "
                                  "preprocessed.") from e

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 import warnings
@@ -21,6 +22,7 @@ import numpy as np
 
 from . import _core, _progress, optim
 from ._settings import FitSettings
+from ._validation import check_positive_float
 
 # Rows per compiled gradient call of L-BFGS's objective: bounds the work
 # buffers, not the result.
@@ -86,6 +88,7 @@ def exclusive(model):
     """The model for one fit at a time: a second concurrent fit raises."""
     if not model.fit_lock.acquire(blocking=False):
         raise RuntimeError("fit is already running on this network in another thread")
+    model.fit_owner = threading.get_ident()  # (for fastbp._threads' fork handler)
     try:
         yield
     finally:
@@ -103,6 +106,15 @@ def diverged(message, on_nonfinite, history):
     err = FloatingPointError(message)
     err.history = history  # type: ignore[attr-defined]
     return err
+
+
+def refuse_non_finite(model):
+    """FloatingPointError if the model starts training from NaN or inf
+    parameters (written by hand, or left by a caller): there is no finite
+    state to go back to."""
+    if not (np.isfinite(model.params).all() and np.isfinite(model.running).all()):
+        raise FloatingPointError("fit: the parameters are not finite (NaN or inf) before "
+                                 "training; set finite ones (or make a new network) first")
 
 
 def lost_in_epoch(epoch, batch, kept):
@@ -174,6 +186,8 @@ def train_settings(model, opt, state, *, lr, step, n_samples, l2=0.0, l1=0.0, ma
     n_samples) with its `state` buffers, at rate lr from optimizer step
     `step`, fit's L2/L1 terms and max-norm, and what train_epoch takes
     besides (`epoch`: batch_size, dropout, seeds, row_sq, ...)."""
+    # an optimizer's lr may have been set after its construction: checked at use
+    check_positive_float(opt.lr, f"{type(opt).__name__}.lr")
     kind = update_rule(model, opt)[0]
     return _core.TrainSettings(kind=kind, hyper=opt._hyper_for(n_samples), state=state, lr=lr,
                                step=step, l2=l2, l1=l1, max_norm=max_norm, **epoch)
@@ -188,12 +202,14 @@ def fit(model, s: FitSettings) -> History:
     try:
         with exclusive(model):
             bar = _progress.bar(s.epochs, s.progress)
-            with model.compute_lock:
-                if isinstance(s.optimizer, optim.LBFGS):
-                    end = EpochEnd(s, model.params, bar, label="iteration")
+            if isinstance(s.optimizer, optim.LBFGS):
+                end = EpochEnd(s, model.params, bar, label="iteration")
+                with model.compute_lock:
                     return fit_lbfgs(model, s, end)
-                end = EpochEnd(s, model.params, bar)
-                return Trainer(model, s, end).run()
+            end = EpochEnd(s, model.params, bar)
+            with model.compute_lock:
+                trainer = Trainer(model, s, end)
+            return trainer.run()
     except KeyboardInterrupt as e:
         # in the compiled loop or between epochs: the epochs done so far
         e.history = History() if end is None else end.history  # type: ignore[attr-defined]
@@ -202,14 +218,26 @@ def fit(model, s: FitSettings) -> History:
         bar.close()
 
 
-def apply_update(model, flat, opt, l2, l1, max_norm, n_samples):
+def apply_update(model, flat, opt, l2, l1, max_norm, n_samples, on_nonfinite="raise"):
     """One update of the model's parameters from the gradient `flat` (params
-    layout, overwritten), with a batch's arithmetic (Network.apply_gradients)."""
+    layout, overwritten), with a batch's arithmetic (Network.apply_gradients).
+    An update that makes them NaN or inf is undone, then as fit's
+    on_nonfinite: FloatingPointError ("raise") or a warning ("stop")."""
     with model.compute_lock:
-        settings = train_settings(model, opt, update_rule(model, opt)[1], lr=opt.lr,
+        state = update_rule(model, opt)[1]
+        backup = model.params.copy(), state.copy()
+        settings = train_settings(model, opt, state, lr=opt.lr,
                                   step=opt.steps + 1, n_samples=n_samples, l2=l2, l1=l1,
                                   max_norm=max_norm or 0.0)
         _core.apply_update(model.plan(1), model.params, flat, settings)
+        if not np.isfinite(model.params).all():
+            model.params[...], state[...] = backup
+            failure = diverged("apply_gradients: the update made the parameters not finite "
+                               "(NaN or inf); they were restored to their previous values",
+                               on_nonfinite, History())
+            if failure is not None:
+                raise failure
+            return
         opt.steps += 1
         model.trained_with(opt, *model.penalty)
 
@@ -237,15 +265,21 @@ class Trainer:
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = np.empty_like(model.params)
         self.plan = model.plan(self.batch_size)
-        # Ctrl-C can only be caught by the compiled loop in the main thread
-        self.watch = threading.current_thread() is threading.main_thread()
+        # Ctrl-C can only be caught by the compiled loop in the main thread,
+        # and only when it would raise KeyboardInterrupt: an ignored SIGINT or
+        # the program's own handler is left alone
+        self.watch = (threading.current_thread() is threading.main_thread()
+                      and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
         model.trained_with(opt, s.l2, s.l1)
 
     def run(self) -> History:
         """All epochs; the History (raises FloatingPointError on a NaN or inf
         unless on_nonfinite='stop')."""
         for epoch in range(self.s.epochs):
-            logs = self.epoch(epoch)
+            # held during the epoch, released between epochs: a save or copy
+            # from another thread waits at most an epoch and is never torn
+            with self.model.compute_lock:
+                logs = self.epoch(epoch)
             if logs is None:
                 return self.end.history
             if self.end(epoch, logs, lambda: f"  ({self.n / logs['seconds']:,.0f} samples/s)"):
@@ -272,6 +306,7 @@ class Trainer:
         """One epoch; its logs, or None after a NaN or inf with
         on_nonfinite='stop'."""
         s, model, opt = self.s, self.model, self.opt
+        refuse_non_finite(model)  # (a callback may have written NaN)
         lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
         order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
@@ -290,7 +325,7 @@ class Trainer:
         opt.steps += updates
         if stop == _core.NONFINITE or not np.isfinite(model.params).all():
             kept = self.restore_finite(backup, order, lr, done, epoch, memory)
-            failure = diverged(lost_in_epoch(epoch, done, kept), s.on_nonfinite,
+            failure = diverged(lost_in_epoch(epoch, kept, kept), s.on_nonfinite,
                                self.end.history)
             if failure is not None:
                 raise failure
@@ -306,27 +341,39 @@ class Trainer:
 
     def restore_finite(self, backup, order, lr, done, epoch, memory):
         """Make params the last finite ones of this epoch: after its first
-        `done` batches if those are finite, else replay fewer batches from the
-        epoch's start (the replay computes the same bits). Returns the batches
-        kept."""
+        `done` batches if those are finite, else replay the epoch's batches
+        one at a time from its start (the replay computes the same bits),
+        keeping a copy of the last finite state: time linear in the batches.
+        Whatever happens (Ctrl-C too), params end finite. Returns the
+        batches kept."""
         model, opt, params = self.model, self.opt, self.model.params
-        start_params, start_state, start_steps, start_running, start_memory = backup
-        for kept in range(done, -1, -1):
-            if kept < done:
-                params[...] = start_params
-                model.running[...] = start_running
-                self.state[...] = start_state
-                if start_memory is not None:
-                    memory[...] = start_memory
-                opt.steps = start_steps
-                if kept:
-                    opt.steps += _core.train_epoch(
-                        self.plan, params, self.grads, self.s.X, self.s.Y,
-                        order[:kept * self.batch_size],
-                        self.settings(epoch, lr, memory, start_steps + 1, replay=True))[3]
-            if np.isfinite(params).all():
-                return kept
-        raise AssertionError("unreachable: the epoch started from finite parameters")
+        if np.isfinite(params).all():
+            return done
+        last = list(backup)  # params, state, steps, running, memory: finite
+        buffers = (params, self.state, None, model.running, memory)
+        kept = 0
+        try:
+            self._put(buffers, last)
+            while kept < done:
+                rows = order[kept * self.batch_size:(kept + 1) * self.batch_size]
+                opt.steps += _core.train_epoch(
+                    self.plan, params, self.grads, self.s.X, self.s.Y, rows,
+                    self.settings(epoch, lr, memory, opt.steps + 1, replay=True))[3]
+                if not np.isfinite(params).all():
+                    break
+                kept += 1
+                last = [None if b is None else b.copy() for b in buffers]
+                last[2] = opt.steps
+        finally:
+            self._put(buffers, last)
+        return kept
+
+    def _put(self, buffers, values):
+        """Copy a saved (params, state, steps, running, memory) into place."""
+        for buffer, value in zip(buffers, values):
+            if buffer is not None and value is not None:
+                buffer[...] = value
+        self.opt.steps = values[2]
 
 
 # ------------------------------------------------------------ L-BFGS
@@ -381,6 +428,7 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
     from scipy.optimize import minimize
 
     _lbfgs_refuses(model, s)
+    refuse_non_finite(model)
     opt, history, params = s.optimizer, end.history, model.params
     assert isinstance(opt, optim.LBFGS)  # (check_fit sends only LBFGS here)
     opt._bind(params)
