@@ -116,6 +116,8 @@ class Model:
         self.fit_lock = threading.Lock()       # a second concurrent fit is an error
         self._optimizer = None                 # the last fit's optimizer (fastbp.trainer)
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
+        # fit(seed=None) spawns its seed from here: a seeded network trains repeatably
+        self._fit_seeds = None if seed is None else np.random.SeedSequence(seed)
         self._make_views()
         self._init_params(init, np.random.default_rng(seed))
 
@@ -427,6 +429,9 @@ class Model:
         net.__dict__.update(self.__dict__)
         net._params = self._params.copy()
         net._running = self._running.copy()
+        if self._fit_seeds is not None:  # its own sequence, at the same point
+            net._fit_seeds = np.random.SeedSequence(
+                self._fit_seeds.entropy, n_children_spawned=self._fit_seeds.n_children_spawned)
         net._plans = {}
         net.compute_lock = threading.RLock()
         net.fit_lock = threading.Lock()

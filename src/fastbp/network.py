@@ -47,7 +47,11 @@ class Network(Model):
         Nielsen ch. 1), 'xavier' (Glorot uniform), 'he'. Biases start at zero
         except for 'gaussian'.
     seed : int or None
-        Seed of the initial parameters.
+        Seed of the initial parameters, and of every `fit` without a seed of
+        its own: each such fit takes the next seed spawned from it
+        (numpy.random.SeedSequence), so a script trains the same way on
+        every run while two fits in a row still draw different shuffles.
+        None: fresh entropy for both.
     batch_norm : bool
         Batch normalization of every hidden layer (after the product, before
         the activation): y = γ·(z − μ)/√(σ² + ε) + β, with the layer's bias as
@@ -134,6 +138,8 @@ class Network(Model):
         A second fit on the same network from another thread raises
         RuntimeError.
         """
+        if seed is None and self._fit_seeds is not None:
+            seed = int(self._fit_seeds.spawn(1)[0].generate_state(1)[0])
         args = {k: v for k, v in locals().items() if k not in ("self", "comm")}
         if comm is not None:
             return distributed.fit(self, **args, comm=comm)
