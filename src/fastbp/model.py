@@ -29,7 +29,8 @@ from . import _core
 from ._threads import threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
-                          check_seed, check_sizes, check_targets, check_values)
+                          check_seed, check_sizes, check_targets, check_values, encode_labels,
+                          is_classification, label_classes)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
@@ -118,6 +119,7 @@ class Model:
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
         # fit(seed=None) spawns its seed from here: a seeded network trains repeatably
         self._fit_seeds = None if seed is None else np.random.SeedSequence(seed)
+        self._classes = None                   # the labels of fit's 1-D Y (Network.fit)
         self._make_views()
         self._init_params(init, np.random.default_rng(seed))
 
@@ -185,6 +187,13 @@ class Model:
     dtype = property(lambda self: self._dtype, doc="The float type of everything.")
     output_activation = property(lambda self: self._output_activation, doc="Its name.")
     cost = property(lambda self: self._cost, doc="Its name.")
+
+    def _set_classes(self, value):  # labels of exactly the outputs (two for one unit)
+        self._classes = None if value is None else label_classes(value, self._sizes[-1],
+                                                                 argname="classes")
+    classes = property(lambda self: self._classes, _set_classes,
+                       doc="The labels the outputs stand for, sorted (scikit-learn's classes_): "
+                           "kept by a fit on 1-D labels; None when fit had targets.")
 
     @property
     def gammas(self) -> list:
@@ -257,6 +266,7 @@ class Model:
     def checked_data(self, X, Y, xname="X", yname="Y"):
         """(X, Y) checked against the model's shapes and dtype."""
         X = self.checked_inputs(X, xname)
+        Y = Y if self._classes is None else encode_labels(Y, self._classes, self._sizes[-1], yname)
         return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname)
 
     def forward(self, X: ArrayLike) -> np.ndarray:
@@ -269,15 +279,15 @@ class Model:
 
         Returns
         -------
-        ndarray, shape (n, sizes[-1]), the network's dtype
+        ndarray, shape (n, sizes[-1]) (or (sizes[-1],) for one sample), the network's dtype
             With batch norm, normalized by the running estimates.
         """
-        X = self.checked_inputs(X)
+        given, X = X, self.checked_inputs(X)  # given: for its ndim, once it passed the check
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         with self.compute_lock:
             _core.forward(self.plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
                           self._running)
-        return out
+        return out[0] if np.ndim(given) == 1 else out  # one sample: one row
 
     def per_sample(self, X, Y, training=False):
         """Per-sample cost and correctness of validated (X, Y); training: batch
@@ -335,13 +345,13 @@ class Model:
         dict
             {'loss': mean cost, 'accuracy': fraction of samples classed right
             (argmax, or threshold 0.5 for one output)}, weighted means with
-            sample_weight.
+            sample_weight; no 'accuracy' for real-valued targets (not labels, one-hot or 0/1).
         """
         X, Y = self.checked_data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
         cost, correct = self.per_sample(X, Y)
-        return {"loss": float(np.average(cost, weights=w)),
-                "accuracy": float(np.average(correct, weights=w))}
+        accuracy = {"accuracy": float(np.average(correct, weights=w))} if is_classification(Y) else {}
+        return {"loss": float(np.average(cost, weights=w)), **accuracy}
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted classes.
@@ -352,13 +362,13 @@ class Model:
 
         Returns
         -------
-        ndarray of int64, shape (n,)
-            The argmax of the outputs; for one output unit, 1 where it is > 0.5.
+        ndarray, shape (n,)
+            The argmax of the outputs (one output unit: 1 where > 0.5), as the
+            labels of `classes` when fit kept them (else int64 indices).
         """
-        out = self.forward(X)
-        if out.shape[1] == 1:
-            return (out[:, 0] > 0.5).astype(np.int64)
-        return out.argmax(axis=1)
+        out = self.forward(self.checked_inputs(X))
+        index = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
+        return index if self._classes is None else self._classes[index]
 
     def gradients(self, X: ArrayLike, Y: ArrayLike,
                   sample_weight: Optional[ArrayLike] = None) -> tuple:

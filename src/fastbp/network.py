@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from . import _io, derivatives, distributed, optim, trainer
 from ._settings import check_fit
 from ._validation import (check_non_negative_float, check_positive_float, check_positive_int,
-                          check_values, warn_if_unscaled)
+                          check_values, label_classes, warn_if_out_of_range, warn_if_unscaled)
 from .model import EVAL_BLOCK, Model  # noqa: F401  (EVAL_BLOCK: fastbp.network's, as before)
 from .trainer import History  # noqa: F401  (fastbp.network.History, as before)
 
@@ -141,11 +141,74 @@ class Network(Model):
         if seed is None and self._fit_seeds is not None:
             seed = int(self._fit_seeds.spawn(1)[0].generate_state(1)[0])
         args = {k: v for k, v in locals().items() if k not in ("self", "comm")}
-        if comm is not None:
-            return distributed.fit(self, **args, comm=comm)
-        settings = check_fit(self, **args)
+        previous = self._classes  # 1-D labels: kept, and read through them from here on
+        self._classes = label_classes(Y, self._sizes[-1], previous)
+        try:
+            if comm is not None:
+                return distributed.fit(self, **args, comm=comm)
+            settings = check_fit(self, **args)
+        except Exception:
+            self._classes = previous
+            raise
         warn_if_unscaled(settings.X, self.activation)
+        warn_if_out_of_range(settings.Y, self._output_activation)
         return trainer.fit(self, settings)
+
+    def __call__(self, X: ArrayLike) -> np.ndarray:
+        """`forward(X)`: the network's outputs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+        """
+        return self.forward(X)
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities of a softmax or sigmoid output layer.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+
+        Returns
+        -------
+        ndarray, shape (n, sizes[-1]), columns in the order of `classes`
+            The outputs; for one sigmoid output p, the two columns [1 − p, p]
+            (as scikit-learn's).
+        """
+        if self._output_activation not in ("softmax", "sigmoid"):
+            raise ValueError(f"predict_proba needs softmax or sigmoid outputs; this network's "
+                             f"are {self._output_activation!r}: use forward")
+        out = self.forward(X)
+        if self._sizes[-1] == 1:
+            return np.concatenate([1 - out, out], axis=-1)
+        return out
+
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
+        """As scikit-learn's: the accuracy for classes (labels, one-hot rows,
+        0/1 for one output), R² (averaged over the outputs) for real-valued targets.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        y : array_like, labels (n,) or targets (n, sizes[-1])
+        sample_weight : array_like, shape (n,), optional
+
+        Returns
+        -------
+        float
+        """
+        result = self.evaluate(X, y, sample_weight)
+        if "accuracy" in result:
+            return result["accuracy"]
+        X, Y = self.checked_data(X, y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        Y = Y.astype(np.float64)
+        residual = np.average((Y - self.forward(X)) ** 2, axis=0, weights=w)
+        spread = np.average((Y - np.average(Y, axis=0, weights=w)) ** 2, axis=0, weights=w)
+        with np.errstate(divide="ignore", invalid="ignore"):  # constant column: 1 if exact
+            r2 = np.where(spread > 0, 1 - residual / spread, np.where(residual == 0, 1.0, 0.0))
+        return float(r2.mean())
 
     def apply_gradients(self, grads, optimizer="sgd", lr: Optional[float] = None, l2: float = 0.0,
                         l1: float = 0.0, max_norm: Optional[float] = None,
