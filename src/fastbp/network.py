@@ -79,6 +79,32 @@ class Network(Model):
 
         Parameters
         ----------
+        X : array_like, shape (n, sizes[0])
+            Training inputs, finite, near unit scale (see InputScaleWarning).
+        Y : array_like
+            Targets (n, sizes[-1]), or 1-D class labels of any kind (strings,
+            integers; a one-column array or DataFrame too), kept as `classes`;
+            a one-output network takes real-valued targets, or two classes
+            (the integer labels 0 and 1, or two other labels).
+        epochs : int
+            Passes over the data (L-BFGS: the most iterations).
+        batch_size : int
+            Rows per update (the full-batch optimizers use every row).
+        lr : float
+            Learning rate of a named optimizer.
+        shuffle : bool
+            Draw each epoch's batches from a fresh permutation of the rows;
+            False: in order.
+        seed : int or None
+            Seed of the shuffles, dropout masks and DP-SGD noise; None: the
+            next seed spawned from the network's own seed (fresh entropy for
+            a network made with seed=None).
+        validation_data : (X_val, Y_val) or (X_val, Y_val, w_val), optional
+            Measured after each epoch: 'val_loss' (and 'val_accuracy').
+        verbose : bool
+            Print one line per epoch.
+        on_nonfinite : 'raise' or 'stop'
+            What a NaN or inf cost or parameter does (see Faults below).
         optimizer : name or fastbp.optim.Optimizer
             'sgd' (w ← w − lr·∇C, the default), 'adam', 'adamw', 'rmsprop',
             'adagrad', with `lr`; the full-batch 'rprop' (= 'irprop-'),
@@ -269,33 +295,72 @@ class Network(Model):
             raise NotImplementedError(f"{what} is not available for batch-norm networks yet")
 
     def input_gradients(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
-        """∂(mean loss)/∂X, shape (n, sizes[0])."""
+        """∂(mean loss)/∂X, shape (n, sizes[0]).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        """
         self._no_batch_norm("input_gradients")
         return derivatives.input_gradients(self, X, Y)
 
     def jacobian(self, X: ArrayLike) -> np.ndarray:
-        """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs."""
+        """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        """
         self._no_batch_norm("jacobian")
         return derivatives.jacobian(self, X)
 
     def per_sample_gradients(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
-        """(n, len(params)): each sample's own cost gradient, params layout."""
+        """(n, len(params)): each sample's own cost gradient, params layout.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        """
         self._no_batch_norm("per_sample_gradients")
         return derivatives.per_sample_gradients(self, X, Y)
 
     def hvp(self, X: ArrayLike, Y: ArrayLike, v: ArrayLike) -> np.ndarray:
-        """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator)."""
+        """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        v : array_like, shape (len(params),)
+            The vector, in the params layout.
+        """
         self._no_batch_norm("hvp")
         return derivatives.hvp(self, X, Y, v)
 
     def per_sample_grad_norms(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
         """(n,) norm of each sample's cost gradient, ‖δ_i‖·‖[a_i, 1]‖ per layer,
-        without forming the per-sample gradients."""
+        without forming the per-sample gradients.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        """
         self._no_batch_norm("per_sample_grad_norms")
         return derivatives.per_sample_grad_norms(self, X, Y)
 
     def gnvp(self, X: ArrayLike, Y: ArrayLike, v: ArrayLike) -> np.ndarray:
-        """Gauss-Newton-vector product of the mean loss w.r.t. params (Jᵀ·H·J·v)."""
+        """Gauss-Newton-vector product of the mean loss w.r.t. params (Jᵀ·H·J·v).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        v : array_like, shape (len(params),)
+            The vector, in the params layout.
+        """
         self._no_batch_norm("gnvp")
         return derivatives.gnvp(self, X, Y, v)
 

@@ -49,7 +49,15 @@ class History:
     def plot(self, path: Optional[Union[str, os.PathLike]] = None, ax=None):
         """Loss and accuracy per epoch (training and validation) with
         matplotlib: into `path` (a PNG, say) if given, else onto `ax` or a new
-        figure, which is returned."""
+        figure, which is returned.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            The file to save the figure into.
+        ax : pair of matplotlib Axes, optional
+            Where to draw loss and accuracy.
+        """
         try:
             import matplotlib
             if path is not None and ax is None:
