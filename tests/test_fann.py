@@ -326,7 +326,7 @@ def test_steepness_worked_by_hand(tmp_path):
     h = 1 / (1 + np.exp(-2 * np.array([0.25, 1.5]) * (np.array([3.0, 2.0]) * x + [-1.0, 0.5])))
     s = np.array([0.5, 2.0])
     o = 2 / (1 + np.exp(-2 * s * (np.array([[1.0, -4.0], [-1.0, 0.75]]) @ h + [0.25, 3.0]))) - 1
-    np.testing.assert_allclose(net.forward([x])[0], o, rtol=1e-14)
+    np.testing.assert_allclose(net.forward([x]), o, rtol=1e-14)  # one sample: one row
 
 
 def test_reads_windows_line_ends(tmp_path):

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 import fastbp
 import fastbp.cli
 from fastbp import reference
-from fastbp._validation import ACTIVATIONS, COST_OUTPUT, INITS
+from fastbp._validation import ACTIVATIONS, COST_OUTPUT, INITS, is_classification
 
 from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, loss_close
 
@@ -171,12 +171,12 @@ def inputs(draw, net, n, odds=2):
 
 
 @st.composite
-def targets(draw, net, n, odds=2):
+def targets(draw, net, n, odds=2, defects=Y_DEFECTS):
     """Y for net and n rows: 2-D targets or 1-D labels (a column for one
-    output), with a defect once in `odds` draws."""
+    output), with one of `defects` once in `odds` draws."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     k = net.sizes[-1]
-    defect = draw(one_in(odds, Y_DEFECTS))
+    defect = draw(one_in(odds, defects))
     rows = n + (1 if n == 1 or rng.random() < 0.5 else -1) if defect == "rows" else n
     labels = draw(st.booleans()) and defect != "width"
     dtype = draw(st.sampled_from(VALID_DTYPES))
@@ -311,8 +311,9 @@ def test_forward_and_predict(method, data):
         expected = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
         assert bitwise_equal(got, expected)
     else:
-        assert bitwise_equal(got, out)
-        assert_matches([got], reference.forward, as64(net), X.canonical, dtype=net.dtype)
+        one = out.shape[0] == 1 and np.ndim(got) == 1  # one 1-D sample: one 1-D row
+        assert bitwise_equal(got, out[0] if one else out)
+        assert_matches([np.atleast_2d(got)], reference.forward, as64(net), X.canonical, dtype=net.dtype)
 
 
 # Each check gets the network after the call, a float64 twin of it before the
@@ -328,7 +329,11 @@ def check_gradients(net, oracle, X, Y, got, kw):
 
 def check_evaluate(net, oracle, X, Y, got, kw):
     assert_matches([got["loss"]], reference.loss, oracle, X, Y, dtype=net.dtype)
-    assert got["accuracy"] == own_accuracy(net.forward(X), Y)
+    Y2 = np.eye(net.sizes[-1])[Y] if np.ndim(Y) == 1 and net.sizes[-1] > 1 else np.asarray(Y)
+    if is_classification(Y2.reshape(len(X), -1)):
+        assert got["accuracy"] == own_accuracy(net.forward(X), Y)
+    else:  # real-valued targets: no accuracy
+        assert "accuracy" not in got
 
 
 def sgd_replay(oracle, X, Y, kw):
@@ -405,7 +410,10 @@ def test_methods_with_targets(method, data):
     net = data.draw(networks())
     n = data.draw(st.integers(1, 6))
     odds = FIT_ODDS if method == "fit" else 2
-    args = {"X": data.draw(inputs(net, n, odds)), "Y": data.draw(targets(net, n, odds))}
+    # fit takes any 1-D labels (they become net.classes: tests/test_usability.py),
+    # so a label out of 0..k-1 is a defect only for the other methods
+    defects = [d for d in Y_DEFECTS if not d.startswith("label_")] if method == "fit" else Y_DEFECTS
+    args = {"X": data.draw(inputs(net, n, odds)), "Y": data.draw(targets(net, n, odds, defects))}
     if method == "fit":
         args.update(data.draw(fit_args(net, n)))
     start = net.copy()
@@ -489,7 +497,7 @@ def test_network_constructor(data):
     assert net.dtype in (np.float32, np.float64) and net.dtype.isnative
     assert net.params.shape == (sum((a + 1) * b for a, b in zip(net.sizes, net.sizes[1:])),)
     assert np.isfinite(net.params).all()
-    assert net.forward(np.zeros(net.sizes[0])).shape == (1, net.sizes[-1])
+    assert net.forward(np.zeros(net.sizes[0])).shape == (net.sizes[-1],)
 
 
 # Widths whose parameters cannot be allocated (8 TiB and up): refused at once,
@@ -593,7 +601,7 @@ def test_load_mutated_model_files(model_dir, model_files, data):
         return
     # a mutation that still loads (a flipped data bit, say) gives a usable model
     assert np.isfinite(net.params).all()
-    assert net.forward(np.zeros(net.sizes[0])).shape == (1, net.sizes[-1])
+    assert net.forward(np.zeros(net.sizes[0])).shape == (net.sizes[-1],)
 
 
 # ------------------------------------------------------------------ command line

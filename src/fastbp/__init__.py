@@ -23,14 +23,14 @@ from . import _core
 from ._version import __version__
 from ._threads import get_num_threads, set_num_threads
 from ._io import ModelFileError
-from ._validation import InputScaleWarning
+from ._validation import InputScaleWarning, TargetRangeWarning
 from .network import History, Network, load
 from .gradcheck import check_gradients
 from . import reference, datasets
 
 __all__ = ["Network", "History", "load", "check_gradients", "set_num_threads",
            "get_num_threads", "show_config", "reference", "datasets", "ModelFileError",
-           "InputScaleWarning", "__version__"]
+           "InputScaleWarning", "TargetRangeWarning", "__version__"]
 
 def show_config():
     """Print how this fastbp was built and what it runs on."""

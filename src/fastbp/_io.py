@@ -54,6 +54,7 @@ def _header(net):
         "cost": net.cost,
         "dtype": net.dtype.name,
         "batch_norm": net.batch_norm,
+        **({} if net.classes is None else {"classes": net.classes.tolist()}),
     }
 
 
@@ -442,6 +443,12 @@ def load(path: str | os.PathLike, network: type[M]) -> M:
                               output_activation=header["output_activation"],
                               cost=header["cost"], dtype=header["dtype"],
                               batch_norm=header["batch_norm"])
+                classes = header.get("classes")  # absent: a file from before classes
+                if classes is not None:
+                    if not (isinstance(classes, list)
+                            and all(type(c) in (str, int, float) for c in classes)):
+                        raise ValueError(f"bad classes {classes!r}")
+                    net.classes = classes
             except (TypeError, ValueError) as e:
                 raise _bad(path, str(e)) from None
             params = _read_member(path, archive, "params.npy", dtype, n_params, out=net.params)

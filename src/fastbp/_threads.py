@@ -63,7 +63,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def set_num_threads(n):
-    """Use n threads for the compiled work (1 if built without OpenMP)."""
+    """Use n threads for the compiled work (1 if built without OpenMP).
+
+    Parameters
+    ----------
+    n : int
+        The most threads (≥ 1); a batch with little work runs on fewer.
+    """
     global _num_threads
     n = check_positive_int(n, "n")
     if not _OPENMP and n > 1:

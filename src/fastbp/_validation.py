@@ -171,6 +171,11 @@ def check_targets(Y, n_samples, n_outputs, dtype, argname="Y", cost=None):
     arr = _numeric_array(Y, argname)
     if arr.ndim == 1:
         if n_outputs == 1:
+            if arr.dtype.kind in "biu" and arr.size and not np.isin(arr, (0, 1)).all():
+                bad = arr[~np.isin(arr, (0, 1))][0]
+                raise ValueError(f"{argname}: a network with one output unit takes the class "
+                                 f"labels 0 and 1; got {bad}. For more classes give it one "
+                                 f"output per class; for regression, real-valued targets (floats)")
             arr = arr.reshape(-1, 1)
         else:
             if arr.dtype.kind == "f":
@@ -259,3 +264,119 @@ def warn_if_unscaled(X, activation, stacklevel=3):
     warnings.warn(f"{what} Standardize the columns (fastbp.datasets.standardize(X_train, "
                   f"X_test), scikit-learn's StandardScaler, or `fastbp train`'s default) or "
                   f"divide pixels by 255.", InputScaleWarning, stacklevel=stacklevel)
+
+
+def is_classification(Y):
+    """Are checked targets Y (n, k) classes: one-hot rows, or 0/1 for one
+    output? (Labels are one-hot by then.) Else they are real-valued, and no
+    accuracy is reported."""
+    if Y.shape[1] == 1:
+        return bool(((Y == 0) | (Y == 1)).all())
+    # rows of non-negative numbers whose largest and sum are 1: one-hot (no n×k temporaries)
+    return bool(Y.min() >= 0 and (Y.max(axis=1) == 1).all() and (Y.sum(axis=1) == 1).all())
+
+
+def label_array(Y, n_outputs):
+    """Y as a 1-D array of labels, or None when its shape makes it targets.
+    A one-column 2-D array (a DataFrame's column) is labels when the network
+    has more than one output; strings in an object array become str."""
+    if isinstance(Y, (str, bytes)):
+        return None
+    try:
+        arr = np.asarray(Y)
+    except Exception:  # ragged: check_targets names the problem
+        return None
+    if arr.ndim == 2 and arr.shape[1] == 1 and n_outputs > 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        return None
+    if arr.dtype == object and all(isinstance(v, str) for v in arr):
+        arr = arr.astype(str)
+    return arr.astype(np.int64) if arr.dtype.kind == "b" else arr
+
+
+def label_classes(Y, n_outputs, current=None, argname="Y"):
+    """The classes fit keeps for 1-D labels Y (any sortable labels: sorted
+    unique, as scikit-learn's classes_; integer labels 0..k-1 of k outputs:
+    all k, so that a label is its output's index), `current` when Y's labels
+    are all among them, or when Y is targets (2-D, or real numbers for one
+    output)."""
+    y = label_array(Y, n_outputs)
+    if y is None or (n_outputs == 1 and y.dtype.kind == "f") or y.size == 0:
+        return current
+    if y.dtype.kind in "iu" and (current is None or np.array_equal(current, np.arange(
+            max(n_outputs, 2)))) and y.min() >= 0 and y.max() < max(n_outputs, 2):
+        return np.arange(max(n_outputs, 2))  # output indices, as before (no sort of y)
+    try:
+        classes = np.unique(y)
+    except TypeError:
+        raise TypeError(f"{argname}: labels must be of one sortable type (all strings or "
+                        f"all numbers)") from None
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ValueError(f"{argname} contains NaN or inf")
+    if current is not None and _among(classes, current).all():
+        return current
+    numeric = classes.dtype.kind in "biuf"
+    if n_outputs == 1:
+        if numeric:  # check_targets: 0 and 1 only
+            return np.arange(2) if np.isin(classes, (0, 1)).all() else current
+        wanted = 2
+    else:
+        if numeric and (classes == np.round(classes)).all() and classes[0] >= 0 \
+                and classes[-1] < n_outputs:
+            return np.arange(n_outputs)
+        wanted = n_outputs
+    if len(classes) != wanted:
+        raise ValueError(f"{argname} has {len(classes)} distinct labels; the network's "
+                         f"{n_outputs} output unit{'s' if n_outputs > 1 else ''} take "
+                         f"{wanted}: {classes[:10].tolist()}")
+    return classes
+
+
+def _among(values, classes):
+    """Which of `values` are in the sorted array `classes`."""
+    if (values.dtype.kind in "biuf") != (classes.dtype.kind in "biuf"):
+        return np.zeros(values.shape, dtype=bool)
+    idx = np.minimum(np.searchsorted(classes, values), len(classes) - 1)
+    return classes[idx] == values
+
+
+def encode_labels(Y, classes, n_outputs, argname="Y"):
+    """1-D labels Y as the indices of `classes` (what the output units
+    stand for); Y unchanged when it is targets (2-D, or floats for one output)."""
+    y = label_array(Y, n_outputs)
+    if y is None or (n_outputs == 1 and y.dtype.kind == "f"):
+        return Y
+    if y.dtype.kind in "biu" and np.array_equal(classes, np.arange(len(classes))):
+        return y  # labels that are indices already (check_targets checks their range)
+    if y.dtype.kind not in "biufUS":
+        return Y  # check_targets names the problem
+    known = _among(y, classes)
+    if not known.all():
+        raise ValueError(f"{argname} has labels that are not among the network's classes "
+                         f"{classes[:10].tolist()}: {y[~known][0]!r}")
+    return np.searchsorted(classes, y).astype(np.int64)
+
+
+class TargetRangeWarning(UserWarning):
+    """fit's targets lie outside what the output activation can reach."""
+
+
+# What each output activation reaches; the others reach every real number.
+OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0),
+                "relu": (0.0, np.inf)}
+
+
+def warn_if_out_of_range(Y, output_activation, stacklevel=3):
+    """One TargetRangeWarning, pointing at fit's caller, when checked targets
+    Y lie outside the output activation's range: the outputs cannot reach
+    them, and training gets stuck without a word. The message does not depend
+    on Y, so Python's default filter shows it once per calling line."""
+    low, high = OUTPUT_RANGE.get(output_activation, (-np.inf, np.inf))
+    if not Y.size or (Y.min() >= low and Y.max() <= high):
+        return
+    warnings.warn(f"fit: some targets lie outside [{low:g}, {high:g}], the range of the output "
+                  f"activation {output_activation!r} (which defaults to the hidden one): the "
+                  f"outputs cannot reach them and training gets stuck. For regression make "
+                  f"the network with output_activation=\"identity\" (or scale the targets into "
+                  f"that range).", TargetRangeWarning, stacklevel=stacklevel)

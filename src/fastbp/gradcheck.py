@@ -14,6 +14,15 @@ def check_gradients(net, X, Y, eps=1e-6):
     The check runs on a float64 copy of the network, so it tests the
     mathematics of the compiled kernels and leaves `net` unchanged. Batch
     norm uses the statistics of X, as training does (its γ are checked too).
+
+    Parameters
+    ----------
+    net : fastbp.Network
+        The network (not changed).
+    X : array_like, shape (n, sizes[0])
+    Y : array_like, targets or labels, as for `Network.loss`
+    eps : float
+        The step of the central differences.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")

@@ -27,45 +27,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
+from ._layout import ParamList, layout
 from ._threads import forget_dead_owners, threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
-                          check_seed, check_sizes, check_targets, check_values)
+                          check_seed, check_sizes, check_targets, check_values, encode_labels,
+                          is_classification, label_classes)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
 EVAL_BLOCK = 1024
-
-
-class _ParamList(list):
-    """A list of views into the flat buffer: item assignment copies into the
-    view (so `net.weights[0] = W` changes the model), shape checked."""
-
-    def __init__(self, views, argname):
-        super().__init__(views)
-        self._argname = argname
-
-    def __setitem__(self, index, value):
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{self._argname} only supports assignment of one layer at a time")
-        view = self[index]
-        view[...] = check_values(value, view.shape, view.dtype, f"{self._argname}[{index}]")
-
-def _layout(sizes, batch_norm=False):
-    """Offsets of each W_l, b_l and (batch norm, hidden layers) γ_l in the flat
-    buffer (-1 where a layer has no γ), and its total length."""
-    w_off, b_off, g_off, pos = [], [], [], 0
-    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        w_off.append(pos)
-        pos += n_out * n_in
-        b_off.append(pos)
-        pos += n_out
-        if batch_norm and l < len(sizes) - 2:
-            g_off.append(pos)
-            pos += n_out
-        else:
-            g_off.append(-1)
-    return w_off, b_off, g_off, pos
 
 
 class Model:
@@ -103,7 +74,7 @@ class Model:
         self._output_activation = output_activation
         self._cost = cost
         self._dtype = dtype
-        self._w_off, self._b_off, self._g_off, n_params = _layout(sizes, self._batch_norm)
+        self._w_off, self._b_off, self._g_off, n_params = layout(sizes, self._batch_norm)
         try:
             self._params = np.zeros(n_params, dtype=dtype)
         except (MemoryError, ValueError):  # ValueError: more than NumPy can index
@@ -118,6 +89,9 @@ class Model:
         forget_dead_owners(self)
         self._optimizer = None                 # the last fit's optimizer (fastbp.trainer)
         self._penalty = (0.0, 0.0)             # fit's (l2, l1), for loss(regularized=True)
+        # fit(seed=None) spawns its seed from here: a seeded network trains repeatably
+        self._fit_seeds = None if seed is None else np.random.SeedSequence(seed)
+        self._classes = None                   # the labels of fit's 1-D Y (Network.fit)
         self._make_views()
         self._init_params(init, np.random.default_rng(seed))
 
@@ -128,9 +102,9 @@ class Model:
         for l, (n_in, n_out) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
             ws.append(self._params[self._w_off[l]:self._w_off[l] + n_out * n_in].reshape(n_out, n_in))
             bs.append(self._params[self._b_off[l]:self._b_off[l] + n_out])
-        self._weights = _ParamList(ws, "weights")
-        self._biases = _ParamList(bs, "biases")
-        self._gammas = _ParamList([self._params[g:g + n] for g, n in zip(self._g_off, self._sizes[1:])
+        self._weights = ParamList(ws, "weights")
+        self._biases = ParamList(bs, "biases")
+        self._gammas = ParamList([self._params[g:g + n] for g, n in zip(self._g_off, self._sizes[1:])
                                    if g >= 0], "gammas")
 
     def _init_params(self, init, rng):
@@ -185,6 +159,13 @@ class Model:
     dtype = property(lambda self: self._dtype, doc="The float type of everything.")
     output_activation = property(lambda self: self._output_activation, doc="Its name.")
     cost = property(lambda self: self._cost, doc="Its name.")
+
+    def _set_classes(self, value):  # labels of exactly the outputs (two for one unit)
+        self._classes = None if value is None else label_classes(value, self._sizes[-1],
+                                                                 argname="classes")
+    classes = property(lambda self: self._classes, _set_classes,
+                       doc="The labels the outputs stand for, sorted (scikit-learn's classes_): "
+                           "kept by a fit on 1-D labels; None when fit had targets.")
 
     @property
     def gammas(self) -> list:
@@ -257,6 +238,7 @@ class Model:
     def checked_data(self, X, Y, xname="X", yname="Y"):
         """(X, Y) checked against the model's shapes and dtype."""
         X = self.checked_inputs(X, xname)
+        Y = Y if self._classes is None else encode_labels(Y, self._classes, self._sizes[-1], yname)
         return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname, self._cost)
 
     def forward(self, X: ArrayLike) -> np.ndarray:
@@ -269,15 +251,15 @@ class Model:
 
         Returns
         -------
-        ndarray, shape (n, sizes[-1]), the network's dtype
+        ndarray, shape (n, sizes[-1]) (or (sizes[-1],) for one sample), the network's dtype
             With batch norm, normalized by the running estimates.
         """
-        X = self.checked_inputs(X)
+        given, X = X, self.checked_inputs(X)  # given: for its ndim, once it passed the check
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         with self.compute_lock:
             _core.forward(self.plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
                           self._running)
-        return out
+        return out[0] if np.ndim(given) == 1 else out  # one sample: one row
 
     def per_sample(self, X, Y, training=False):
         """Per-sample cost and correctness of validated (X, Y); training: batch
@@ -335,13 +317,13 @@ class Model:
         dict
             {'loss': mean cost, 'accuracy': fraction of samples classed right
             (argmax, or threshold 0.5 for one output)}, weighted means with
-            sample_weight.
+            sample_weight; no 'accuracy' for real-valued targets (not labels, one-hot or 0/1).
         """
         X, Y = self.checked_data(X, Y)
         w = check_sample_weight(sample_weight, X.shape[0])
         cost, correct = self.per_sample(X, Y)
-        return {"loss": float(np.average(cost, weights=w)),
-                "accuracy": float(np.average(correct, weights=w))}
+        accuracy = {"accuracy": float(np.average(correct, weights=w))} if is_classification(Y) else {}
+        return {"loss": float(np.average(cost, weights=w)), **accuracy}
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted classes.
@@ -352,13 +334,13 @@ class Model:
 
         Returns
         -------
-        ndarray of int64, shape (n,)
-            The argmax of the outputs; for one output unit, 1 where it is > 0.5.
+        ndarray, shape (n,)
+            The argmax of the outputs (one output unit: 1 where > 0.5), as the
+            labels of `classes` when fit kept them (else int64 indices).
         """
-        out = self.forward(X)
-        if out.shape[1] == 1:
-            return (out[:, 0] > 0.5).astype(np.int64)
-        return out.argmax(axis=1)
+        out = self.forward(self.checked_inputs(X))
+        index = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
+        return index if self._classes is None else self._classes[index]
 
     def gradients(self, X: ArrayLike, Y: ArrayLike,
                   sample_weight: Optional[ArrayLike] = None) -> tuple:
@@ -425,11 +407,16 @@ class Model:
 
     def copy(self) -> Model:
         """An independent network with the same structure and parameters (and
-        its own copy of the last fit's optimizer)."""
+        its own copy of the last fit's optimizer, and of the seeds of its fits
+        at the same point)."""
         with self.compute_lock:  # a fit holds it during an epoch: no torn copy
+            seeds = self._fit_seeds
+            if seeds is not None:
+                seeds = np.random.SeedSequence(seeds.entropy,
+                                               n_children_spawned=seeds.n_children_spawned)
             return _rebuilt(type(self), dict(
                 self.__dict__, _params=self._params.copy(), _running=self._running.copy(),
-                _optimizer=copy.deepcopy(self._optimizer)))
+                _optimizer=copy.deepcopy(self._optimizer), _fit_seeds=seeds))
 
     def __reduce__(self):
         """pickle and copy.deepcopy: a copy() without locks or work buffers."""

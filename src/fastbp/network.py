@@ -17,7 +17,8 @@ from numpy.typing import ArrayLike
 from . import _io, derivatives, distributed, optim, trainer
 from ._settings import check_fit
 from ._validation import (check_name, check_non_negative_float, check_positive_float,
-                          check_positive_int, check_values, warn_if_unscaled)
+                          check_positive_int, check_values, label_classes, warn_if_out_of_range,
+                          warn_if_unscaled)
 from .model import EVAL_BLOCK, Model  # noqa: F401  (EVAL_BLOCK: fastbp.network's, as before)
 from .trainer import History  # noqa: F401  (fastbp.network.History, as before)
 
@@ -47,7 +48,11 @@ class Network(Model):
         Nielsen ch. 1), 'xavier' (Glorot uniform), 'he'. Biases start at zero
         except for 'gaussian'.
     seed : int or None
-        Seed of the initial parameters.
+        Seed of the initial parameters, and of every `fit` without a seed of
+        its own: each such fit takes the next seed spawned from it
+        (numpy.random.SeedSequence), so a script trains the same way on
+        every run while two fits in a row still draw different shuffles.
+        None: fresh entropy for both.
     batch_norm : bool
         Batch normalization of every hidden layer (after the product, before
         the activation): y = γ·(z − μ)/√(σ² + ε) + β, with the layer's bias as
@@ -75,6 +80,32 @@ class Network(Model):
 
         Parameters
         ----------
+        X : array_like, shape (n, sizes[0])
+            Training inputs, finite, near unit scale (see InputScaleWarning).
+        Y : array_like
+            Targets (n, sizes[-1]), or 1-D class labels of any kind (strings,
+            integers; a one-column array or DataFrame too), kept as `classes`;
+            a one-output network takes real-valued targets, or two classes
+            (the integer labels 0 and 1, or two other labels).
+        epochs : int
+            Passes over the data (L-BFGS: the most iterations).
+        batch_size : int
+            Rows per update (the full-batch optimizers use every row).
+        lr : float
+            Learning rate of a named optimizer.
+        shuffle : bool
+            Draw each epoch's batches from a fresh permutation of the rows;
+            False: in order.
+        seed : int or None
+            Seed of the shuffles, dropout masks and DP-SGD noise; None: the
+            next seed spawned from the network's own seed (fresh entropy for
+            a network made with seed=None).
+        validation_data : (X_val, Y_val) or (X_val, Y_val, w_val), optional
+            Measured after each epoch: 'val_loss' (and 'val_accuracy').
+        verbose : bool
+            Print one line per epoch.
+        on_nonfinite : 'raise' or 'stop'
+            What a NaN or inf cost or parameter does (see Faults below).
         optimizer : name or fastbp.optim.Optimizer
             'sgd' (w ← w − lr·∇C, the default), 'adam', 'adamw', 'rmsprop',
             'adagrad', with `lr`; the full-batch 'rprop' (= 'irprop-'),
@@ -134,12 +165,77 @@ class Network(Model):
         A second fit on the same network from another thread raises
         RuntimeError.
         """
+        if seed is None and self._fit_seeds is not None:
+            seed = int(self._fit_seeds.spawn(1)[0].generate_state(1)[0])
         args = {k: v for k, v in locals().items() if k not in ("self", "comm")}
-        if comm is not None:
-            return distributed.fit(self, **args, comm=comm)
-        settings = check_fit(self, **args)
+        previous = self._classes  # 1-D labels: kept, and read through them from here on
+        self._classes = label_classes(Y, self._sizes[-1], previous)
+        try:
+            if comm is not None:
+                return distributed.fit(self, **args, comm=comm)
+            settings = check_fit(self, **args)
+        except Exception:
+            self._classes = previous
+            raise
         warn_if_unscaled(settings.X, self.activation)
+        warn_if_out_of_range(settings.Y, self._output_activation)
         return trainer.fit(self, settings)
+
+    def __call__(self, X: ArrayLike) -> np.ndarray:
+        """`forward(X)`: the network's outputs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+        """
+        return self.forward(X)
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities of a softmax or sigmoid output layer.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (sizes[0],)
+
+        Returns
+        -------
+        ndarray, shape (n, sizes[-1]), columns in the order of `classes`
+            The outputs; for one sigmoid output p, the two columns [1 − p, p]
+            (as scikit-learn's).
+        """
+        if self._output_activation not in ("softmax", "sigmoid"):
+            raise ValueError(f"predict_proba needs softmax or sigmoid outputs; this network's "
+                             f"are {self._output_activation!r}: use forward")
+        out = self.forward(X)
+        if self._sizes[-1] == 1:
+            return np.concatenate([1 - out, out], axis=-1)
+        return out
+
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
+        """As scikit-learn's: the accuracy for classes (labels, one-hot rows,
+        0/1 for one output), R² (averaged over the outputs) for real-valued targets.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        y : array_like, labels (n,) or targets (n, sizes[-1])
+        sample_weight : array_like, shape (n,), optional
+
+        Returns
+        -------
+        float
+        """
+        result = self.evaluate(X, y, sample_weight)
+        if "accuracy" in result:
+            return result["accuracy"]
+        X, Y = self.checked_data(X, y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        Y = Y.astype(np.float64)
+        residual = np.average((Y - self.forward(X)) ** 2, axis=0, weights=w)
+        spread = np.average((Y - np.average(Y, axis=0, weights=w)) ** 2, axis=0, weights=w)
+        with np.errstate(divide="ignore", invalid="ignore"):  # constant column: 1 if exact
+            r2 = np.where(spread > 0, 1 - residual / spread, np.where(residual == 0, 1.0, 0.0))
+        return float(r2.mean())
 
     def apply_gradients(self, grads, optimizer="sgd", lr: Optional[float] = None, l2: float = 0.0,
                         l1: float = 0.0, max_norm: Optional[float] = None,
@@ -204,33 +300,72 @@ class Network(Model):
             raise NotImplementedError(f"{what} is not available for batch-norm networks yet")
 
     def input_gradients(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
-        """∂(mean loss)/∂X, shape (n, sizes[0])."""
+        """∂(mean loss)/∂X, shape (n, sizes[0]).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        """
         self._no_batch_norm("input_gradients")
         return derivatives.input_gradients(self, X, Y)
 
     def jacobian(self, X: ArrayLike) -> np.ndarray:
-        """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs."""
+        """(n, sizes[-1], sizes[0]) Jacobian of the outputs w.r.t. the inputs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        """
         self._no_batch_norm("jacobian")
         return derivatives.jacobian(self, X)
 
     def per_sample_gradients(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
-        """(n, len(params)): each sample's own cost gradient, params layout."""
+        """(n, len(params)): each sample's own cost gradient, params layout.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        """
         self._no_batch_norm("per_sample_gradients")
         return derivatives.per_sample_gradients(self, X, Y)
 
     def hvp(self, X: ArrayLike, Y: ArrayLike, v: ArrayLike) -> np.ndarray:
-        """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator)."""
+        """Hessian-vector product of the mean loss w.r.t. params (Pearlmutter's R-operator).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        v : array_like, shape (len(params),)
+            The vector, in the params layout.
+        """
         self._no_batch_norm("hvp")
         return derivatives.hvp(self, X, Y, v)
 
     def per_sample_grad_norms(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
         """(n,) norm of each sample's cost gradient, ‖δ_i‖·‖[a_i, 1]‖ per layer,
-        without forming the per-sample gradients."""
+        without forming the per-sample gradients.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        """
         self._no_batch_norm("per_sample_grad_norms")
         return derivatives.per_sample_grad_norms(self, X, Y)
 
     def gnvp(self, X: ArrayLike, Y: ArrayLike, v: ArrayLike) -> np.ndarray:
-        """Gauss-Newton-vector product of the mean loss w.r.t. params (Jᵀ·H·J·v)."""
+        """Gauss-Newton-vector product of the mean loss w.r.t. params (Jᵀ·H·J·v).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+        Y : array_like, targets or labels, as for `loss`
+        v : array_like, shape (len(params),)
+            The vector, in the params layout.
+        """
         self._no_batch_norm("gnvp")
         return derivatives.gnvp(self, X, Y, v)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _core, _progress, optim
 from ._settings import FitSettings
-from ._validation import check_positive_float
+from ._validation import check_positive_float, is_classification
 
 # Rows per compiled gradient call of L-BFGS's objective: bounds the work
 # buffers, not the result.
@@ -50,7 +50,15 @@ class History:
     def plot(self, path: Optional[Union[str, os.PathLike]] = None, ax=None):
         """Loss and accuracy per epoch (training and validation) with
         matplotlib: into `path` (a PNG, say) if given, else onto `ax` or a new
-        figure, which is returned."""
+        figure, which is returned.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            The file to save the figure into.
+        ax : pair of matplotlib Axes, optional
+            Where to draw loss and accuracy.
+        """
         try:
             import matplotlib
             if path is not None and ax is None:
@@ -141,14 +149,19 @@ class EpochEnd:
         self.s, self.params, self.bar, self.label, self.vote = s, params, bar, label, vote
         self.history = History()
         self.best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
+        self.classes = is_classification(s.Y)  # else no accuracy: real-valued targets
 
     def __call__(self, epoch, logs, speed=None):
         """Record epoch `epoch`'s logs; True: stop training. speed():
         the verbose line's tail."""
         s = self.s
+        if not self.classes:
+            logs.pop("accuracy", None)
+            logs.pop("val_accuracy", None)
         self.history._append(epoch, logs)
         self.bar.update()
-        self.bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}")
+        self.bar.set_postfix(loss=f"{logs['loss']:.4f}",
+                             **({"acc": f"{logs['accuracy']:.3f}"} if self.classes else {}))
         if s.verbose:
             head = (f"epoch {epoch + 1}/{s.epochs}: " if self.label == "epoch"
                     else f"{self.label} {epoch + 1}: ")

@@ -39,6 +39,11 @@ def load_data(path=None):
 
     path: None for the bundled subset (3,000 / 1,000 / 1,000 digits), or
     the path of his ``mnist.pkl.gz``, which is unpickled: a trusted file only.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        His ``mnist.pkl.gz``; None: the bundled digits.
     """
     if path is None:
         X, y = datasets.load_mnist_5k()
@@ -56,7 +61,13 @@ def load_data_wrapper(path=None):
     """(training_data, validation_data, test_data) as his network.py takes
     them: training_data a list of (x, y) with x (784, 1) and one-hot y (10, 1);
     validation_data and test_data lists of (x, label). ``path`` as in
-    ``load_data``."""
+    ``load_data``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        As for `load_data`.
+    """
     tr_d, va_d, te_d = load_data(path)
     training_data = [(x.reshape(784, 1), vectorized_result(y)) for x, y in zip(*tr_d)]
     validation_data = [(x.reshape(784, 1), int(y)) for x, y in zip(*va_d)]
@@ -65,7 +76,13 @@ def load_data_wrapper(path=None):
 
 
 def vectorized_result(j):
-    """A (10, 1) one-hot column for the digit j."""
+    """A (10, 1) one-hot column for the digit j.
+
+    Parameters
+    ----------
+    j : int
+        The digit, 0-9.
+    """
     e = np.zeros((10, 1))
     e[j] = 1.0
     return e

@@ -25,7 +25,7 @@ import random
 import numpy as np
 
 from ..network import Network as _FastNetwork
-from ..model import _ParamList
+from .._layout import ParamList
 
 
 class _CompatNetwork:
@@ -41,8 +41,8 @@ class _CompatNetwork:
         self._net = _FastNetwork(self.sizes, activation="sigmoid", cost=cost, seed=0)
         if old is not None:
             self._net.params[...] = old.params
-        self._weights = _ParamList(list(self._net.weights), "weights")
-        self._biases = _ParamList([b.reshape(-1, 1) for b in self._net.biases], "biases")
+        self._weights = ParamList(list(self._net.weights), "weights")
+        self._biases = ParamList([b.reshape(-1, 1) for b in self._net.biases], "biases")
 
     @property
     def fastbp_network(self):
@@ -242,25 +242,55 @@ class Network(_CompatNetwork):
                 print("Epoch {0} complete".format(j))
 
     def update_mini_batch(self, mini_batch, eta):
-        """One gradient-descent step on ``mini_batch``, a list of (x, y)."""
+        """One gradient-descent step on ``mini_batch``, a list of (x, y).
+
+        Parameters
+        ----------
+        mini_batch : list of (x, y)
+            Columns x (784, 1) and one-hot y (10, 1).
+        eta : float
+            The learning rate.
+        """
         X, Y = _stack(mini_batch, "mini_batch")
         self._step(X, self._targets(Y), eta)
 
     def evaluate(self, test_data):
         """Number of samples in ``test_data`` (y integer labels) whose
-        highest output is the label."""
+        highest output is the label.
+
+        Parameters
+        ----------
+        test_data : list of (x, y)
+            Columns x and integer labels y.
+        """
         return self._count_correct(*_stack(_as_list(test_data), "test_data"))
 
     def cost_derivative(self, output_activations, y):
-        """∂C_x/∂a for the output activations: ``a − y``."""
+        """∂C_x/∂a for the output activations: ``a − y``.
+
+        Parameters
+        ----------
+        output_activations : ndarray, shape (sizes[-1], 1)
+        y : ndarray, shape (sizes[-1], 1)
+        """
         return output_activations - y
 
 
 def sigmoid(z):
-    """The sigmoid function."""
+    """The sigmoid function.
+
+    Parameters
+    ----------
+    z : array_like
+    """
     return 1.0 / (1.0 + np.exp(-z))
 
 
 def sigmoid_prime(z):
-    """Derivative of the sigmoid function."""
+    """Derivative of the sigmoid function.
+
+    Parameters
+    ----------
+    z : array_like
+    """
     return sigmoid(z) * (1 - sigmoid(z))

@@ -31,12 +31,24 @@ class QuadraticCost(object):
 
     @staticmethod
     def fn(a, y):
-        """Cost of output ``a`` for desired output ``y``."""
+        """Cost of output ``a`` for desired output ``y``.
+
+        Parameters
+        ----------
+        a, y : ndarray, shape (sizes[-1], 1)
+            The output and the desired output.
+        """
         return 0.5 * np.linalg.norm(a - y) ** 2
 
     @staticmethod
     def delta(z, a, y):
-        """Error delta of the output layer."""
+        """Error delta of the output layer.
+
+        Parameters
+        ----------
+        z, a, y : ndarray, shape (sizes[-1], 1)
+            The output's weighted input, the output, the desired output.
+        """
         return (a - y) * sigmoid_prime(z)
 
 
@@ -46,12 +58,24 @@ class CrossEntropyCost(object):
     @staticmethod
     def fn(a, y):
         """Cost of output ``a`` for desired output ``y``; nan_to_num makes
-        0·ln 0 count as 0, as in his code."""
+        0·ln 0 count as 0, as in his code.
+
+        Parameters
+        ----------
+        a, y : ndarray, shape (sizes[-1], 1)
+            The output and the desired output.
+        """
         return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
 
     @staticmethod
     def delta(z, a, y):
-        """Error delta of the output layer (``z`` unused, kept for the interface)."""
+        """Error delta of the output layer (``z`` unused, kept for the interface).
+
+        Parameters
+        ----------
+        z, a, y : ndarray, shape (sizes[-1], 1)
+            The output's weighted input, the output, the desired output.
+        """
         return a - y
 
 
@@ -167,7 +191,18 @@ class Network(_CompatNetwork):
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
         """One regularized gradient step on ``mini_batch``; ``n`` is the size
-        of the whole training set (it scales the weight decay)."""
+        of the whole training set (it scales the weight decay).
+
+        Parameters
+        ----------
+        mini_batch : list of (x, y)
+        eta : float
+            The learning rate.
+        lmbda : float
+            The L2 regularization parameter.
+        n : int
+            The size of the training set.
+        """
         X, Y = _stack(mini_batch, "mini_batch")
         self._step(X, self._targets(Y), eta, l2=lmbda / n)
 
@@ -176,6 +211,12 @@ class Network(_CompatNetwork):
 
         ``convert`` says, as in his code, that y is one-hot (training data)
         rather than an integer; the two formats are also told apart by shape.
+
+        Parameters
+        ----------
+        data : list of (x, y)
+        convert : bool
+            y is a one-hot column (training data) rather than an integer label.
         """
         return self._count_correct(*_stack(_as_list(data), "data"))
 
@@ -184,6 +225,14 @@ class Network(_CompatNetwork):
 
         ``convert`` says y is an integer label (evaluation data) to be
         one-hot encoded; integer labels are also recognised by shape.
+
+        Parameters
+        ----------
+        data : list of (x, y)
+        lmbda : float
+            The L2 regularization parameter.
+        convert : bool
+            y is an integer label (validation or test data) to make one-hot.
         """
         X, Y = _stack(_as_list(data), "data")
         return self._total_cost(X, self._targets(Y), lmbda)
@@ -193,7 +242,12 @@ class Network(_CompatNetwork):
                      + 0.5 * (lmbda / len(X)) * sum(np.linalg.norm(w) ** 2 for w in self.weights))
 
     def save(self, filename):
-        """Save the network to ``filename`` in his JSON format."""
+        """Save the network to ``filename`` in his JSON format.
+
+        Parameters
+        ----------
+        filename : str
+        """
         data = {"sizes": [int(s) for s in self.sizes],
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
@@ -213,6 +267,11 @@ def load(filename):
     ------
     ValueError
         If the file is not JSON in his format; the message names the file.
+
+    Parameters
+    ----------
+    filename : str
+        The JSON file.
     """
     with open(filename, "r") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
@@ -259,7 +318,13 @@ def _check_shapes(sizes, weights, biases):
 
 
 def vectorized_result(j):
-    """A (10, 1) unit vector with 1.0 in position ``j``: a digit as a target."""
+    """A (10, 1) unit vector with 1.0 in position ``j``: a digit as a target.
+
+    Parameters
+    ----------
+    j : int
+        The digit, 0-9.
+    """
     e = np.zeros((10, 1))
     e[j] = 1.0
     return e

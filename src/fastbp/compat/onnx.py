@@ -140,7 +140,16 @@ _TAIL_OPS = {"Identity", "Reshape", "Sub", "Concat", "ArgMax", "Cast",
 
 def to_onnx(net: Network, opset: int = 17, batch_norm: str = "node") -> "onnx.ModelProto":
     """The network as an ONNX model (see the module docstring), checked by
-    ``onnx.checker.check_model``."""
+    ``onnx.checker.check_model``.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    opset : int
+        The ONNX opset of the graph.
+    batch_norm : 'node' or 'fold'
+        Batch norm as BatchNormalization nodes, or folded into the products.
+    """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
     newest = onnx.defs.onnx_opset_version()
@@ -225,7 +234,14 @@ def save(net: Network, path: Union[str, os.PathLike], opset: int = 17,
          batch_norm: str = "node") -> "onnx.ModelProto":
     """Write the network as an ONNX model to `path` (atomically: a
     temporary file renamed into place) and return the model. `opset` and
-    `batch_norm` ('node' or 'fold'): see the module docstring."""
+    `batch_norm` ('node' or 'fold'): see the module docstring.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    path : str or os.PathLike
+    opset, batch_norm : as for `to_onnx`.
+    """
     model = to_onnx(net, opset, batch_norm)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -276,7 +292,15 @@ class _Layer:
 def load(source, cost: Optional[str] = None) -> Network:
     """A fastbp.Network from an ONNX model: a path, the model's bytes, or
     an ``onnx.ModelProto``. See the module docstring for what is read and
-    what is refused (ValueError naming the node and op)."""
+    what is refused (ValueError naming the node and op).
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes or onnx.ModelProto
+    cost : str or None
+        The network's cost; None: the one `save` recorded in the model's
+        metadata, else 'cross_entropy' for a softmax output, 'quadratic'.
+    """
     if isinstance(source, onnx.ModelProto):
         model = source
     elif isinstance(source, (bytes, bytearray)):

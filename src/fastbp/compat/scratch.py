@@ -56,7 +56,12 @@ __all__ = ["load_csv", "str_column_to_float", "str_column_to_int", "dataset_minm
 # ------------------------------------------------------------------- data
 
 def load_csv(filename):
-    """Rows of the CSV file as lists of strings, empty lines skipped."""
+    """Rows of the CSV file as lists of strings, empty lines skipped.
+
+    Parameters
+    ----------
+    filename : str or os.PathLike
+    """
     dataset = list()
     with open(filename, "r") as file:
         for row in reader(file):
@@ -67,7 +72,14 @@ def load_csv(filename):
 
 
 def str_column_to_float(dataset, column):
-    """Column `column` of every row: string -> float, in place."""
+    """Column `column` of every row: string -> float, in place.
+
+    Parameters
+    ----------
+    dataset : list of rows
+        Lists of values, the class last.
+    column : int
+    """
     for row in dataset:
         row[column] = float(row[column].strip())
 
@@ -77,6 +89,12 @@ def str_column_to_int(dataset, column):
 
     The numbering follows the iteration order of a ``set``, as the
     tutorial's does: for strings it changes with ``PYTHONHASHSEED``.
+
+    Parameters
+    ----------
+    dataset : list of rows
+        Lists of values, the class last.
+    column : int
     """
     class_values = [row[column] for row in dataset]
     unique = set(class_values)
@@ -89,19 +107,40 @@ def str_column_to_int(dataset, column):
 
 
 def dataset_minmax(dataset):
-    """[min, max] of each column."""
+    """[min, max] of each column.
+
+    Parameters
+    ----------
+    dataset : list of rows
+        Lists of values, the class last.
+    """
     return [[min(column), max(column)] for column in zip(*dataset)]
 
 
 def normalize_dataset(dataset, minmax):
-    """Rescale every column but the last to [0, 1], in place."""
+    """Rescale every column but the last to [0, 1], in place.
+
+    Parameters
+    ----------
+    dataset : list of rows
+        Lists of values, the class last.
+    minmax : list of [min, max]
+        Of each column, from `dataset_minmax`.
+    """
     for row in dataset:
         for i in range(len(row) - 1):
             row[i] = (row[i] - minmax[i][0]) / (minmax[i][1] - minmax[i][0])
 
 
 def cross_validation_split(dataset, n_folds):
-    """`n_folds` folds of int(len/n_folds) rows each, drawn with ``randrange``."""
+    """`n_folds` folds of int(len/n_folds) rows each, drawn with ``randrange``.
+
+    Parameters
+    ----------
+    dataset : list of rows
+        Lists of values, the class last.
+    n_folds : int
+    """
     dataset_split = list()
     dataset_copy = list(dataset)
     fold_size = int(len(dataset) / n_folds)
@@ -115,7 +154,12 @@ def cross_validation_split(dataset, n_folds):
 
 
 def accuracy_metric(actual, predicted):
-    """Percentage of `predicted` equal to `actual`."""
+    """Percentage of `predicted` equal to `actual`.
+
+    Parameters
+    ----------
+    actual, predicted : lists of class labels
+    """
     correct = 0
     for i in range(len(actual)):
         if actual[i] == predicted[i]:
@@ -125,7 +169,16 @@ def accuracy_metric(actual, predicted):
 
 def evaluate_algorithm(dataset, algorithm, n_folds, *args):
     """Scores of `algorithm(train_set, test_set, *args)` on each fold
-    (the test rows' classes hidden as None)."""
+    (the test rows' classes hidden as None).
+
+    Parameters
+    ----------
+    dataset : list of rows
+        Lists of values, the class last.
+    algorithm : callable (train_set, test_set, *args) -> predictions
+    n_folds : int
+    args : the further arguments of `algorithm`
+    """
     folds = cross_validation_split(dataset, n_folds)
     scores = list()
     for fold in folds:
@@ -147,7 +200,13 @@ def evaluate_algorithm(dataset, algorithm, n_folds, *args):
 
 def initialize_network(n_inputs, n_hidden, n_outputs):
     """A hidden and an output layer of neuron dicts, weights from ``random()``
-    (inputs' weights then the bias, neuron by neuron)."""
+    (inputs' weights then the bias, neuron by neuron).
+
+    Parameters
+    ----------
+    n_inputs, n_hidden, n_outputs : int
+        Units of the input, hidden and output layers.
+    """
     network = list()
     hidden_layer = [{"weights": [random() for _ in range(n_inputs + 1)]} for _ in range(n_hidden)]
     network.append(hidden_layer)
@@ -157,7 +216,14 @@ def initialize_network(n_inputs, n_hidden, n_outputs):
 
 
 def activate(weights, inputs):
-    """bias + Σ weights[i]·inputs[i], the bias first."""
+    """bias + Σ weights[i]·inputs[i], the bias first.
+
+    Parameters
+    ----------
+    weights : list of float
+        A neuron's weights, its bias last.
+    inputs : list of float
+    """
     activation = weights[-1]
     for i in range(len(weights) - 1):
         activation += weights[i] * inputs[i]
@@ -165,17 +231,35 @@ def activate(weights, inputs):
 
 
 def transfer(activation):
-    """The sigmoid 1 / (1 + e^-activation)."""
+    """The sigmoid 1 / (1 + e^-activation).
+
+    Parameters
+    ----------
+    activation : float
+    """
     return 1.0 / (1.0 + exp(-activation))
 
 
 def transfer_derivative(output):
-    """σ' in terms of the output: output·(1 − output)."""
+    """σ' in terms of the output: output·(1 − output).
+
+    Parameters
+    ----------
+    output : float
+    """
     return output * (1.0 - output)
 
 
 def forward_propagate(network, row):
-    """Outputs of the last layer for `row`; sets each neuron's 'output'."""
+    """Outputs of the last layer for `row`; sets each neuron's 'output'.
+
+    Parameters
+    ----------
+    network : list of layers
+        Lists of neuron dicts ('weights', and 'output', 'delta' as set here).
+    row : list of float
+        One row: the inputs (and the class last, which is not read).
+    """
     inputs = row
     for layer in network:
         new_inputs = []
@@ -188,7 +272,15 @@ def forward_propagate(network, row):
 
 def backward_propagate_error(network, expected):
     """Each neuron's 'delta': (output − expected)·σ' at the output layer,
-    (Σ_k w_kj·delta_k)·σ' below it."""
+    (Σ_k w_kj·delta_k)·σ' below it.
+
+    Parameters
+    ----------
+    network : list of layers
+        Lists of neuron dicts ('weights', and 'output', 'delta' as set here).
+    expected : list of float
+        The one-hot target.
+    """
     for i in reversed(range(len(network))):
         layer = network[i]
         errors = list()
@@ -208,7 +300,17 @@ def backward_propagate_error(network, expected):
 
 def update_weights(network, row, l_rate):
     """One SGD step from the stored deltas: w −= l_rate·delta·input,
-    bias −= l_rate·delta."""
+    bias −= l_rate·delta.
+
+    Parameters
+    ----------
+    network : list of layers
+        Lists of neuron dicts ('weights', and 'output', 'delta' as set here).
+    row : list of float
+        One row: the inputs (and the class last, which is not read).
+    l_rate : float
+        The learning rate.
+    """
     for i in range(len(network)):
         inputs = row[:-1]
         if i != 0:
@@ -227,6 +329,20 @@ def train_network(network, train, l_rate, n_epoch, n_outputs, *, verbose=True):
     'output' and 'delta' of the last row. Prints the tutorial's
     ``>epoch=%d, lrate=%.3f, error=%.3f`` line after each epoch unless
     `verbose` is false.
+
+    Parameters
+    ----------
+    network : list of layers
+        Lists of neuron dicts ('weights', and 'output', 'delta' as set here).
+    train : list of rows
+        Inputs, the class index last.
+    l_rate : float
+        The learning rate.
+    n_epoch : int
+    n_outputs : int
+        Classes: the one-hot width.
+    verbose : bool
+        Print the tutorial's '>epoch=..., lrate=..., error=...' line per epoch.
     """
     sizes = _layer_sizes(network)
     X, Y = _rows(train, sizes[0], n_outputs)
@@ -255,14 +371,33 @@ def train_network(network, train, l_rate, n_epoch, n_outputs, *, verbose=True):
 
 
 def predict(network, row):
-    """Index of the largest output for `row`."""
+    """Index of the largest output for `row`.
+
+    Parameters
+    ----------
+    network : list of layers
+        Lists of neuron dicts ('weights', and 'output', 'delta' as set here).
+    row : list of float
+        One row: the inputs (and the class last, which is not read).
+    """
     outputs = forward_propagate(network, row)
     return outputs.index(max(outputs))
 
 
 def back_propagation(train, test, l_rate, n_epoch, n_hidden):
     """Predictions for `test` of a network with `n_hidden` hidden neurons
-    initialized by ``initialize_network`` and trained on `train`."""
+    initialized by ``initialize_network`` and trained on `train`.
+
+    Parameters
+    ----------
+    train, test : lists of rows
+        The class index last (test's is not read).
+    l_rate : float
+        The learning rate.
+    n_epoch : int
+    n_hidden : int
+        Hidden units.
+    """
     n_inputs = len(train[0]) - 1
     n_outputs = len(set([row[-1] for row in train]))
     network = initialize_network(n_inputs, n_hidden, n_outputs)

@@ -98,7 +98,14 @@ def _tensor(array, dtype):
 
 def to_torch(net: Network, training: bool = False) -> "nn.Sequential":
     """The network as an ``nn.Sequential`` with copies of its parameters
-    (see the module docstring); in train mode if `training`, else eval."""
+    (see the module docstring); in train mode if `training`, else eval.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    training : bool
+        Leave the module in training mode (batch norm on the batch's statistics).
+    """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
     if not isinstance(training, (bool, np.bool_)):
@@ -158,7 +165,15 @@ class _Layer:
 def from_torch(module: "nn.Module", cost: Optional[str] = None) -> Network:
     """A fastbp.Network from an ``nn.Sequential`` of Linear, BatchNorm1d and
     the activations fastbp has (see the module docstring); anything else
-    raises a ValueError naming the layer."""
+    raises a ValueError naming the layer.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+    cost : str or None
+        The network's cost; None: 'cross_entropy' for a softmax output, else
+        'quadratic'.
+    """
     if type(module) is not nn.Sequential:
         raise ValueError(f"fastbp.compat.torch.from_torch: needs an nn.Sequential; got "
                          f"{type(module).__name__}")

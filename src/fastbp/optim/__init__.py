@@ -23,7 +23,19 @@ UNIT = dict(high=1.0)  # a rate in [0, 1)
 @optimizer
 class SGD(Optimizer):
     """SGD with optional momentum (heavy ball or Nesterov) and weight decay:
-    d = g + wd·p; buf = μ·buf + d; d = d + μ·buf (Nesterov) or buf; p −= lr·d."""
+    d = g + wd·p; buf = μ·buf + d; d = d + μ·buf (Nesterov) or buf; p −= lr·d.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate (> 0).
+    momentum : float
+        μ in [0, 1); 0: plain SGD.
+    nesterov : bool
+        Nesterov's momentum (needs momentum > 0).
+    weight_decay : float
+        wd ≥ 0, added to the gradient as wd·p (L2).
+    """
     code = CODES["sgd"]
     lr: float = rate(0.1, low_open=True)
     momentum: float = rate(0.0, **UNIT)
@@ -42,7 +54,23 @@ class Adam(Optimizer):
     weight decay added to the gradient (L2), as torch.optim.Adam does.
     With epsilon_hat=True, eps is the paper's ε̂ of its efficient form, added
     to √v before the bias correction (Keras, scikit-learn):
-    p −= lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε̂)."""
+    p −= lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε̂).
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate (> 0).
+    betas : (float, float)
+        β1, β2 in [0, 1): decay rates of the first and second moments.
+    eps : float
+        ε > 0 added to √v̂ (or ε̂ to √v, epsilon_hat).
+    weight_decay : float
+        wd ≥ 0 added to the gradient as wd·p (L2; AdamW: decoupled).
+    amsgrad : bool
+        AMSGrad: divide by the running maximum of v.
+    epsilon_hat : bool
+        eps is ε̂, added before the bias correction (Keras, scikit-learn).
+    """
     code = CODES["adam"]
     decoupled = False
     lr: float = rate(1e-3, low_open=True)
@@ -62,14 +90,37 @@ class Adam(Optimizer):
 @optimizer
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p ← p·(1 − lr·wd)
-    before the Adam step, as torch.optim.AdamW."""
+    before the Adam step, as torch.optim.AdamW.
+
+    Parameters
+    ----------
+    lr, betas, eps, amsgrad, epsilon_hat : as in `Adam`.
+    weight_decay : float
+        wd ≥ 0 (default 1e-2): p ← p·(1 − lr·wd) before each step.
+    """
     decoupled = True
     weight_decay: float = rate(1e-2)
 
 
 @optimizer
 class RMSprop(Optimizer):
-    """RMSprop (Hinton), optionally centered and with momentum, as torch."""
+    """RMSprop (Hinton), optionally centered and with momentum, as torch.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate (> 0).
+    alpha : float
+        Decay rate in [0, 1) of the mean square of the gradient.
+    eps : float
+        ε > 0 added to the root mean square.
+    weight_decay : float
+        wd ≥ 0 added to the gradient as wd·p (L2).
+    momentum : float
+        Momentum in [0, 1) of the scaled step.
+    centered : bool
+        Divide by the variance estimate (mean square minus squared mean).
+    """
     code = CODES["rmsprop"]
     n_state = 3
     lr: float = rate(1e-2, low_open=True)
@@ -82,7 +133,21 @@ class RMSprop(Optimizer):
 
 @optimizer
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al.) with torch's lr_decay and initial accumulator."""
+    """Adagrad (Duchi et al.) with torch's lr_decay and initial accumulator.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate (> 0).
+    lr_decay : float
+        The rate at step t is lr / (1 + (t − 1)·lr_decay).
+    weight_decay : float
+        wd ≥ 0 added to the gradient as wd·p (L2).
+    initial_accumulator_value : float
+        Start of the sum of squared gradients.
+    eps : float
+        ε > 0 added to its square root.
+    """
     code = CODES["adagrad"]
     n_state = 1
     lr: float = rate(1e-2, low_open=True)
@@ -100,7 +165,18 @@ class Rprop(Optimizer):
     """Resilient backpropagation (Riedmiller & Braun; torch's variant, Rprop−):
     each weight's step grows by etas[1] while its gradient keeps its sign and
     shrinks by etas[0] when it flips, within step_sizes. Full batch: fit
-    uses all samples per update, as FANN does."""
+    uses all samples per update, as FANN does.
+
+    Parameters
+    ----------
+    lr : float
+        The initial step size of every weight.
+    etas : (float, float)
+        η−, η+: factors (0 < η− < 1 < η+) that shrink or grow a step when the
+        gradient's sign changes or stays.
+    step_sizes : (float, float)
+        The smallest and largest step size.
+    """
     code = CODES["rprop"]
     n_state = 2
     full_batch = True
@@ -125,7 +201,12 @@ class Rprop(Optimizer):
 class IRpropMinus(Rprop):
     """iRprop− (Igel & Hüsken, 2000): after a sign change the step shrinks
     and the weight does not move. The same rule as `Rprop` (torch's Rprop is
-    iRprop−), under its own name."""
+    iRprop−), under its own name.
+
+    Parameters
+    ----------
+    lr, etas, step_sizes : as in `Rprop`.
+    """
 
 
 @optimizer
@@ -133,7 +214,12 @@ class IRpropPlus(Rprop):
     """iRprop+ (Igel & Hüsken, 2000): iRprop− plus weight backtracking: when
     a weight's gradient changes sign and the full-batch objective (cost plus
     fit's L1/L2 penalty) went up since the last update, that weight's last
-    change is undone. Full batch."""
+    change is undone. Full batch.
+
+    Parameters
+    ----------
+    lr, etas, step_sizes : as in `Rprop`.
+    """
     code = CODES["irprop_plus"]
     n_state = 3
 
@@ -160,7 +246,17 @@ class Quickprop(Optimizer):
     weight jumps toward the minimum of a parabola through its last two
     slopes, at most mu times its last step. FANN adds decay·w to the summed
     slope over the data; the same is done here (decay/n on the mean), so the
-    steps equal FANN's. Full batch."""
+    steps equal FANN's. Full batch.
+
+    Parameters
+    ----------
+    lr : float
+        FANN's learning_rate (> 0): the plain gradient step's rate.
+    mu : float
+        The most a step may grow over the last one (> 0).
+    decay : float
+        ≤ 0, FANN's sign: decay·w added to the summed slope.
+    """
     code = CODES["quickprop"]
     n_state = 2
     full_batch = True
@@ -180,7 +276,15 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop,
 
 
 def get(optimizer, lr):
-    """An Optimizer from a name (with fit's lr) or an Optimizer object (its own lr)."""
+    """An Optimizer from a name (with fit's lr) or an Optimizer object (its own lr).
+
+    Parameters
+    ----------
+    optimizer : str or Optimizer
+        A name of OPTIMIZERS ('sgd', 'adam', ...) or an Optimizer (returned as is).
+    lr : float
+        The learning rate of a named optimizer (L-BFGS has none).
+    """
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, str):

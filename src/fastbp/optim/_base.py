@@ -39,24 +39,58 @@ def _pair(value, argname):
 # hyper=False are not passed to C.
 
 def between(low=0.0, high=None, low_open=False, high_open=True):
-    """The check of a real number in [low, high) (bounds as flagged)."""
+    """The check of a real number in [low, high) (bounds as flagged).
+
+    Parameters
+    ----------
+    low, high : float or None
+        The bounds (None: no upper bound).
+    low_open, high_open : bool
+        Whether low and high themselves are excluded.
+    """
     return lambda value, argname: _rate(value, argname, low, high, low_open, high_open)
 
 
 def rate(default, hyper=True, **bounds):
-    """A real-number field, checked by between(**bounds)."""
+    """A real-number field, checked by between(**bounds).
+
+    Parameters
+    ----------
+    default : float
+        The field's default.
+    hyper : bool
+        Passed to the C step as a hyper-parameter.
+    bounds : keyword arguments of `between`
+        low, high, low_open, high_open.
+    """
     return field(default=default, metadata={"check": between(**bounds), "hyper": hyper})
 
 
 def flag(default):
-    """A True/False field (passed to C as 1.0/0.0)."""
+    """A True/False field (passed to C as 1.0/0.0).
+
+    Parameters
+    ----------
+    default : bool
+        The field's default.
+    """
     return field(default=default, metadata={"check": lambda value, argname: bool(value),
                                             "hyper": True})
 
 
 def pair(default, first, second, names):
     """A field of two numbers, checked by `first` and `second`, passed to C
-    as the fields `names` of fastbp_hyper."""
+    as the fields `names` of fastbp_hyper.
+
+    Parameters
+    ----------
+    default : (float, float)
+        The field's default.
+    first, second : checks (value, argname) -> value
+        The checks of its two numbers (`between(...)`).
+    names : (str, str)
+        The fields of fastbp_hyper the two numbers go to.
+    """
     def check(value, argname):
         a, b = _pair(value, argname)
         return (first(a, f"{argname}[0]"), second(b, f"{argname}[1]"))
@@ -64,7 +98,17 @@ def pair(default, first, second, names):
 
 
 def setting(default, check, hyper=False):
-    """A field checked by `check`; by default no hyper-parameter of the C step."""
+    """A field checked by `check`; by default no hyper-parameter of the C step.
+
+    Parameters
+    ----------
+    default : object
+        The field's default.
+    check : callable (value, argname) -> value
+        Checks and converts a value.
+    hyper : bool
+        Passed to the C step as a hyper-parameter.
+    """
     return field(default=default, metadata={"check": check, "hyper": hyper})
 
 

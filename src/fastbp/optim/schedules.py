@@ -18,14 +18,37 @@ class Schedule:
     """Base: lr_at(epoch, base_lr) -> the rate of that epoch."""
 
     def lr_at(self, epoch, base_lr):
+        """The learning rate of an epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 0.
+        base_lr : float
+            fit's lr (or the Optimizer's).
+        """
         raise NotImplementedError
 
     def observe(self, logs):
-        """Called with each finished epoch's logs (only plateau uses them)."""
+        """Called with each finished epoch's logs (only plateau uses them).
+
+        Parameters
+        ----------
+        logs : dict
+            The epoch's logs ('loss', 'val_loss', ...), as callbacks get them.
+        """
 
 
 class StepLR(Schedule):
-    """base · gamma^(epoch // step_size)."""
+    """base · gamma^(epoch // step_size).
+
+    Parameters
+    ----------
+    step_size : int
+        Epochs between two reductions.
+    gamma : float
+        The factor of each reduction.
+    """
 
     def __init__(self, step_size=10, gamma=0.1):
         self.step_size = check_positive_int(step_size, "step_size")
@@ -36,7 +59,13 @@ class StepLR(Schedule):
 
 
 class ExponentialLR(Schedule):
-    """base · gamma^epoch."""
+    """base · gamma^epoch.
+
+    Parameters
+    ----------
+    gamma : float
+        The factor per epoch.
+    """
 
     def __init__(self, gamma=0.95):
         self.gamma = check_positive_float(gamma, "gamma")
@@ -46,7 +75,15 @@ class ExponentialLR(Schedule):
 
 
 class CosineAnnealingLR(Schedule):
-    """eta_min + (base − eta_min)·(1 + cos(π·epoch/T_max))/2, then eta_min."""
+    """eta_min + (base − eta_min)·(1 + cos(π·epoch/T_max))/2, then eta_min.
+
+    Parameters
+    ----------
+    T_max : int
+        Epochs of the half cosine.
+    eta_min : float
+        The rate at its end, and after it.
+    """
 
     def __init__(self, T_max, eta_min=0.0):
         self.T_max = check_positive_int(T_max, "T_max")
@@ -60,7 +97,21 @@ class CosineAnnealingLR(Schedule):
 class ReduceLROnPlateau(Schedule):
     """Multiply the rate by `factor` when `monitor` ('val_loss' if present,
     else 'loss') has not improved by more than `threshold` (relative) for
-    `patience` epochs; never below min_lr."""
+    `patience` epochs; never below min_lr.
+
+    Parameters
+    ----------
+    factor : float
+        In (0, 1): the rate's factor at each reduction.
+    patience : int
+        Epochs without improvement before a reduction.
+    threshold : float
+        The relative improvement that counts.
+    min_lr : float
+        The lowest rate.
+    monitor : str or None
+        The log watched; None: 'val_loss' if present, else 'loss'.
+    """
 
     def __init__(self, factor=0.1, patience=10, threshold=1e-4, min_lr=0.0, monitor=None):
         self.factor = check_positive_float(factor, "factor")
@@ -96,7 +147,15 @@ NAMES = {"step": StepLR, "exponential": ExponentialLR, "cosine": CosineAnnealing
 
 def get(schedule, epochs):
     """A Schedule from a name (default settings; cosine over `epochs`), a
-    Schedule, or a callable epoch -> lr (wrapped)."""
+    Schedule, or a callable epoch -> lr (wrapped).
+
+    Parameters
+    ----------
+    schedule : str, Schedule or callable
+        'step', 'exponential', 'cosine', 'plateau', a Schedule, or f(epoch) -> lr.
+    epochs : int
+        fit's epochs (the cosine's T_max).
+    """
     if isinstance(schedule, Schedule):
         return schedule
     if isinstance(schedule, str):
