@@ -683,6 +683,7 @@ def main(argv=None):
     except SystemExit as e:  # argparse: --help (0) or a bad argument (2)
         return e.code
     args.bench_args = extra
+    sys.unraisablehook = _quiet_when_out_of_memory
     try:
         if getattr(args, "threads", None):
             set_num_threads(args.threads)
@@ -697,16 +698,21 @@ def main(argv=None):
     except OSError as e:
         message = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
     except MemoryError as e:
-        # freeing the failed call's frames runs finalizers (of open files,
-        # say) that can fail for want of memory too: no second report
-        sys.unraisablehook = lambda unraisable: None
         message = f"out of memory{': ' + str(e) if str(e) else ''}"
     except RecursionError:
         message = "input nested too deeply"
     message = " ".join(message.split())  # one line, whatever the message holds
     print(f"fastbp: error: {message}", file=sys.stderr)
-    sys.unraisablehook = sys.__unraisablehook__
     return 2
+
+
+def _quiet_when_out_of_memory(unraisable):
+    """Python's report of an exception in a finalizer, except MemoryError:
+    when memory runs out, the frames freed on the way to main's one-line
+    error run finalizers (of open files, say) that fail the same way, and
+    the default report, failing itself, left a half line before ours."""
+    if not isinstance(unraisable.exc_value, MemoryError):
+        sys.__unraisablehook__(unraisable)
 
 
 if __name__ == "__main__":
