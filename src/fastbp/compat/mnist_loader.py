@@ -26,6 +26,7 @@ import pickle
 import numpy as np
 
 from .. import datasets
+from .network2 import vectorized_result  # the same function in both of his modules
 
 __all__ = ["load_data", "load_data_wrapper", "vectorized_result"]
 
@@ -74,15 +75,3 @@ def load_data_wrapper(path=None):
     test_data = [(x.reshape(784, 1), int(y)) for x, y in zip(*te_d)]
     return training_data, validation_data, test_data
 
-
-def vectorized_result(j):
-    """A (10, 1) one-hot column for the digit j.
-
-    Parameters
-    ----------
-    j : int
-        The digit, 0-9.
-    """
-    e = np.zeros((10, 1))
-    e[j] = 1.0
-    return e
