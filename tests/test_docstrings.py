@@ -1,6 +1,7 @@
 """Every public function and method documents every parameter: each name in
 its signature appears in its docstring's Parameters section (numpydoc)."""
 import importlib
+import importlib.util
 import inspect
 import re
 
@@ -12,6 +13,8 @@ MODULES = ["fastbp", "fastbp.optim", "fastbp.optim.schedules", "fastbp.datasets"
            "fastbp.distributed", "fastbp.compat.network", "fastbp.compat.network2",
            "fastbp.compat.mnist_loader", "fastbp.compat.scratch", "fastbp.compat.fann",
            "fastbp.compat.onnx", "fastbp.compat.torch"]
+# modules that need an optional package to import: read where it is installed
+OPTIONAL = {"fastbp.compat.onnx": "onnx", "fastbp.compat.torch": "torch"}
 # Model's interface for fastbp's own modules (model.py's docstring lists it)
 INTERNAL = {"checked_inputs", "checked_data", "per_sample", "plan", "trace", "flat_gradients",
             "layer_activations", "gamma_views", "trained_with", "unflatten"}
@@ -34,6 +37,8 @@ def public_callables():
     class (its constructor, documented in the class docstring) and method."""
     seen = {}
     for modname in MODULES:
+        if modname in OPTIONAL and importlib.util.find_spec(OPTIONAL[modname]) is None:
+            continue
         mod = importlib.import_module(modname)
         names = getattr(mod, "__all__", None)
         for name in names or [n for n in vars(mod) if not n.startswith("_")]:
