@@ -85,6 +85,8 @@ LAYOUTS = ["C", "F", "strided", "reversed", "readonly", "unaligned", "list"]
 ARRAY_DEFECTS = ["nan", "inf", "-inf", "overflow", "complex", "object", "str", "bytes",
                  "timedelta", "none", "ragged", "scalar", "empty", "rank3", "width"]
 Y_DEFECTS = ARRAY_DEFECTS + ["rows", "label_range", "label_fraction"]
+FIT_Y_DEFECTS = ["nan", "inf", "-inf", "none", "ragged", "scalar", "empty", "rank3", "width",
+                 "rows"]
 
 
 def values(rng, dtype, shape, lo, hi):
@@ -410,9 +412,10 @@ def test_methods_with_targets(method, data):
     net = data.draw(networks())
     n = data.draw(st.integers(1, 6))
     odds = FIT_ODDS if method == "fit" else 2
-    # fit takes any 1-D labels (they become net.classes: tests/test_usability.py),
-    # so a label out of 0..k-1 is a defect only for the other methods
-    defects = [d for d in Y_DEFECTS if not d.startswith("label_")] if method == "fit" else Y_DEFECTS
+    # fit takes any finite 1-D labels, of any value and type (they become
+    # net.classes: tests/test_usability.py), so only what no labels can be is
+    # a defect of its Y; the other methods refuse the rest
+    defects = FIT_Y_DEFECTS if method == "fit" else Y_DEFECTS
     args = {"X": data.draw(inputs(net, n, odds)), "Y": data.draw(targets(net, n, odds, defects))}
     if method == "fit":
         args.update(data.draw(fit_args(net, n)))
