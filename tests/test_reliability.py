@@ -930,6 +930,7 @@ def test_sklearn_diverging_regressor_with_early_stopping_completes():
     """scikit-learn's test_mlp_diverging_loss: the fit completes with the
     best validated weights, NaN validation scores recorded."""
     import warnings
+    pytest.importorskip("sklearn")
     from sklearn.datasets import load_iris
     from fastbp.sklearn import MLPRegressor
     X, y = load_iris(return_X_y=True)
