@@ -120,7 +120,7 @@ def refuse_non_finite(model):
     """FloatingPointError if the model starts training from NaN or inf
     parameters (written by hand, or left by a caller): there is no finite
     state to go back to."""
-    if not (np.isfinite(model.params).all() and np.isfinite(model.running).all()):
+    if not (_core.all_finite(model.params) and _core.all_finite(model.running.reshape(-1))):
         raise FloatingPointError("fit: the parameters are not finite (NaN or inf) before "
                                  "training; set finite ones (or make a new network) first")
 
@@ -243,7 +243,7 @@ def apply_update(model, flat, opt, l2, l1, max_norm, n_samples, on_nonfinite="ra
                                   step=opt.steps + 1, n_samples=n_samples, l2=l2, l1=l1,
                                   max_norm=max_norm or 0.0)
         _core.apply_update(model.plan(1), model.params, flat, settings)
-        if not np.isfinite(model.params).all():
+        if not _core.all_finite(model.params):
             model.params[...], state[...] = backup
             failure = diverged("apply_gradients: the update made the parameters not finite "
                                "(NaN or inf); they were restored to their previous values",
@@ -336,7 +336,7 @@ class Trainer:
             raise
         seconds = time.perf_counter() - start
         opt.steps += updates
-        if stop == _core.NONFINITE or not np.isfinite(model.params).all():
+        if stop == _core.NONFINITE or not _core.all_finite(model.params):
             kept = self.restore_finite(backup, order, lr, done, epoch, memory)
             failure = diverged(lost_in_epoch(epoch, kept, kept), s.on_nonfinite,
                                self.end.history)
@@ -360,7 +360,7 @@ class Trainer:
         Whatever happens (Ctrl-C too), params end finite. Returns the
         batches kept."""
         model, opt, params = self.model, self.opt, self.model.params
-        if np.isfinite(params).all():
+        if _core.all_finite(params):
             return done
         last = list(backup)  # params, state, steps, running, memory: finite
         buffers = (params, self.state, None, model.running, memory)
@@ -372,7 +372,7 @@ class Trainer:
                 opt.steps += _core.train_epoch(
                     self.plan, params, self.grads, self.s.X, self.s.Y, rows,
                     self.settings(epoch, lr, memory, opt.steps + 1, replay=True))[3]
-                if not np.isfinite(params).all():
+                if not _core.all_finite(params):
                     break
                 kept += 1
                 last = [None if b is None else b.copy() for b in buffers]
