@@ -53,20 +53,50 @@ def test_history_reports_epoch_losses():
     assert history["val_accuracy"][0] == pytest.approx(net.evaluate(X, Y)["accuracy"])
 
 
+# Nielsen's 784-30-10 in small: a layer too narrow to cut by units but with
+# many inputs is cut by inputs, its partial products added in piece order
+# (fastbp._core.input_pieces_for); each update path through such a layer.
+@pytest.mark.parametrize("options", [{}, {"l1": 1e-3, "l2": 1e-2},
+                                     {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5}],
+                         ids=["sgd", "sgd-l1-l2", "adam-l2-maxnorm"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
+    from fastbp import _core, optim
+    assert _core.input_pieces_for(300, 20) > 1 and _core.pieces_for(20) == 1
+    net = make_net([300, 20, 3], "sigmoid", "cross_entropy", dtype, seed=3, init="auto")
+    X, Y = make_data(net, 45)
+    oracle = as64(net)
+    assert rel_err(net.forward(X[:5]), reference.forward(oracle, X[:5])) <= TOL[dtype]
+    loss, gw, gb = net.gradients(X, Y)
+    ref_loss, ref_gw, ref_gb = reference.gradients(oracle, X, Y)
+    for mine, ref in zip(gw + gb, ref_gw + ref_gb):
+        assert rel_err(mine, ref) <= TOL[dtype]
+    kw = dict(options)
+    opt = optim.Adam(lr=0.01) if kw.pop("optimizer", None) else None
+    ref_w, ref_b, _ = reference.train_epoch(oracle, X, Y, np.arange(45), 10,
+                                            opt.lr if opt else 0.1, optimizer=opt,
+                                            state=opt and opt._initial_state(oracle.params), **kw)
+    net.fit(X, Y, epochs=1, batch_size=10, shuffle=False,
+            **({"optimizer": optim.Adam(lr=0.01)} if opt else {"lr": 0.1}), **kw)
+    for mine, ref in zip(net.weights + net.biases, ref_w + ref_b):
+        assert rel_err(mine, ref) <= (1e-11 if dtype == "float64" else 1e-4)
+
+
 # Layers of 259 and 130 units are cut into several pieces, and so are 300 rows of
 # inference: with 2 or 3 threads each thread takes whole pieces, and
-# the BLAS sees the same calls whatever the count.
+# the BLAS sees the same calls whatever the count; 300-20 is cut by inputs.
+@pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [300, 20, 3]], ids=["units", "inputs"])
 @pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
                                           "max_norm": 2.0}, {"batch_norm": True}],
                          ids=["sgd", "adam-l2-dropout-maxnorm", "batchnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_results_identical_for_1_2_and_3_threads(dtype, options):
+def test_results_identical_for_1_2_and_3_threads(dtype, options, sizes):
     options = dict(options)
     batch_norm = options.pop("batch_norm", False)
     results = []
     for n in (1, 2, 3, 1):
         set_threads(n)
-        net = fastbp.Network([9, 259, 130, 3], activation="relu", cost="cross_entropy",
+        net = fastbp.Network(sizes, activation="relu", cost="cross_entropy",
                              dtype=dtype, seed=6, batch_norm=batch_norm)
         X, Y = make_data(net, 300)
         results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),

@@ -197,6 +197,28 @@ def pieces_for(Py_ssize_t extent):
     return _pieces_for(extent)
 
 
+# A layer too narrow to cut by units (Nielsen's 784-30-10: 30 units) but
+# with many inputs is cut by inputs instead, so that its two products do not
+# run on one thread while the others wait: Z = Σ_p A[:, p]·W[:, p]ᵀ, the
+# partial products added in piece order, and ∇W[:, p] = δᵀ·A[:, p]. Only
+# where a piece of the product is worth a barrier more (and not with batch
+# norm, whose statistics need whole units).
+cdef enum:
+    MIN_SPLIT_WEIGHTS = 4096
+
+
+cdef inline int _input_pieces_for(Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    if _pieces_for(n_out) > 1 or n_in * n_out < MIN_SPLIT_WEIGHTS:
+        return 1
+    return _pieces_for(n_in)
+
+
+def input_pieces_for(Py_ssize_t n_in, Py_ssize_t n_out):
+    """The number of pieces a layer's inputs are cut into (1: cut by units)
+    when it has no batch norm: a function of the shape, as pieces_for."""
+    return _input_pieces_for(n_in, n_out)
+
+
 cdef class Plan:
     """One network's layout for one batch capacity and thread count.
 
@@ -208,11 +230,12 @@ cdef class Plan:
     cdef readonly Py_ssize_t cap, n_params
     cdef readonly object dtype
     cdef Py_ssize_t[::1] sizes, w_off, b_off, g_off, a_off, unit_off
-    cdef int[::1] act, pieces
+    cdef int[::1] act, pieces, in_pieces
     # work buffers (NumPy arrays of `dtype` unless noted)
     cdef readonly object acts     # a_1..a_L, layer l at a_off[l], (cap, sizes[l])
     cdef readonly object deltas   # δ_0..δ_{L-1}: δ_l at a_off[l + 1], like a_{l+1}
     cdef readonly object zout     # z_L, (cap, sizes[L])
+    cdef object partial           # the partial products of layers cut by inputs
     cdef readonly object xb       # one gathered batch per thread, (n_threads, cap, sizes[0])
     cdef readonly object loss     # float64 (cap,) per-sample cost
     cdef readonly object correct  # int8 (cap,)
@@ -242,9 +265,17 @@ cdef class Plan:
         for l in range(self.n_layers):
             if g_off is not None and g_off[l] >= 0:
                 self.n_params = max(self.n_params, g_off[l] + self.sizes[l + 1])
+        # batch norm: γ of layer l at g_off[l] in params (-1: no batch norm)
+        self.g_off = np.ascontiguousarray(g_off if g_off is not None else [-1] * self.n_layers,
+                                          dtype=np.intp)
         # pieces of layer l's units (sizes[l + 1]); layer 0 is the input
         self.pieces = np.array([_pieces_for(self.sizes[l + 1]) for l in range(self.n_layers)],
                                dtype=np.intc)
+        self.in_pieces = np.array([1 if self.g_off[l] >= 0 else
+                                   _input_pieces_for(self.sizes[l], self.sizes[l + 1])
+                                   for l in range(self.n_layers)], dtype=np.intc)
+        self.partial = np.zeros(max([(self.in_pieces[l] - 1) * cap * self.sizes[l + 1]
+                                     for l in range(self.n_layers)] + [1]), dtype=self.dtype)
         self.acts = np.zeros(total, dtype=self.dtype)
         self.deltas = np.zeros(total, dtype=self.dtype)
         self.zout = np.zeros(cap * self.sizes[self.n_layers], dtype=self.dtype)
@@ -253,9 +284,6 @@ cdef class Plan:
         self.correct = np.zeros(cap, dtype=np.int8)
         self.kept = np.zeros(total, dtype=np.uint8)
         self.flags = np.zeros(1, dtype=np.intc)
-        # batch norm: γ of layer l at g_off[l] in params (-1: no batch norm)
-        self.g_off = np.ascontiguousarray(g_off if g_off is not None else [-1] * self.n_layers,
-                                          dtype=np.intp)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
         self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
@@ -278,6 +306,8 @@ cdef struct Net:
     const Py_ssize_t *a_off
     const int *act
     const int *pieces         # pieces of each layer's units
+    const int *in_pieces      # pieces of each layer's inputs (1: cut by units)
+    void *partial
     void *acts
     void *deltas
     void *zout
@@ -318,6 +348,8 @@ cdef Net _net(Plan plan):
     net.a_off = &plan.a_off[0]
     net.act = &plan.act[0]
     net.pieces = &plan.pieces[0]
+    net.in_pieces = &plan.in_pieces[0]
+    net.partial = cnp.PyArray_DATA(plan.partial)
     net.acts = cnp.PyArray_DATA(plan.acts)
     net.deltas = cnp.PyArray_DATA(plan.deltas)
     net.zout = cnp.PyArray_DATA(plan.zout)
@@ -385,7 +417,11 @@ cdef class TrainSettings:
     receives the squared gradient norm of every unit's row in the epoch's
     last batch (layer l's units from the Plan's unit offsets). running:
     batch norm's (2, units) running estimates, updated. sample_weight:
-    float64, one per row of X. loss_memory: float64 (1,), the objective of
+    float64, one per row of X. penalty_per_weight: l1 and l2 are divided
+    by each batch's weight (its rows, or their sample weights' sum), as
+    scikit-learn's alpha, whose penalty its loss adds once per batch;
+    weight_sq: float64 (1,), receives + Σ‖W‖² (weights, not biases) before
+    each update, for that loss. loss_memory: float64 (1,), the objective of
     the last batch updated (its mean cost + penalty), for iRprop+. clip,
     noise, noise_seed: DP-SGD (0 = off). watch_interrupt: stop at a Ctrl-C.
     """
@@ -397,8 +433,8 @@ cdef class TrainSettings:
     cdef readonly long epoch
     cdef readonly Py_ssize_t batch_size
     cdef readonly unsigned long long seed, noise_seed
-    cdef readonly bint watch_interrupt
-    cdef double[::1] dropout, row_sq, sample_weight, loss_memory
+    cdef readonly bint watch_interrupt, penalty_per_weight
+    cdef double[::1] dropout, row_sq, sample_weight, loss_memory, weight_sq
     cdef double[:, ::1] running
 
     def __init__(self, *, int kind=FASTBP_PLAIN_SGD, hyper=None, state=None, double lr,
@@ -407,7 +443,8 @@ cdef class TrainSettings:
                  long epoch=0, double[::1] row_sq=None, double[:, ::1] running=None,
                  double[::1] sample_weight=None, double[::1] loss_memory=None,
                  double penalty=0, double clip=0, double noise=0,
-                 unsigned long long noise_seed=0, bint watch_interrupt=False):
+                 unsigned long long noise_seed=0, bint watch_interrupt=False,
+                 bint penalty_per_weight=False, double[::1] weight_sq=None):
         values = dict(_NO_HYPER)
         unknown = set(hyper or ()) - set(values)
         if unknown:
@@ -425,6 +462,7 @@ cdef class TrainSettings:
         self.loss_memory, self.penalty = loss_memory, penalty
         self.clip, self.noise, self.noise_seed = clip, noise, noise_seed
         self.watch_interrupt = watch_interrupt
+        self.penalty_per_weight, self.weight_sq = penalty_per_weight, weight_sq
 
     @property
     def hyper_parameters(self):
@@ -519,6 +557,9 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         n_out = net.sizes[l + 1]
         a_in = x if l == 0 else acts + net.a_off[l]
         z = <floating *> net.zout if l == L - 1 else acts + net.a_off[l + 1]
+        if net.in_pieces[l] > 1:
+            _forward_by_inputs(net, P, a_in, z, n, l, t, T, tr, rows)
+            continue
         _own_pieces(net.pieces[l], t, T, &p0, &p1)
         for p in range(p0, p1):
             _piece(n_out, net.pieces[l], p, &lo, &hi)
@@ -534,6 +575,36 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
                 _dropout(acts + net.a_off[l + 1], net.kept + net.a_off[l + 1], n, n_out, lo, hi,
                          tr, l, rows)
         fastbp_barrier()
+
+
+cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *a_in,
+                             floating *z, Py_ssize_t n, int l, int t, int T, const Train *tr,
+                             const Py_ssize_t *rows) noexcept nogil:
+    """_forward_phase's layer l when it is cut by inputs: the partial product
+    of each piece of inputs (piece 0 into z, the others into net.partial),
+    then for this thread's rows their sum in piece order, + b, σ, dropout."""
+    cdef int p, p0, p1, pieces = net.in_pieces[l]
+    cdef Py_ssize_t i, k0, k1, r0, r1, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    cdef floating *acts = <floating *> net.acts
+    cdef floating *part = <floating *> net.partial
+    cdef Py_ssize_t stride = n * n_out  # between the partial products
+    _own_pieces(pieces, t, T, &p0, &p1)
+    for p in range(p0, p1):
+        _piece(n_in, pieces, p, &k0, &k1)
+        gemm(False, True, <int> n, <int> n_out, <int> (k1 - k0), <floating> 1, a_in + k0,
+             <int> n_in, P + net.w_off[l] + k0, <int> n_in, <floating> 0,
+             z if p == 0 else part + (p - 1) * stride, <int> n_out)
+    fastbp_barrier()
+    _slice(n, t, T, &r0, &r1)
+    for p in range(1, pieces):
+        for i in range(r0 * n_out, r1 * n_out):
+            z[i] += part[(p - 1) * stride + i]
+    bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z + r0 * n_out, P + net.b_off[l],
+                  r1 - r0, n_out, n_out, net.act[l])
+    if l < net.n_layers - 1 and _dropped(tr, l):
+        _dropout(acts + net.a_off[l + 1] + r0 * n_out, net.kept + net.a_off[l + 1] + r0 * n_out,
+                 r1 - r0, n_out, 0, n_out, tr, l, rows + r0)
+    fastbp_barrier()
 
 
 cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
@@ -730,36 +801,59 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
     rows: L1/L2 terms, the optimizer step, the max-norm constraint. Plain
     SGD fuses its step into the product (W += (−lr)·δᵀ·a_in). These rows of
     W are read by no other thread any more in this batch."""
-    cdef int l, p, p0, p1
-    cdef Py_ssize_t lo, hi, n_in, n_out
+    cdef int l, p, p0, p1, pieces
+    cdef Py_ssize_t lo, hi
     for l in range(net.n_layers):
-        _own_pieces(net.pieces[l], t, T, &p0, &p1)
+        pieces = net.in_pieces[l]
+        if pieces > 1:  # cut by inputs: columns lo:hi of all rows of W, then the rest
+            _own_pieces(pieces, t, T, &p0, &p1)
+            for p in range(p0, p1):
+                _piece(net.sizes[l], pieces, p, &lo, &hi)
+                _weight_product(net, P, G, x, n, tr, l, 0, net.sizes[l + 1], lo, hi)
+            fastbp_barrier()
+            pieces = 1
+        else:
+            pieces = net.pieces[l]
+        _own_pieces(pieces, t, T, &p0, &p1)
         for p in range(p0, p1):
-            _piece(net.sizes[l + 1], net.pieces[l], p, &lo, &hi)
-            _param_piece(net, P, G, x, n, tr, l, lo, hi)
+            _piece(net.sizes[l + 1], pieces, p, &lo, &hi)
+            if net.in_pieces[l] == 1:
+                _weight_product(net, P, G, x, n, tr, l, lo, hi, 0, net.sizes[l])
+            _param_rest(net, P, G, n, tr, l, lo, hi)
 
 
-cdef void _param_piece(const Net *net, floating *P, floating *G, const floating *x,
-                       Py_ssize_t n, const Train *tr, int l, Py_ssize_t lo,
-                       Py_ssize_t hi) noexcept nogil:
-    """_param_phase for units lo:hi of layer l."""
+cdef void _weight_product(const Net *net, floating *P, floating *G, const floating *x,
+                          Py_ssize_t n, const Train *tr, int l, Py_ssize_t lo, Py_ssize_t hi,
+                          Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """∇W[lo:hi, k0:k1] = δ[:, lo:hi]ᵀ·a_in[:, k0:k1] into G, or with plain SGD
+    W[lo:hi, k0:k1] += (−lr)·that, after the L1/L2 shrink of those weights."""
+    cdef Py_ssize_t j, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    # δ_l is (n, n_out), a_l is (n, n_in); W_l is (n_out, n_in)
+    cdef const floating *d = <floating *> net.deltas + net.a_off[l + 1] + lo
+    cdef const floating *a_in = (x if l == 0 else <floating *> net.acts + net.a_off[l]) + k0
+    cdef Py_ssize_t at = net.w_off[l] + lo * n_in + k0
+    if tr != NULL and _fused(tr):
+        if tr.l1 != 0 or tr.l2 != 0:
+            for j in range(hi - lo):
+                _shrink(P + at + j * n_in, k1 - k0, tr.lr * tr.l2, tr.lr * tr.l1)
+        gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> -tr.lr, d,
+             <int> n_out, a_in, <int> n_in, <floating> 1, P + at, <int> n_in)
+    else:
+        gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> 1, d,
+             <int> n_out, a_in, <int> n_in, <floating> 0, G + at, <int> n_in)
+
+
+cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
+                      const Train *tr, int l, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """_param_phase for units lo:hi of layer l once their ∇W (or plain SGD's
+    step on W) is made: ∇b, and the update of their rows."""
     cdef Py_ssize_t i, j, n_in = net.sizes[l], n_out = net.sizes[l + 1]
-    # δ_l is (n, n_out), a_l is (n, n_in); rows lo:hi of W_l are (hi-lo, n_in)
     cdef const floating *d = <floating *> net.deltas + net.a_off[l + 1]
-    cdef const floating *a_in = x if l == 0 else <floating *> net.acts + net.a_off[l]
     cdef floating *w = P + net.w_off[l] + lo * n_in
     cdef floating *gw = G + net.w_off[l] + lo * n_in
     cdef floating *b = P + net.b_off[l] + lo
     cdef floating *gb = G + net.b_off[l] + lo
     cdef floating lr = <floating> tr.lr if tr != NULL else 0
-    if tr != NULL and _fused(tr):
-        if tr.l1 != 0 or tr.l2 != 0:
-            _shrink(w, (hi - lo) * n_in, tr.lr * tr.l2, tr.lr * tr.l1)
-        gemm(True, False, <int> (hi - lo), <int> n_in, <int> n, -lr, d + lo, <int> n_out,
-             a_in, <int> n_in, <floating> 1, w, <int> n_in)
-    else:
-        gemm(True, False, <int> (hi - lo), <int> n_in, <int> n, <floating> 1, d + lo,
-             <int> n_out, a_in, <int> n_in, <floating> 0, gw, <int> n_in)
     if net.g_off[l] < 0:  # with batch norm, ∂C/∂β came from the delta phase
         for j in range(hi - lo):
             gb[j] = 0
@@ -865,6 +959,17 @@ cdef double _batch_sums(const Net *net, Py_ssize_t n, const double *sw,
             w = sw[rows[i] if rows != NULL else i]
         total += w * net.loss[i]
         n_correct[0] += w * net.correct[i]
+    return total
+
+
+cdef double _weight_sq(const Net *net, const floating *P) noexcept nogil:
+    """Σ‖W_l‖² over the layers (weights, not biases), in order."""
+    cdef int l
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for l in range(net.n_layers):
+        for i in range(net.w_off[l], net.w_off[l] + net.sizes[l] * net.sizes[l + 1]):
+            total += <double> P[i] * P[i]
     return total
 
 
@@ -1029,6 +1134,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef double batch_total, batch_correct, batch_weight
     cdef double penalty = settings.penalty, noise = settings.noise, clip = settings.clip
     cdef bint watch_interrupt = settings.watch_interrupt
+    cdef bint per_weight = settings.penalty_per_weight
+    cdef double *weight_sq = &settings.weight_sq[0] if settings.weight_sq is not None else NULL
     cdef const double *sw = (&settings.sample_weight[0] if settings.sample_weight is not None
                              else NULL)
     cdef int t, T, stop
@@ -1079,6 +1186,11 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 elif not isfinite(batch_total):
                     stop = STOP_NONFINITE
                 else:
+                    if per_weight:
+                        mine.l1 = tr.l1 / batch_weight
+                        mine.l2 = tr.l2 / batch_weight
+                    if weight_sq != NULL and t == 0:  # W is written after the next barrier
+                        weight_sq[0] += _weight_sq(&net, &params[0])
                     mine.worse = (tr.loss_memory != NULL
                                   and batch_total / batch_weight + penalty > tr.loss_memory[0])
                     _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])

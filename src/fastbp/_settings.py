@@ -45,6 +45,12 @@ class FitSettings:
     clip: float
     noise: float
     progress: bool
+    # a front end's own epochs (one_epoch): the rows in this order, and
+    # penalties divided by each batch's weight, Σ‖W‖² before each update
+    # added to weight_sq (_core.TrainSettings)
+    order: Optional[np.ndarray] = None
+    penalty_per_weight: bool = False
+    weight_sq: Optional[np.ndarray] = None
 
     @property
     def rows_per_batch(self) -> int:
@@ -139,13 +145,18 @@ def dropout_rates(model, dropout):
     return out
 
 
-def one_epoch(model: Any, X, Y, optimizer, batch_size, l2=0.0, sample_weight=None) -> FitSettings:
-    """One epoch over (X, Y) in order, batches of batch_size, with `optimizer`
-    and `l2`: for data a front end has checked already (the scikit-learn
+def one_epoch(model: Any, X, Y, optimizer, batch_size, l2=0.0, sample_weight=None, order=None,
+              l2_per_weight=False, weight_sq=None) -> FitSettings:
+    """One epoch over (X, Y), batches of batch_size, with `optimizer` and
+    `l2`: for data a front end has checked already (the scikit-learn
     estimators check theirs once per fit, not once per epoch). X, Y:
-    C-contiguous, of the model's dtype; sample_weight: float64, largest 1."""
+    C-contiguous, of the model's dtype; sample_weight: float64, largest 1;
+    order: the rows' order (intp, a permutation of them; None: as they are);
+    l2_per_weight: each batch's L2 term is l2 / (its weight); weight_sq:
+    float64 (1,), receives + Σ‖W‖² before each update."""
     return FitSettings(X=X, Y=Y, epochs=1, batch_size=batch_size, shuffle=False, seed=None,
                        verbose=False, on_nonfinite="raise", optimizer=optimizer, l2=l2, l1=0.0,
                        dropout=np.zeros(len(model.sizes) - 1), max_norm=0.0, schedule=None,
                        early_stopping=None, callbacks=(), validation=None,
-                       sample_weight=sample_weight, clip=0.0, noise=0.0, progress=False)
+                       sample_weight=sample_weight, clip=0.0, noise=0.0, progress=False,
+                       order=order, penalty_per_weight=l2_per_weight, weight_sq=weight_sq)

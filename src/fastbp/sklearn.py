@@ -56,7 +56,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, column_or_1d, shuffle as sk_shuffle
+    from sklearn.utils import check_random_state, column_or_1d
     from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.metaestimators import available_if
@@ -436,8 +436,8 @@ class _BaseMLP(BaseEstimator):
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                if self.shuffle:
-                    sample_idx = sk_shuffle(sample_idx, random_state=self._random_state)
+                if self.shuffle:  # sklearn.utils.shuffle's draw, without its checks
+                    sample_idx = sample_idx[self._random_state.permutation(n_samples)]
                 self.loss_ = self._epoch(X_train, Y_train, sw_train,
                                          sample_idx if self.shuffle else None, batch_size,
                                          weight_scale)
@@ -504,19 +504,18 @@ class _BaseMLP(BaseEstimator):
         net, opt = self._net, self._optimizer
         if not np.isfinite(net.params).all():
             return np.nan  # diverged under early stopping (below): sklearn trains on NaN
-        if order is not None:
-            X, Y = X.take(order, axis=0), Y.take(order, axis=0)
-            sw = None if sw is None else sw[order]
+        if order is not None and sw is not None:
+            X, Y, sw = X.take(order, axis=0), Y.take(order, axis=0), sw[order]
+            order = None
         n = X.shape[0]
         starts = np.arange(0, n, batch_size)
         rows = np.minimum(starts + batch_size, n) - starts
         batch_w = rows * weight_scale if sw is None else np.add.reduceat(sw, starts)
-        # runs of batches that share one l2 and one loss: a compiled call each
-        full = n // batch_size
-        if sw is not None:  # each batch its own l2 and weighted mean
+        # runs of batches trained in one compiled call: all of them, each with
+        # l2 = alpha / (its rows · weight_scale); with sample weights each
+        # batch its own call (its own l2 and weighted mean)
+        if sw is not None:
             runs = [(b, b + 1) for b in range(len(starts))]
-        elif self.alpha and 0 < full < len(starts):  # the short last batch
-            runs = [(0, full), (full, len(starts))]
         else:
             runs = [(0, len(starts))]
         if isinstance(opt, optim.SGD) and opt.lr != self._learning_rate:
@@ -527,6 +526,7 @@ class _BaseMLP(BaseEstimator):
             opt.lr = self._learning_rate
         data = 0.0     # Σ_b rows_b · (weighted mean cost of batch b)
         penalty = 0.0  # Σ_b rows_b / w_b · ‖W_b‖² (W_b: before batch b's update)
+        weight_sq = np.zeros(1)  # Σ_b ‖W_b‖², from the core (w_b = rows_b · weight_scale)
         for b0, b1 in runs:
             a = starts[b0]
             z = n if b1 == len(starts) else starts[b1]
@@ -534,11 +534,18 @@ class _BaseMLP(BaseEstimator):
             w = None if sw is None else sw[a:z]
             if w is not None and not w.any():
                 continue  # no weight: fastbp skips such a batch, sklearn divides by zero
-            l2 = self.alpha / float(batch_w[b0]) if self.alpha else 0.0
-            sq0 = _sq_norm(net.weights) if self.alpha else 0.0
+            sq0 = _sq_norm(net.weights) if self.alpha and sw is not None else 0.0
             try:
-                history = trainer.fit(net, one_epoch(net, X[a:z], Y[a:z], opt, size, l2,
-                                                     None if w is None else w / w.max()))
+                if sw is None:
+                    settings = one_epoch(net, X, Y, opt, size, self.alpha / weight_scale,
+                                         order=None if order is None else
+                                         np.ascontiguousarray(order, dtype=np.intp),
+                                         l2_per_weight=True,
+                                         weight_sq=weight_sq if self.alpha else None)
+                else:
+                    settings = one_epoch(net, X[a:z], Y[a:z], opt, size,
+                                         self.alpha / float(batch_w[b0]), w / w.max())
+                history = trainer.fit(net, settings)
             except FloatingPointError as e:
                 if self.early_stopping:
                     # as sklearn: the epochs go on with NaN weights (NaN loss
@@ -549,11 +556,9 @@ class _BaseMLP(BaseEstimator):
                                  "data may contain large values and need to be "
                                  "preprocessed.") from e
             data += history["loss"][0] * (z - a)  # the mean (weighted: one batch's)
-            if self.alpha:
-                sq1 = _sq_norm(net.weights)
-                k = b1 - b0
-                frac = np.arange(k) / k   # ‖W‖² interpolated across the call's batches
-                penalty += float(np.sum(rows[b0:b1] / batch_w[b0:b1] * (sq0 + (sq1 - sq0) * frac)))
+            if self.alpha and sw is not None:
+                penalty += float(rows[b0] / batch_w[b0] * sq0)
+        penalty += weight_sq[0] / weight_scale
         return data / n * self._loss_scale() + 0.5 * self.alpha * penalty / n
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):

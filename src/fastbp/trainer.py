@@ -311,6 +311,7 @@ class Trainer:
             epoch=epoch, row_sq=None if replay else self.row_sq, running=model.running,
             sample_weight=s.sample_weight, loss_memory=memory, clip=s.clip, noise=s.noise,
             noise_seed=self.noise_seed, watch_interrupt=self.watch and not replay,
+            penalty_per_weight=s.penalty_per_weight, weight_sq=None if replay else s.weight_sq,
             # iRprop+ compares objectives: the data cost plus this
             penalty=model.loss(s.X[:1], s.Y[:1], regularized=True)
             - model.loss(s.X[:1], s.Y[:1]) if memory is not None else 0.0)
@@ -321,7 +322,10 @@ class Trainer:
         s, model, opt = self.s, self.model, self.opt
         refuse_non_finite(model)  # (a callback may have written NaN)
         lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
-        order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
+        if s.order is not None:
+            order = s.order
+        else:
+            order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
         backup = (model.params.copy(), self.state.copy(), opt.steps, model.running.copy(),
                   None if memory is None else memory.copy())
