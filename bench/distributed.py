@@ -3,7 +3,7 @@
     python bench/distributed.py [--ranks 1 2] [--configs M L L-b1024] [--rounds 3]
                                 [--out bench/DISTRIBUTED.md]
 
-For configs M and L of bench/run.py (same networks, batch sizes, dtypes and
+For configs M and L of fastbp bench (same networks, batch sizes, dtypes and
 MNIST rows), and L with a 4x larger batch (L-b1024, 4,096 rows), it runs
 `mpiexec -n N python bench/distributed.py --worker` for each N, one OpenMP
 thread per rank, each rank bound to a core. Each rank holds rows r::N;
@@ -42,16 +42,15 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from run import CONFIGS, machine  # noqa: E402  (bench/run.py: the S/M/L definitions)
+import fastbp
+from fastbp.bench.common import CONFIGS, machine  # fastbp bench's S/M/L definitions
+from fastbp.datasets import load_mnist_5k
 
-import fastbp  # noqa: E402
-from fastbp.datasets import load_mnist_5k  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 EPOCHS = 3
 LR = 0.01
-# name: (config of bench/run.py, global batch size, rows); S, M, L as bench/run.py,
+# name: (config of fastbp bench, global batch size, rows); S, M, L as fastbp bench,
 # L-b1024 the L network with 4x the batch: how scaling depends on rows per rank
 RUNS = {"S": ("S", 10, 5000), "M": ("M", 64, 5000), "L": ("L", 256, 2048),
         "L-b1024": ("L", 1024, 4096)}

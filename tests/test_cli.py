@@ -1,5 +1,6 @@
-"""The `fastbp` command: train / evaluate / predict on CSV files, bench, and
-the one-line, exit-status-2 handling of everything a user can get wrong."""
+"""The `fastbp` command: train / evaluate / predict on CSV files, and the
+one-line, exit-status-2 handling of everything a user can get wrong (bench:
+test_bench.py)."""
 import json
 import os
 import re
@@ -313,7 +314,7 @@ def test_damaged_sidecar_is_reported(trained, capsys, content):
     assert status == 2 and "m.npz.json" in err and len(err.strip().splitlines()) == 1
 
 
-# ------------------------------------------------------------------ help, info, demo, bench
+# ------------------------------------------------------------------ help, info, demo
 
 
 def test_help_lists_the_commands(capsys):
@@ -336,8 +337,6 @@ def test_every_help_shows_every_default(capsys):
     parser = cli._parser()
     commands = parser._subparsers._group_actions[0].choices
     for name, sub in commands.items():
-        if name == "bench":
-            continue  # its --help is bench/run.py's
         status, out, _ = run([name, "--help"], capsys)
         assert status == 0
         help_text = " ".join(out.split())
@@ -359,31 +358,3 @@ def test_demo_plot_writes_the_one_file_named_with_titles(tmp_path, capsys, monke
     (path, titles), = saved
     assert titles == ["wheat seeds 7-10-3: loss", "wheat seeds 7-10-3: accuracy",
                       "MNIST 5k 784-30-10: loss", "MNIST 5k 784-30-10: accuracy"]
-
-
-def test_bench_outside_a_checkout_explains(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_bench_script", lambda: tmp_path / "bench" / "run.py")
-    status, _, err = run(["bench"], capsys)
-    assert status == 2 and "source checkout" in err and "python bench/run.py" in err
-    status, out, _ = run(["bench", "--help"], capsys)
-    assert status == 0 and "source checkout" in out
-
-
-def test_bench_calls_the_scripts_main_with_its_arguments(tmp_path, monkeypatch, capsys):
-    script = tmp_path / "run.py"
-    script.write_text("import argparse, sys, fastbp\n"
-                      "def main(argv=None):\n"
-                      "    p = argparse.ArgumentParser(prog='run.py')\n"
-                      "    p.add_argument('--quick', action='store_true', help='the quick one')\n"
-                      "    p.add_argument('x')\n"
-                      "    args = p.parse_args(argv)\n"
-                      "    print('bench args', sys.argv[1:], args.quick, fastbp.__file__)\n"
-                      "    return 3\n")
-    monkeypatch.setattr(cli, "_bench_script", lambda: script)
-    argv = list(sys.argv)
-    status, out, _ = run(["bench", "--quick", "x"], capsys)
-    # its status passes through; it runs with this fastbp, not another install
-    assert status == 3 and "bench args ['--quick', 'x'] True" in out and fastbp.__file__ in out
-    assert sys.argv == argv
-    status, out, _ = run(["bench", "--help"], capsys)  # the script's own options
-    assert status == 0 and "--quick" in out and "the quick one" in out

@@ -6,7 +6,7 @@
     fastbp train      train a classifier on a numeric CSV file and save it
     fastbp evaluate   loss and accuracy of a saved model on a CSV file
     fastbp predict    the predicted class (and --proba) of each row of a CSV file
-    fastbp bench      the benchmark suite (bench/run.py of a source checkout)
+    fastbp bench      the benchmark suite (fastbp.bench; RESULTS.md in this folder)
 
 What `train` learns besides the weights (the standardization, the target
 column, the class labels as written in the file) goes to a sidecar JSON
@@ -20,7 +20,6 @@ together (atomic_write_many): both temp files in full, then both renamed.
 import argparse
 import contextlib
 import gzip
-import importlib.util
 import json
 import os
 import re
@@ -29,11 +28,11 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from . import Network, _io, datasets, load, set_num_threads, show_config
+from . import bench as bench_suite
 from ._validation import COSTS, HIDDEN_ACTIVATIONS
 
 SIDECAR_FORMAT = "fastbp-cli-sidecar"
@@ -434,47 +433,9 @@ def predict(args):
 # ------------------------------------------------------------------ bench
 
 
-def _bench_script():
-    # src/fastbp/cli.py -> the checkout's bench/run.py; absent from installed wheels
-    return Path(__file__).resolve().parents[2] / "bench" / "run.py"
-
-
-BENCH_ELSEWHERE = (
-    "fastbp bench runs bench/run.py of a source checkout, which this installation does not "
-    "have; from a clone of fastbp's repository run `python bench/run.py --help` (or `fastbp "
-    "bench --help` there) to see its options")
-# TODO(#15 item 10): move the bench runner into the package (fastbp/bench.py, with
-# bench/run.py a thin wrapper) once the lead's rewrite of bench/run.py has landed, so
-# that `fastbp bench` works from a pip install too.
-
-
 def bench(args):
-    """`fastbp bench [ARGS]`: bench/run.py's main() with ARGS (--help: its options)."""
-    script = _bench_script()
-    if not script.is_file():
-        if {"-h", "--help"} & set(args.bench_args):
-            print(BENCH_ELSEWHERE)
-            return 0
-        raise CommandError(BENCH_ELSEWHERE)
-    spec = importlib.util.spec_from_file_location("fastbp_bench_run", script)
-    module = importlib.util.module_from_spec(spec)
-    saved_argv, saved_path = sys.argv, list(sys.path)
-    # as `python bench/run.py ARGS` would see it, importing this fastbp
-    sys.argv = [str(script), *args.bench_args]
-    sys.path.insert(0, str(script.parent))
-    try:
-        spec.loader.exec_module(module)
-        if not callable(getattr(module, "main", None)):
-            raise CommandError(f"{script} has no main() to run")
-        status = module.main()
-    except SystemExit as e:  # argparse's --help and errors, sys.exit in the script
-        status = e.code
-    finally:
-        sys.argv, sys.path[:] = saved_argv, saved_path
-    if status is None or isinstance(status, int):
-        return status or 0
-    print(status, file=sys.stderr)  # sys.exit("message")
-    return 1
+    """`fastbp bench [OPTIONS]`: fastbp.bench's run (--help: its options)."""
+    return bench_suite.run(args)
 
 
 # ------------------------------------------------------------------ arguments
@@ -666,23 +627,22 @@ def _predict_parser(sub):
 
 
 def _bench_parser(sub):
-    # add_help=False: --help goes to bench/run.py, which lists its own options
-    _command(sub, "bench", bench,
-             help="run the benchmark suite (bench/run.py; --help: its options)",
-             add_help=False,
-             description="Runs bench/run.py's main() with the remaining arguments.")
+    p = _command(sub, "bench", bench,
+                 help="run the benchmark suite (training and inference against its peers)",
+                 description=bench_suite.DESCRIPTION + " Writes RESULTS.md and, with "
+                 "matplotlib, results.png in the current folder (--out names another file); "
+                 "in a source checkout `python bench/run.py` takes the same options and "
+                 "writes bench/RESULTS.md.")
+    bench_suite.add_arguments(p)
 
 
 def main(argv=None):
     """Run the command line; returns the exit status (2 for user errors)."""
     parser = _parser()
     try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and args.command != "bench":
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a bad argument (2)
         return e.code
-    args.bench_args = extra
     sys.unraisablehook = _quiet_when_out_of_memory
     try:
         if getattr(args, "threads", None):

@@ -1,0 +1,204 @@
+"""The report of a run: the targets table, RESULTS.md and the chart."""
+import time
+
+import numpy as np
+
+from .common import (ACCURACY_TOLERANCE, CONFIGS, DIGITS_BATCHES, FASTBP_EPOCHS, INFER_BATCH,
+                     THREADS, machine, peaks_text, peer_versions)
+from .sections import spread
+
+
+def find(rows, section, config, peer, **match):
+    return next((r for r in rows if r["section"] == section and r["config"] == config
+                 and r["peer"] == peer and r.get("status") == "ok"
+                 and all(r.get(k) == v for k, v in match.items())), None)
+
+
+def targets(rows):
+    """(what, target, measured, reached) rows; reached is None when not measured."""
+    two = f"fastbp {THREADS} threads"
+    out = []
+
+    def ratio(what, target, a, b, goal, unit="×"):
+        if a is None or b is None:
+            out.append((what, target, "not measured", None))
+        else:
+            x = a / b
+            out.append((what, target, f"{x:.2f}{unit}", x >= goal))
+
+    def peak(config, goal):
+        r = find(rows, "train", config, two)
+        if r is None:
+            out.append((config, f"≥ {100 * goal:.0f}% of the {CONFIGS[config][5]} peak",
+                        "not measured", None))
+        else:
+            out.append((config, f"≥ {100 * goal:.0f}% of the {CONFIGS[config][5]} peak",
+                        f"{100 * r['peak']:.1f}%", r["peak"] >= goal))
+
+    def train_ratio(config, peer, goal, label):
+        a, b = find(rows, "train", config, two), find(rows, "train", config, peer)
+        ratio(config, f"≥ {goal}× {label}", a and a["rate"], b and b["rate"], goal)
+
+    peak("S", 0.40)
+    peak("M", 0.70)
+    train_ratio("M", "jax", 1.2, "JAX")
+    peak("L", 0.90)
+    train_ratio("L", "numpy", 1.0, "NumPy")
+    train_ratio("L", "jax", 1.1, "JAX")
+    train_ratio("L", "torch", 1.1, "PyTorch")
+    a, b = find(rows, "train", "L", two), find(rows, "train", "L", "fastbp 1 thread")
+    ratio("L", f"1→{THREADS} threads ≥ 1.8×", a and a["rate"], b and b["rate"], 1.8)
+    for threads in (1, THREADS):
+        fb = find(rows, "D", "D", "fastbp.sklearn", threads=threads)
+        sk = find(rows, "D", "D", "sklearn", threads=threads)
+        what = f"D, {threads} thread{'s' if threads > 1 else ''}"
+        ratio(what, "fit ≥ 3× faster than scikit-learn", sk and sk["seconds"],
+              fb and fb["seconds"], 3.0)
+        if fb and sk:
+            d = fb["accuracy"] - sk["accuracy"]
+            out.append((what, f"same test accuracy (within {100 * ACCURACY_TOLERANCE:.1f} points)",
+                        f"{fb['accuracy']:.4f} vs {sk['accuracy']:.4f}",
+                        abs(d) <= ACCURACY_TOLERANCE))
+        else:
+            out.append((what, "same test accuracy", "not measured", None))
+    for batch in DIGITS_BATCHES:
+        fb = find(rows, "digits", f"64-100-10 batch {batch}", "fastbp")
+        npy = find(rows, "digits", f"64-100-10 batch {batch}", "numpy")
+        ratio(f"digits, batch {batch}, 1 thread", "compiled epoch faster than NumPy",
+              npy and npy["us"], fb and fb["us"], 1.0 + 1e-12)
+    for config in CONFIGS:
+        a = find(rows, "infer", config, two)
+        b = find(rows, "infer", config, f"onnxruntime {THREADS} threads")
+        ratio(config, f"inference at batch {INFER_BATCH} ≥ ONNX Runtime", a and a["rate"],
+              b and b["rate"], 1.0)
+    for config in ("M", "L"):
+        for option in ("adam", "l2=1e-4", "dropout=0.2"):
+            r = find(rows, "options", config, option)
+            if r is None or r.get("slower") is None:
+                out.append((config, f"{option} ≤ 15% slower than SGD", "not measured", None))
+            else:
+                out.append((config, f"{option} ≤ 15% slower than SGD",
+                            f"{100 * r['slower']:+.1f}%", r["slower"] <= 0.15))
+    return out
+
+
+# ------------------------------------------------------------ RESULTS.md and chart
+
+def cell(r, key, fmt):
+    return fmt.format(r[key]) if r.get(key) is not None else ""
+
+
+def preamble(peaks, args):
+    """The lines above the tables: the command, the machine, the peers, the peak."""
+    return ["# fastbp benchmark results", "",
+            f"Written by `{args.written_by}` on {time.strftime('%Y-%m-%d')}; median of "
+            f"{args.repeats} repeats after a warm-up (min–max in brackets), in one process. "
+            "Committed runs are made with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset: "
+            "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py`.", "",
+            f"Machine: {machine()}", "", f"Peers: {peer_versions()}", "",
+            f"GEMM peak (best NumPy matmul in this run, {THREADS} BLAS threads): "
+            f"{peaks_text(peaks)}.", ""]
+
+
+def write_results(rows, peaks, path, args):
+    lines = preamble(peaks, args)
+
+    def table(section, title, note, header, align, cells):
+        """A section's rows as a Markdown table: cells(r) for each measured row,
+        its status (not installed, failed) for the others."""
+        picked = [r for r in rows if r["section"] == section]
+        if not picked:
+            return
+        lines.extend(["", title, ""] + ([note, ""] if note else [])
+                     + ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"])
+        for r in picked:
+            row = (cells(r) if r["status"] == "ok" else
+                   [str(r.get("config", r.get("threads", r.get("batch", "")))), r["peer"],
+                    r["status"]] + [""] * (len(header) - 3))
+            lines.append("| " + " | ".join(row) + " |")
+
+    rate_cells = lambda r: [r["config"], r["peer"], f"{r['rate']:,.0f}", spread(r["rates"]),  # noqa: E731
+                            f"{r['gflops']:.1f}", f"{100 * r['peak']:.1f}",
+                            cell(r, "x_numpy", "{:.2f}")]
+    table("train", "## Training (forward, backward and SGD update of whole epochs)",
+          f"fastbp {FASTBP_EPOCHS} epochs a fit call; numpy, torch and sklearn at {THREADS} "
+          "threads; jax on all cores.",
+          ["config", "peer", "samples/s", "(min–max)", "GFLOP/s", "% of peak", "× NumPy",
+           "scaling 1→2"], ["---"] * 2 + ["---:"] * 6,
+          lambda r: rate_cells(r) + [cell(r, "scaling", "{:.2f}")])
+    table("infer", f"## Inference (forward only, {INFER_BATCH}-row batches)",
+          f"numpy, torch and sklearn at {THREADS} threads; jax on all cores; ONNX Runtime runs "
+          "a Gemm/activation graph of the same weights.",
+          ["config", "peer", "samples/s", "(min–max)", "GFLOP/s", "% of peak", "× NumPy",
+           "whole set in one call, samples/s"], ["---"] * 2 + ["---:"] * 6,
+          lambda r: rate_cells(r) + [f"{r['whole']:,.0f}"])
+    table("D", "## D: scikit-learn's example, MLPClassifier(hidden_layer_sizes=(100,), "
+          "random_state=0) on load_digits", None,
+          ["threads", "estimator", "fit s", "(min–max)", "× scikit-learn", "test accuracy",
+           "epochs"], ["---:", "---"] + ["---:"] * 5,
+          lambda r: [str(r["threads"]), r["peer"], f"{r['seconds']:.3f}",
+                     f"{min(r['times']):.3f}–{max(r['times']):.3f}",
+                     cell(r, "speedup", "{:.2f}"), f"{r['accuracy']:.4f}", str(r["n_iter"])])
+    table("digits", "## Digits shape, 64-100-10 relu/softmax float64, SGD, 1 thread: "
+          "compiled epoch vs NumPy matrix code", None,
+          ["batch", "peer", "µs per batch", "(min–max)", "× NumPy"], ["---:", "---"] + ["---:"] * 3,
+          lambda r: [str(r["batch"]), r["peer"], f"{r['us']:.1f}",
+                     f"{min(r['uss']):.1f}–{max(r['uss']):.1f}", cell(r, "x_numpy", "{:.2f}")])
+    table("options", f"## Training options (fastbp, {THREADS} threads)", None,
+          ["config", "option", "samples/s", "(min–max)", "% slower than SGD"],
+          ["---"] * 2 + ["---:"] * 3,
+          lambda r: [r["config"], r["peer"], f"{r['rate']:,.0f}", spread(r["rates"]),
+                     cell(r, "slower", "{:+.1%}").rstrip("%")])
+    lines += ["", f"## Targets ({THREADS} threads unless said; ratios within this run)", "",
+              "| config | target | measured | reached |", "|---|---|---|---|"]
+    for what, target, measured, ok in targets(rows):
+        lines.append(f"| {what} | {target} | {measured} | "
+                     f"{'n/a' if ok is None else 'yes' if ok else 'no'} |")
+    lines += ["", "## The one hand-written product kept", "",
+              "Every product goes to OpenBLAS except those of at most 128 multiply-adds "
+              "(`SMALL_GEMM` in `src/fastbp/_blas.pxd`), which a plain loop computes. Measured "
+              "apart from this run (rebuilds with other thresholds; 1 thread, ns per row of a "
+              "fit epoch): a 7-5-3 sigmoid network in online SGD (products of 15-35 "
+              "multiply-adds) takes 232-248 ns with the loop and 474 with OpenBLAS for all; "
+              "64-16-10 at batch 1 (160 and 1024) takes 973 with OpenBLAS and 1678 with the "
+              "loop, so the loop stops at 128. The old blocked GEMM with its AVX2/AVX-512 "
+              "micro-kernels reached about 64% of OpenBLAS at the real shapes and is deleted.",
+              ""]
+    lines += ["", "S runs 5,000 samples per epoch, M 5,000, L 2,048 (bundled MNIST subset) "
+              "unless --samples says otherwise. scikit-learn always trains a softmax/log-loss "
+              "output, so its S row is not the same cost. "
+              "Data-parallel training over MPI (`bench/distributed.py`, 1 and 2 ranks): "
+              "see `bench/DISTRIBUTED.md`.", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no chart (pip install matplotlib)")
+        return
+    configs = [c for c in CONFIGS if any(r["config"] == c for r in rows)]
+    if not configs:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for ax, section, title in ((axes[0], "train", "training"),
+                               (axes[1], "infer", f"inference, batches of {INFER_BATCH}")):
+        peers = list(dict.fromkeys(r["peer"] for r in rows if r["section"] == section))
+        width = 0.8 / max(len(peers), 1)
+        for i, peer in enumerate(peers):
+            vals = [(find(rows, section, c, peer) or {}).get("x_numpy") or np.nan for c in configs]
+            ax.bar(np.arange(len(configs)) + i * width, vals, width, label=peer)
+        ax.set_xticks(np.arange(len(configs)) + width * (len(peers) - 1) / 2)
+        ax.set_xticklabels([f"{c}: {'-'.join(map(str, CONFIGS[c][0]))}" for c in configs])
+        ax.axhline(1.0, color="gray", lw=0.8)
+        ax.set_yscale("log")  # peers differ by orders of magnitude at S
+        ax.set_ylabel("samples/s × NumPy (log scale)")
+        ax.set_title(f"{title} (higher is better)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"wrote {path}")
