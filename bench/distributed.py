@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 import fastbp
-from fastbp.bench.common import CONFIGS, machine  # fastbp bench's S/M/L definitions
+from fastbp.bench.common import CONFIGS, machine, write_lines  # fastbp bench's S/M/L definitions
 from fastbp.datasets import load_mnist_5k
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -262,8 +262,7 @@ def write(rows, baselines, path, args, mpi_version, load):
               "about 12 ms on 10 Gbit/s Ethernet and about 1.2 ms on 100 Gbit/s InfiniBand, "
               "against ~20 ms of gradient for 128 rows: L wants the fast network or more rows "
               "per rank.", ""]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+    write_lines(path, lines)
 
 
 def _mpi4py_version():

@@ -6,14 +6,16 @@ import pytest
 from fastbp.datasets import load_mnist_5k, load_wheat_seeds, standardize, train_test_split
 
 
-def test_wheat_seeds_shape_dtype_labels():
-    X, y = load_wheat_seeds()
-    assert X.shape == (210, 7)
-    assert X.dtype == np.float64
-    assert y.shape == (210,)
-    assert y.dtype == np.int64
-    assert np.array_equal(np.bincount(y), [70, 70, 70])
+def _check_set(X, y, rows, features, per_class):
+    """Shapes and dtypes of a bundled set, and its rows per class."""
+    assert X.shape == (rows, features) and X.dtype == np.float64
+    assert y.shape == (rows,) and y.dtype == np.int64
+    assert np.array_equal(np.bincount(y), per_class)
     assert np.isfinite(X).all()
+
+
+def test_wheat_seeds_shape_dtype_labels():
+    _check_set(*load_wheat_seeds(), 210, 7, [70, 70, 70])
 
 
 def test_wheat_seeds_values_are_raw_file_values():
@@ -28,12 +30,7 @@ def test_wheat_seeds_values_are_raw_file_values():
 
 def test_mnist_5k_shape_dtype_labels_range():
     X, y = load_mnist_5k()
-    assert X.shape == (5000, 784)
-    assert X.dtype == np.float64
-    assert y.shape == (5000,)
-    assert y.dtype == np.int64
-    assert set(np.unique(y).tolist()) == set(range(10))
-    assert np.array_equal(np.bincount(y), [500] * 10)
+    _check_set(X, y, 5000, 784, [500] * 10)
     assert X.min() == 0.0
     assert X.max() == 1.0
     # Scaled by 255: every value is k/255 for an integer k.

@@ -26,6 +26,16 @@ def _net(activation, cost, dtype, sizes=(4, 5, 3, 3), **kw):
     return net
 
 
+def _computed(f, activation, cost, dtype, shape):
+    """net, X, Y (3 samples) and f(net, X, Y), checked to be in the net's
+    dtype and of `shape` (None: not checked here)."""
+    net = _net(activation, cost, dtype)
+    X, Y = make_data(net, 3)
+    result = f(net, X, Y)
+    assert result.dtype == net.dtype and shape in (None, result.shape)
+    return net, X, Y, result
+
+
 def _central(f, x):
     """∂f/∂x by central differences: shape f(x).shape + x.shape."""
     x = np.array(x, dtype=np.float64)
@@ -49,10 +59,7 @@ every = pytest.mark.parametrize("activation,cost", [(a, c) for a in HIDDEN for c
 @both
 @every
 def test_input_gradients(activation, cost, dtype):
-    net = _net(activation, cost, dtype)
-    X, Y = make_data(net, 3)
-    g = input_gradients(net, X, Y)
-    assert g.shape == X.shape and g.dtype == net.dtype
+    net, X, Y, g = _computed(input_gradients, activation, cost, dtype, (3, 4))
     oracle = as64(net)
     assert rel_err(g, _central(lambda x: oracle.loss(x, Y), X)) < TOL[dtype]
 
@@ -76,10 +83,8 @@ def test_jacobian(activation, cost, dtype):
 @both
 @every
 def test_per_sample_gradients(activation, cost, dtype):
-    net = _net(activation, cost, dtype)
-    X, Y = make_data(net, 3)
-    G = per_sample_gradients(net, X, Y)
-    assert G.shape == (3, net.params.size) and G.dtype == net.dtype
+    net, X, Y, G = _computed(per_sample_gradients, activation, cost, dtype, None)
+    assert G.shape == (3, net.params.size)
     oracle = as64(net)
     for i in range(3):
         assert rel_err(G[i], _flat_grad(oracle, X[i:i + 1], Y[i:i + 1])) < TOL[dtype]

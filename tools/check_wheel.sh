@@ -9,12 +9,9 @@
 #
 # FASTBP_KEEP=1 keeps the temp dir (dist/, venvs).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-python=${PYTHON:-python3}
 # shellcheck source=tools/scratch.sh
-source "$repo/tools/scratch.sh"
-make_scratch wheel
-copy_working_tree "$repo" "$tmp/src"
+source "$(dirname "$0")/scratch.sh"
+start_scratch wheel  # sets repo, python and tmp; the working tree is in $tmp/src
 
 echo "+ python -m build (sdist and wheel)"
 "$python" -m venv "$tmp/build-venv"

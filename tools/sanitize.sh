@@ -16,12 +16,9 @@
 # is off; every other ASan/UBSan report fails the run.
 # FASTBP_KEEP=1 keeps the temp dir (build, venv, pytest.log).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-python=${PYTHON:-python3}
 # shellcheck source=tools/scratch.sh
-source "$repo/tools/scratch.sh"
-make_scratch sanitize
-copy_working_tree "$repo" "$tmp/src"
+source "$(dirname "$0")/scratch.sh"
+start_scratch sanitize  # sets repo, python and tmp; the working tree is in $tmp/src
 
 echo "+ building with FASTBP_SANITIZE=address,undefined"
 # A clean venv: packages installed system-wide (torch, matplotlib, ...) would be

@@ -21,3 +21,12 @@ copy_working_tree() {
      | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
      | tar --null -T - -cf -) | tar -xf - -C "$2"
 }
+
+# start_scratch NAME: repo (this checkout), python ($PYTHON, else python3), a
+# scratch dir $tmp (make_scratch NAME) and the working tree copied to $tmp/src.
+start_scratch() {
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  python=${PYTHON:-python3}
+  make_scratch "$1"
+  copy_working_tree "$repo" "$tmp/src"
+}

@@ -139,9 +139,11 @@ class Model:
         """Work buffers for batches of up to `cap` rows, made once and reused."""
         macs = cap * sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
         # no more threads than the most pieces a product is cut into (of a
-        # layer's units in training, of the rows in inference): another one
-        # would only wait at the barriers, with a batch copy of its own
-        pieces = max(_core.pieces_for(n) for n in (cap,) + tuple(self._sizes[1:]))
+        # layer's units or inputs in training, of the rows in inference):
+        # another one would only wait at the barriers, with a batch copy
+        pieces = max([_core.pieces_for(cap)]
+                     + [max(_core.pieces_for(b), _core.input_pieces_for(a, b))
+                        for a, b in zip(self._sizes[:-1], self._sizes[1:])])
         key = (cap, threads_for(macs, pieces))
         plan = self._plans.get(key)
         if plan is None:

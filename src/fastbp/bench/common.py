@@ -166,3 +166,9 @@ def peaks_text(peaks):
     if not peaks:
         return "not measured (no S, M or L section)"
     return "; ".join(f"{dt} {p:.1f} GFLOP/s ({where})" for dt, (p, where) in peaks.items())
+
+
+def write_lines(path, lines):
+    """A results file: `lines` joined by newlines."""
+    with open(path, "w") as f:
+        f.write("\n".join(lines))

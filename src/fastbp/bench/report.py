@@ -4,7 +4,7 @@ import time
 import numpy as np
 
 from .common import (ACCURACY_TOLERANCE, CONFIGS, DIGITS_BATCHES, FASTBP_EPOCHS, INFER_BATCH,
-                     THREADS, machine, peaks_text, peer_versions)
+                     THREADS, machine, peaks_text, peer_versions, write_lines)
 from .sections import spread
 
 
@@ -169,8 +169,7 @@ def write_results(rows, peaks, path, args):
               "output, so its S row is not the same cost. "
               "Data-parallel training over MPI (`bench/distributed.py`, 1 and 2 ranks): "
               "see `bench/DISTRIBUTED.md`.", ""]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+    write_lines(path, lines)
 
 
 def plot(rows, path):
