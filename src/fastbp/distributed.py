@@ -497,7 +497,7 @@ class _Trainer:
         self.state = trainer.update_rule(net, opt)[1]
         self.allreduce_seconds = 0.0
         self.last_sq = None
-        self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net.params, bar,
+        self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net, bar,
                                     vote=lambda stop: comm.allreduce(stop, op=MPI.LOR))
         # rank 0's starting point for everyone
         comm.Bcast(net.params, root=0)
