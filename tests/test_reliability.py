@@ -690,6 +690,54 @@ def test_cli_full_disk_leaves_model_and_sidecar_both_old(trained, capsys, monkey
     assert '"classes"' in side.read_text()
 
 
+def test_cli_model_and_sidecar_of_different_trains_are_refused(trained, capsys, monkeypatch):
+    """The model and its sidecar are renamed one after the other: a crash
+    between the two renames left a new model beside the old sidecar, which
+    evaluate and predict read as a pair (another standardization, other
+    classes). The sidecar names its model's SHA-256: a mixed pair, either
+    way round, is a one-line error; the pairs train wrote are read."""
+    import shutil
+
+    class Crash(BaseException):
+        """The process dying between the two renames."""
+
+    model, side = trained / "m.npz", trained / "m.npz.json"
+    old_model, old_side = model.read_bytes(), side.read_bytes()
+    real_commit, commits = _io._Pending.commit, []
+
+    def crash_before_the_second_rename(self):
+        commits.append(self.path)
+        if len(commits) == 2:
+            raise Crash
+        real_commit(self)
+
+    monkeypatch.setattr(_io._Pending, "commit", crash_before_the_second_rename)
+    with pytest.raises(Crash):
+        _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+              "--no-standardize", "--out", model], capsys)
+    monkeypatch.setattr(_io._Pending, "commit", real_commit)
+    assert model.read_bytes() != old_model and side.read_bytes() == old_side  # new and old
+    for command in ("evaluate", "predict"):
+        status, _, err = _cli([command, model, trained / "ok.csv"], capsys)
+        _one_line_error(status, err, "m.npz.json belongs to another model than", "m.npz")
+    # the other way round: the first train's model beside a second train's sidecar
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+                           "--no-standardize", "--out", trained / "b.npz"], capsys)
+    assert status == 0, err
+    model.write_bytes(old_model)
+    shutil.copy(trained / "b.npz.json", side)
+    status, _, err = _cli(["evaluate", model, trained / "ok.csv"], capsys)
+    _one_line_error(status, err, "m.npz.json belongs to another model than")
+    side.write_bytes(old_side)  # the pairs as train wrote them
+    for out in (model, trained / "b.npz"):
+        status, _, err = _cli(["evaluate", out, trained / "ok.csv"], capsys)
+        assert status == 0 and err == "", err
+    # a sidecar that names no model (as before this check) is refused too
+    side.write_text(old_side.decode().replace('"model_sha256"', '"model"'))
+    status, _, err = _cli(["predict", model, trained / "ok.csv"], capsys)
+    _one_line_error(status, err, "m.npz.json does not name the model file")
+
+
 def test_cli_predict_out_keeps_mode_and_refuses_fifo(trained, capsys):
     out = trained / "pred.txt"
     out.write_text("old\n")
