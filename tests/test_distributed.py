@@ -201,6 +201,20 @@ def test_bad_arguments_on_one_rank_raise_on_every_rank():
     assert mine in lines and theirs in lines, out
     assert any(l.startswith("bad_setting rank 0: ValueError: fastbp.distributed.fit: rank 1 "
                             "refused its arguments: ValueError: l2 must be") for l in lines), out
+    # non-finite inputs or parameters on any rank: refused on every rank
+    # before anything changes, as Network.fit refuses them
+    assert any(l.startswith("nonfinite_input rank 1: ValueError: X") for l in lines), out
+    assert any(l.startswith("nonfinite_input rank 0: ValueError: fastbp.distributed.fit: rank 1 "
+                            "refused its arguments: ValueError: X") for l in lines), out
+    for bad in (0, 1):
+        nan = f"nan_params_rank_{bad}"
+        mine = f"{nan} rank {bad}: FloatingPointError: fit: the parameters are not finite"
+        theirs = (f"{nan} rank {1 - bad}: FloatingPointError: fastbp.distributed.fit: rank "
+                  f"{bad} refused its arguments: FloatingPointError: fit: the parameters are "
+                  f"not finite")
+        assert any(l.startswith(mine) for l in lines), out
+        assert any(l.startswith(theirs) for l in lines), out
+    assert "parameters unchanged True" in out and "parameters unchanged False" not in out, out
     for rank in (0, 1):
         disagree = (f"disagree rank {rank}: ValueError: fastbp.distributed.fit: the ranks "
                     f"disagree on optimizer: rank 0 has 'SGD(lr=0.1")

@@ -44,7 +44,8 @@ max-norm) to the same parameters, so they stay identical without being sent
 Nothing is allocated per step except the small NumPy views of each batch.
 
 Faults. Arguments are checked on every rank, then the ranks compare notes:
-if any rank's arguments are bad, or the ranks disagree on the network or the
+if any rank's arguments are bad (non-finite parameters, inputs or targets
+too, as fit refuses them), or the ranks disagree on the network or the
 settings, every rank raises (no rank is left waiting). A NaN or inf cost is
 seen by all ranks in the same step, so all of them restore the parameters
 and raise FloatingPointError, as fit does. Any other exception on one rank
@@ -285,10 +286,12 @@ def fit(net: Model, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
     Raises
     ------
     On every rank: the bad rank's TypeError/ValueError/NotImplementedError
-    (RuntimeError for other kinds) when any rank's arguments are bad;
-    ValueError when the ranks disagree on the network or the settings;
-    FloatingPointError (with `.history`) on a NaN or inf cost or parameters,
-    as Network.fit. Any other exception during training ends the whole job
+    (RuntimeError for other kinds) when any rank's arguments are bad (inputs
+    or targets that are not finite among them); FloatingPointError, before
+    anything changes, when any rank's parameters are not finite, as
+    Network.fit; ValueError when the ranks disagree on the network or the
+    settings; FloatingPointError (with `.history`) on a NaN or inf cost or
+    parameters during training, as Network.fit. Any other exception during training ends the whole job
     with MPI_Abort (comm.Abort(1)) after printing the rank and traceback
     (with a single rank it propagates instead).
     """
@@ -348,6 +351,7 @@ def _check(net, args):
             and hasattr(val[0], "__len__") and len(val[0]) == 0):
         args = dict(args, validation_data=None)  # no validation rows here (shard() of a few)
     s = check_fit(net, **args, weights=_sample_weight, each_rank=False)
+    trainer.refuse_non_finite(net)  # as Network.fit: no finite state to go back to
     opt = s.optimizer
     # L-BFGS searches along a line; iRprop+ compares each step's cost with the last one's
     if isinstance(opt, optim.LBFGS) or getattr(opt, "_loss_memory", None) is not None:
@@ -421,7 +425,8 @@ def _sample_weight(weights, n, argname):
 
 
 _PASSED_ON = {"TypeError": TypeError, "ValueError": ValueError,
-              "NotImplementedError": NotImplementedError, "MemoryError": MemoryError}
+              "NotImplementedError": NotImplementedError, "MemoryError": MemoryError,
+              "FloatingPointError": FloatingPointError}
 
 
 def _agree(notes, error):
