@@ -241,6 +241,19 @@ def test_bad_arguments_on_one_rank_raise_on_every_rank():
 
 
 @needs_mpi
+def test_save_or_copy_during_fit_waits_for_an_epoch_not_the_fit():
+    """distributed.fit held the network's lock for the whole fit, where
+    Network.fit holds it for an epoch: a copy from another thread waited
+    for the end of the fit. Copies in a loop are states training passed
+    through; one made during a callback finishes while the fit waits."""
+    status, out, err, _ = mpirun(2, "faults.py", "snapshot")
+    assert status == 0, out + err
+    for rank in (0, 1):
+        line = next((l for l in out.splitlines() if l.startswith(f"rank {rank}: snapshot")), "")
+        assert line.startswith(f"rank {rank}: snapshot in time True, 0 of "), out + err
+
+
+@needs_mpi
 def test_a_rank_that_raises_ends_the_job():
     status, out, err, seconds = mpirun(2, "faults.py", "raise")
     assert status != 0 and seconds < TIMEOUT

@@ -317,13 +317,12 @@ def _train(net, comm, MPI, s, notes):
     rank, size = comm.Get_rank(), comm.Get_size()
     ranks = None
     try:
-        with net.compute_lock:
-            bar = _progress.bar(s.epochs, s.progress and rank == 0)
-            try:
-                ranks = _Trainer(net, comm, MPI, s, notes, rank, bar)
-                history, failure = ranks.run()
-            finally:
-                bar.close()
+        bar = _progress.bar(s.epochs, s.progress and rank == 0)
+        try:
+            ranks = _Trainer(net, comm, MPI, s, notes, rank, bar)
+            history, failure = ranks.run()
+        finally:
+            bar.close()
     except BaseException as e:
         if size == 1:  # nobody waits for this rank: behave as Network.fit
             if isinstance(e, KeyboardInterrupt) and ranks is not None:
@@ -505,9 +504,10 @@ class _Trainer:
         self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net, bar,
                                     vote=lambda stop: comm.allreduce(stop, op=MPI.LOR))
         # rank 0's starting point for everyone
-        comm.Bcast(net.params, root=0)
-        if self.state.size:
-            comm.Bcast(self.state, root=0)
+        with net.compute_lock:
+            comm.Bcast(net.params, root=0)
+            if self.state.size:
+                comm.Bcast(self.state, root=0)
         opt.steps = comm.bcast(opt.steps, root=0)
         net.trained_with(opt, s.l2, s.l1)
 
@@ -600,16 +600,20 @@ class _Trainer:
             self.allreduce_seconds = 0.0
             self.last_sq = None  # stays None if the epoch's last batch is skipped (no weight)
             start = time.perf_counter()
-            total, correct, done, nonfinite = self.steps(order, lr, len(self.counts))
-            seconds = time.perf_counter() - start
-            self.batch = None  # for the error message: validation, callbacks
-            if nonfinite or not np.isfinite(params).all():
-                kept = done
-                if not np.isfinite(params).all():
-                    params[...], state[...], opt.steps = backup
-                    kept = self.steps(order, lr, done, check=True)[2]
-                return end.history, trainer.diverged(trainer.lost_in_epoch(epoch, done, kept),
-                                                     s.on_nonfinite, end.history)
+            # held during the epoch, released between epochs, as Network.fit
+            # does: a save or copy from another thread waits at most an epoch
+            # and is never torn
+            with net.compute_lock:
+                total, correct, done, nonfinite = self.steps(order, lr, len(self.counts))
+                seconds = time.perf_counter() - start
+                self.batch = None  # for the error message: validation, callbacks
+                if nonfinite or not np.isfinite(params).all():
+                    kept = done
+                    if not np.isfinite(params).all():
+                        params[...], state[...], opt.steps = backup
+                        kept = self.steps(order, lr, done, check=True)[2]
+                    return end.history, trainer.diverged(
+                        trainer.lost_in_epoch(epoch, done, kept), s.on_nonfinite, end.history)
             logs = {"loss": total / self.weight, "accuracy": correct / self.weight}
             self.validate(logs)
             logs.update(lr=lr, seconds=seconds, allreduce_seconds=self.allreduce_seconds,
@@ -672,6 +676,7 @@ class _Trainer:
             warnings.warn("fastbp.distributed.fit: the ranks' parameters differ in the last "
                           "bits (this MPI library's Allreduce does not give every rank the "
                           "same sum); using rank 0's", RuntimeWarning, stacklevel=4)
-            self.comm.Bcast(self.net.params, root=0)
-            if self.state.size:
-                self.comm.Bcast(self.state, root=0)
+            with self.net.compute_lock:
+                self.comm.Bcast(self.net.params, root=0)
+                if self.state.size:
+                    self.comm.Bcast(self.state, root=0)

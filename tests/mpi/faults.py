@@ -10,10 +10,15 @@ refused   bad arguments (non-finite parameters and inputs too), disagreeing
           ranks, dropout, a diverging run: every rank raises the same kind
           of error and the script goes on, its parameters unchanged where
           the fit was refused; each rank prints two lines per check
+snapshot  another thread copies the network while it trains: every copy is
+          a state training passed through, and one made during a callback
+          finishes while the fit waits (the lock is held per epoch)
 """
 import os
 import signal
 import sys
+import threading
+import time
 
 import numpy as np
 from mpi4py import MPI
@@ -66,6 +71,36 @@ elif mode == "callback":
             raise ValueError("injected callback failure on rank 0")
     dist.fit(net(), X, y, epochs=1000, batch_size=8, lr=0.1, callbacks=[callback])
     print(f"rank {rank}: finished, which it should not have", flush=True)
+
+elif mode == "snapshot":
+    model = net()
+    states = [model.params.copy()]    # the start, then the end of each epoch
+    seen, copies, done = {}, [], threading.Event()
+
+    def record(epoch, logs):
+        states.append(model.params.copy())
+        if epoch == 1:
+            t = threading.Thread(target=lambda: seen.setdefault("copy", model.copy().params),
+                                 daemon=True)
+            t.start()
+            t.join(timeout=5)  # the fit holds its lock meanwhile, if it does
+            seen["in time"] = not t.is_alive() and np.array_equal(seen["copy"], states[-1])
+
+    def take():
+        while not done.is_set():
+            copies.append(model.copy().params)
+            time.sleep(0.001)
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    try:
+        dist.fit(model, X, y, epochs=8, batch_size=8, lr=0.1, callbacks=[record])
+    finally:
+        done.set()
+        taker.join()
+    torn = sum(not any(np.array_equal(c, p) for p in states) for c in copies)
+    print(f"rank {rank}: snapshot in time {seen.get('in time')}, {torn} of {len(copies)} "
+          f"copies torn", flush=True)
 
 elif mode == "refused":
     def check(name, expected, **kwargs):
