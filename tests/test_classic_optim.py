@@ -199,11 +199,11 @@ def test_lbfgs_interrupted_mid_line_search_keeps_an_accepted_iterate(monkeypatch
     calls = [0]
     real = type(net).flat_gradients
 
-    def flaky(self, *args):
+    def flaky(self, *args, **kwargs):
         calls[0] += 1
         if calls[0] == 12:
             raise KeyboardInterrupt
-        return real(self, *args)
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(type(net), "flat_gradients", flaky)
     with pytest.raises(KeyboardInterrupt) as info:

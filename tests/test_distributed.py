@@ -201,6 +201,20 @@ def test_bad_arguments_on_one_rank_raise_on_every_rank():
     assert mine in lines and theirs in lines, out
     assert any(l.startswith("bad_setting rank 0: ValueError: fastbp.distributed.fit: rank 1 "
                             "refused its arguments: ValueError: l2 must be") for l in lines), out
+    # non-finite inputs or parameters on any rank: refused on every rank
+    # before anything changes, as Network.fit refuses them
+    assert any(l.startswith("nonfinite_input rank 1: ValueError: X") for l in lines), out
+    assert any(l.startswith("nonfinite_input rank 0: ValueError: fastbp.distributed.fit: rank 1 "
+                            "refused its arguments: ValueError: X") for l in lines), out
+    for bad in (0, 1):
+        nan = f"nan_params_rank_{bad}"
+        mine = f"{nan} rank {bad}: FloatingPointError: fit: the parameters are not finite"
+        theirs = (f"{nan} rank {1 - bad}: FloatingPointError: fastbp.distributed.fit: rank "
+                  f"{bad} refused its arguments: FloatingPointError: fit: the parameters are "
+                  f"not finite")
+        assert any(l.startswith(mine) for l in lines), out
+        assert any(l.startswith(theirs) for l in lines), out
+    assert "parameters unchanged True" in out and "parameters unchanged False" not in out, out
     for rank in (0, 1):
         disagree = (f"disagree rank {rank}: ValueError: fastbp.distributed.fit: the ranks "
                     f"disagree on optimizer: rank 0 has 'SGD(lr=0.1")
@@ -224,6 +238,19 @@ def test_bad_arguments_on_one_rank_raise_on_every_rank():
         assert any(l.startswith(f"diverge rank {rank}: FloatingPointError: finite True same True")
                    and "NaN or inf in epoch 1" in l for l in lines), out
     assert "no error" not in out
+
+
+@needs_mpi
+def test_save_or_copy_during_fit_waits_for_an_epoch_not_the_fit():
+    """distributed.fit held the network's lock for the whole fit, where
+    Network.fit holds it for an epoch: a copy from another thread waited
+    for the end of the fit. Copies in a loop are states training passed
+    through; one made during a callback finishes while the fit waits."""
+    status, out, err, _ = mpirun(2, "faults.py", "snapshot")
+    assert status == 0, out + err
+    for rank in (0, 1):
+        line = next((l for l in out.splitlines() if l.startswith(f"rank {rank}: snapshot")), "")
+        assert line.startswith(f"rank {rank}: snapshot in time True, 0 of "), out + err
 
 
 @needs_mpi

@@ -690,6 +690,54 @@ def test_cli_full_disk_leaves_model_and_sidecar_both_old(trained, capsys, monkey
     assert '"classes"' in side.read_text()
 
 
+def test_cli_model_and_sidecar_of_different_trains_are_refused(trained, capsys, monkeypatch):
+    """The model and its sidecar are renamed one after the other: a crash
+    between the two renames left a new model beside the old sidecar, which
+    evaluate and predict read as a pair (another standardization, other
+    classes). The sidecar names its model's SHA-256: a mixed pair, either
+    way round, is a one-line error; the pairs train wrote are read."""
+    import shutil
+
+    class Crash(BaseException):
+        """The process dying between the two renames."""
+
+    model, side = trained / "m.npz", trained / "m.npz.json"
+    old_model, old_side = model.read_bytes(), side.read_bytes()
+    real_commit, commits = _io._Pending.commit, []
+
+    def crash_before_the_second_rename(self):
+        commits.append(self.path)
+        if len(commits) == 2:
+            raise Crash
+        real_commit(self)
+
+    monkeypatch.setattr(_io._Pending, "commit", crash_before_the_second_rename)
+    with pytest.raises(Crash):
+        _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+              "--no-standardize", "--out", model], capsys)
+    monkeypatch.setattr(_io._Pending, "commit", real_commit)
+    assert model.read_bytes() != old_model and side.read_bytes() == old_side  # new and old
+    for command in ("evaluate", "predict"):
+        status, _, err = _cli([command, model, trained / "ok.csv"], capsys)
+        _one_line_error(status, err, "m.npz.json belongs to another model than", "m.npz")
+    # the other way round: the first train's model beside a second train's sidecar
+    status, _, err = _cli(["train", trained / "ok.csv", "--layers", "5,2", "--epochs", "1",
+                           "--no-standardize", "--out", trained / "b.npz"], capsys)
+    assert status == 0, err
+    model.write_bytes(old_model)
+    shutil.copy(trained / "b.npz.json", side)
+    status, _, err = _cli(["evaluate", model, trained / "ok.csv"], capsys)
+    _one_line_error(status, err, "m.npz.json belongs to another model than")
+    side.write_bytes(old_side)  # the pairs as train wrote them
+    for out in (model, trained / "b.npz"):
+        status, _, err = _cli(["evaluate", out, trained / "ok.csv"], capsys)
+        assert status == 0 and err == "", err
+    # a sidecar that names no model (as before this check) is refused too
+    side.write_text(old_side.decode().replace('"model_sha256"', '"model"'))
+    status, _, err = _cli(["predict", model, trained / "ok.csv"], capsys)
+    _one_line_error(status, err, "m.npz.json does not name the model file")
+
+
 def test_cli_predict_out_keeps_mode_and_refuses_fifo(trained, capsys):
     out = trained / "pred.txt"
     out.write_text("old\n")
@@ -879,6 +927,91 @@ def test_fit_respects_the_programs_sigint_handler(handler):
         assert "fit completed [1" in out, out  # the program's handler ran
 
 
+def test_ctrl_c_leaves_history_and_parameters_in_agreement():
+    """e.history was one epoch short in about 1 Ctrl-C in 5 while the
+    parameters held the finished epoch: a Ctrl-C in an epoch's last batch,
+    or between the end of its compiled loop and its History entry
+    (validation), let the epoch finish and raised before it was recorded.
+    Here a Ctrl-C at 40 moments over a dozen epochs of two batches: after
+    each, the parameters are those of len(e.history) epochs (and at most one
+    more batch: a Ctrl-C stops at the next one), and every entry is whole."""
+    code, out = _run_script("""
+        import os, signal, threading, numpy as np, fastbp
+        rng = np.random.default_rng(0)
+        X, y = rng.random((512, 100)), rng.integers(0, 10, 512)
+        kw = dict(batch_size=256, lr=0.5, shuffle=False, validation_data=(X[:256], y[:256]))
+        make = lambda: fastbp.Network([100, 200, 10], seed=0)
+        ref, batches = make(), []   # batches[k]: the parameters after k batches
+        def after(k):
+            while len(batches) <= k:
+                if batches:  # an epoch's batch 1 is rows 0-255, its batch 2 rows 256-511
+                    rows = slice(0, 256) if len(batches) % 2 else slice(256, 512)
+                    ref.fit(X[rows], y[rows], epochs=1, **kw)
+                batches.append(ref.params.copy())
+            return batches[k]
+        whole = make()
+        whole.fit(X, y, epochs=2, **kw)
+        assert np.array_equal(whole.params, after(4)), "the reference is not exact"
+        seen = {}
+        for trial in range(40):
+            net = make()
+            timer = threading.Timer(0.0005 + 0.001 * trial, os.kill,
+                                    (os.getpid(), signal.SIGINT))
+            try:
+                timer.start()
+                net.fit(X, y, epochs=10**6, **kw)
+                raise SystemExit("fit ended before the Ctrl-C")
+            except KeyboardInterrupt as e:
+                history = getattr(e, "history", None)
+            timer.join()
+            if history is None:  # the Ctrl-C came before fit began
+                continue
+            done = len(history)
+            if np.array_equal(net.params, after(2 * done)):
+                seen["epoch"] = seen.get("epoch", 0) + 1
+            elif np.array_equal(net.params, after(2 * done + 1)):
+                seen["batch"] = seen.get("batch", 0) + 1
+            else:
+                print("disagree: the parameters are not those of", done, "epochs")
+            if any(len(v) != done for v in history.history.values()):
+                print("torn entry:", {k: len(v) for k, v in history.history.items()}, done)
+        print("agree", seen)
+    """)
+    assert code == 0 and "agree" in out, out
+    assert "disagree" not in out and "torn" not in out, out
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "lbfgs"])
+def test_ctrl_c_during_validation_records_the_epoch_its_parameters_hold(optimizer):
+    """The window of the test above that Python code holds, hit every time:
+    a Ctrl-C during the validation of epoch 3 (L-BFGS: of iteration 3, whose
+    iterate the parameters already held). The epoch is recorded, then
+    KeyboardInterrupt raised."""
+    code, out = _run_script(f"""
+        import os, signal, numpy as np, fastbp
+        from fastbp import trainer
+        rng = np.random.default_rng(0)
+        X, y = rng.random((64, 5)), rng.integers(0, 3, 64)
+        kw = dict(optimizer="{optimizer}", batch_size=16, shuffle=False, validation_data=(X, y))
+        ref = fastbp.Network([5, 8, 3], seed=0)
+        ref.fit(X, y, epochs=3, **kw)
+        real, calls = trainer.validation_logs, []
+        def interrupted(model, validation):
+            calls.append(1)
+            if len(calls) == 3:
+                os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C during epoch 3's validation
+            return real(model, validation)
+        trainer.validation_logs = interrupted
+        net = fastbp.Network([5, 8, 3], seed=0)
+        try:
+            net.fit(X, y, epochs=10, **kw)
+        except KeyboardInterrupt as e:
+            print("history", len(e.history), "params of 3 epochs",
+                  np.array_equal(net.params, ref.params))
+    """)
+    assert "history 3 params of 3 epochs True" in out, out
+
+
 def _blown_up(how):
     net = fastbp.Network([4, 5, 3], seed=0)
     if how == "apply_gradients":
@@ -969,40 +1102,83 @@ def test_divergence_recovery_is_linear_and_names_the_batch(monkeypatch):
     assert sum(rows) <= 3 * n, f"{sum(rows)} rows trained to recover from a {n}-row epoch"
 
 
+# (sizes, rows, fit's arguments): L-BFGS's iterations cost several epochs each
+SNAPSHOT_FITS = {
+    "sgd": ([784, 512, 10], 512, dict(epochs=30, batch_size=512, lr=0.5, shuffle=False)),
+    "lbfgs": ([784, 128, 10], 256, dict(epochs=15, optimizer="lbfgs")),
+}
+
+
+def _snapshot(net, how, path):
+    """The parameters of a save (read back) or a copy of `net`."""
+    if how == "save":
+        net.save(path)
+        return fastbp.load(path).params
+    return net.copy().params
+
+
+@pytest.mark.parametrize("optimizer", list(SNAPSHOT_FITS))
 @pytest.mark.parametrize("snapshot", ["save", "copy"])
-def test_save_or_copy_during_fit_is_a_state_training_passed_through(tmp_path, snapshot):
+def test_save_or_copy_during_fit_is_a_state_training_passed_through(tmp_path, snapshot,
+                                                                    optimizer):
     """r07: save (and copy) from another thread during fit read the
-    parameters in the middle of an update."""
+    parameters in the middle of an update. The states training passes
+    through: the parameters at the start and after each epoch (L-BFGS: each
+    accepted iterate, never a trial point of its line search)."""
     import hashlib
+    sizes, n, kw = SNAPSHOT_FITS[optimizer]
     rng = np.random.default_rng(0)
-    X, y = rng.random((512, 784)), rng.integers(0, 10, 512)
-    kw = dict(batch_size=512, lr=0.5, shuffle=False)
+    X, y = rng.random((n, sizes[0])), rng.integers(0, sizes[-1], n)
     digest = lambda p: hashlib.sha1(p.tobytes()).digest()  # noqa: E731
-    ref = fastbp.Network([784, 512, 10], seed=0)
+    ref = fastbp.Network(sizes, seed=0)
     states = {digest(ref.params)}
-    for _ in range(30):
-        ref.fit(X, y, epochs=1, **kw)
-        states.add(digest(ref.params))
-    net = fastbp.Network([784, 512, 10], seed=0)
+    ref.fit(X, y, **kw, callbacks=[lambda epoch, logs: states.add(digest(ref.params))])
+    states.add(digest(ref.params))
+    net = fastbp.Network(sizes, seed=0)
     snaps, done = [], threading.Event()
 
     def take():
         while not done.is_set():
-            if snapshot == "save":
-                net.save(tmp_path / "s.npz")
-                snaps.append(digest(fastbp.load(tmp_path / "s.npz").params))
-            else:
-                snaps.append(digest(net.copy().params))
+            snaps.append(digest(_snapshot(net, snapshot, tmp_path / "s.npz")))
 
     t = threading.Thread(target=take)
     t.start()
     try:
-        net.fit(X, y, epochs=30, **kw)
+        net.fit(X, y, **kw)
     finally:
         done.set()
         t.join()
     assert snaps and sum(s not in states for s in snaps) == 0, \
         f"{sum(s not in states for s in snaps)} of {len(snaps)} snapshots are torn"
+
+
+@pytest.mark.parametrize("optimizer", list(SNAPSHOT_FITS))
+@pytest.mark.parametrize("snapshot", ["save", "copy"])
+def test_save_or_copy_during_fit_waits_for_an_epoch_not_the_fit(tmp_path, snapshot, optimizer):
+    """L-BFGS held the network's lock for the whole fit: a save or copy from
+    another thread waited for the end of the fit, where the other fits make
+    it wait for the end of the epoch at most. Here one is made from another
+    thread during a callback (between epochs or iterations): it must finish
+    while the fit waits, with the parameters of that moment."""
+    sizes, n, kw = SNAPSHOT_FITS[optimizer]
+    rng = np.random.default_rng(0)
+    X, y = rng.random((n, sizes[0])), rng.integers(0, sizes[-1], n)
+    net = fastbp.Network(sizes, seed=0)
+    seen = {}
+
+    def snapshot_from_another_thread(epoch, logs):
+        if epoch == 1:
+            seen["now"] = net.params.copy()
+            t = threading.Thread(target=lambda: seen.setdefault(
+                "snapshot", _snapshot(net, snapshot, tmp_path / "s.npz")), daemon=True)
+            t.start()
+            t.join(timeout=10)   # the fit holds its lock meanwhile, if it does
+            seen["in time"] = not t.is_alive()
+            return False         # the fit ends here (its lock, if held, with it)
+
+    net.fit(X, y, **kw, callbacks=[snapshot_from_another_thread])
+    assert seen["in time"], "the snapshot waited for the end of the fit"
+    np.testing.assert_array_equal(seen["snapshot"], seen["now"])
 
 
 def test_resized_params_are_refused_not_a_segfault():

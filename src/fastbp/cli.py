@@ -15,11 +15,16 @@ can make (arguments, unreadable or malformed data and model files, networks
 too big for the machine, files beyond memory) end in one line
 `fastbp: error: ...` on stderr and exit status 2, never a traceback; Ctrl-C
 ends in one line and status 130. The model and its sidecar are written
-together (atomic_write_many): both temp files in full, then both renamed.
+together (atomic_write_many): both temp files in full, then both renamed; the
+sidecar names the SHA-256 of its model file, so that a pair a crash between
+the two renames left (one file new, the other old) is refused by `evaluate`
+and `predict`, never misread.
 """
 import argparse
 import contextlib
 import gzip
+import hashlib
+import io
 import json
 import os
 import re
@@ -193,10 +198,20 @@ def _sidecar_path(model):
     return os.fspath(model) + ".json"
 
 
-def _sidecar_writer(target, classes, mean, std):
-    """write(f) of the sidecar's JSON; strict JSON (no NaN or Infinity)."""
-    side = {"format": SIDECAR_FORMAT, "version": 1, "target": target,
-            "classes": [int(c) for c in classes],
+def _sha256(path):
+    """The SHA-256 of a file, read in chunks, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sidecar_writer(model_sha256, target, classes, mean, std):
+    """write(f) of the sidecar's JSON, bound to the model file whose SHA-256
+    is model_sha256; strict JSON (no NaN or Infinity)."""
+    side = {"format": SIDECAR_FORMAT, "version": 2, "model_sha256": model_sha256,
+            "target": target, "classes": [int(c) for c in classes],
             "standardize": None if mean is None else {"mean": mean.tolist(), "std": std.tolist()}}
     try:
         text = json.dumps(side, indent=1, allow_nan=False).encode("utf-8")
@@ -209,9 +224,14 @@ def _sidecar_writer(target, classes, mean, std):
 def _save_model_and_sidecar(net, model, target, classes, mean, std):
     """The model and its sidecar, both new or both old: both are written to
     temp files first (a full disk or an error leaves both as they were), then
-    renamed over the old ones one after the other."""
-    _io.atomic_write_many([(model, _io.model_writer(net)),
-                           (_sidecar_path(model), _sidecar_writer(target, classes, mean, std))])
+    renamed over the old ones one after the other. A crash between the two
+    renames leaves a new file beside an old one: the sidecar names the
+    SHA-256 of its model file, so _read_sidecar refuses such a pair."""
+    buffer = io.BytesIO()  # the model file's bytes: hashed, then written
+    _io.model_writer(net)(buffer)
+    data = buffer.getvalue()
+    side = _sidecar_writer(hashlib.sha256(data).hexdigest(), target, classes, mean, std)
+    _io.atomic_write_many([(model, lambda f: f.write(data)), (_sidecar_path(model), side)])
 
 
 def _sidecar_limit(net):
@@ -259,6 +279,13 @@ def _read_sidecar(model, net):
             ok = mean.shape == std.shape == (n_in,) and np.isfinite(mean).all() and (std > 0).all()
     if not ok:
         raise CommandError(f"{path} is not a sidecar fastbp train wrote for this model")
+    if type(side.get("model_sha256")) is not str:
+        raise CommandError(f"{path} does not name the model file it belongs to (a sidecar of "
+                           f"an older fastbp train); train the model again")
+    if side["model_sha256"] != _sha256(model):
+        raise CommandError(f"{path} belongs to another model than {model}: the two were not "
+                           f"written together (a fastbp train stopped between them?); train "
+                           f"the model again")
     if scale is None:
         return side["target"], side["classes"], None, None
     return side["target"], side["classes"], mean, std

@@ -44,7 +44,8 @@ max-norm) to the same parameters, so they stay identical without being sent
 Nothing is allocated per step except the small NumPy views of each batch.
 
 Faults. Arguments are checked on every rank, then the ranks compare notes:
-if any rank's arguments are bad, or the ranks disagree on the network or the
+if any rank's arguments are bad (non-finite parameters, inputs or targets
+too, as fit refuses them), or the ranks disagree on the network or the
 settings, every rank raises (no rank is left waiting). A NaN or inf cost is
 seen by all ranks in the same step, so all of them restore the parameters
 and raise FloatingPointError, as fit does. Any other exception on one rank
@@ -285,10 +286,12 @@ def fit(net: Model, X: Any, Y: Any, epochs: int = 30, batch_size: int = 10,
     Raises
     ------
     On every rank: the bad rank's TypeError/ValueError/NotImplementedError
-    (RuntimeError for other kinds) when any rank's arguments are bad;
-    ValueError when the ranks disagree on the network or the settings;
-    FloatingPointError (with `.history`) on a NaN or inf cost or parameters,
-    as Network.fit. Any other exception during training ends the whole job
+    (RuntimeError for other kinds) when any rank's arguments are bad (inputs
+    or targets that are not finite among them); FloatingPointError, before
+    anything changes, when any rank's parameters are not finite, as
+    Network.fit; ValueError when the ranks disagree on the network or the
+    settings; FloatingPointError (with `.history`) on a NaN or inf cost or
+    parameters during training, as Network.fit. Any other exception during training ends the whole job
     with MPI_Abort (comm.Abort(1)) after printing the rank and traceback
     (with a single rank it propagates instead).
     """
@@ -314,13 +317,12 @@ def _train(net, comm, MPI, s, notes):
     rank, size = comm.Get_rank(), comm.Get_size()
     ranks = None
     try:
-        with net.compute_lock:
-            bar = _progress.bar(s.epochs, s.progress and rank == 0)
-            try:
-                ranks = _Trainer(net, comm, MPI, s, notes, rank, bar)
-                history, failure = ranks.run()
-            finally:
-                bar.close()
+        bar = _progress.bar(s.epochs, s.progress and rank == 0)
+        try:
+            ranks = _Trainer(net, comm, MPI, s, notes, rank, bar)
+            history, failure = ranks.run()
+        finally:
+            bar.close()
     except BaseException as e:
         if size == 1:  # nobody waits for this rank: behave as Network.fit
             if isinstance(e, KeyboardInterrupt) and ranks is not None:
@@ -348,6 +350,7 @@ def _check(net, args):
             and hasattr(val[0], "__len__") and len(val[0]) == 0):
         args = dict(args, validation_data=None)  # no validation rows here (shard() of a few)
     s = check_fit(net, **args, weights=_sample_weight, each_rank=False)
+    trainer.refuse_non_finite(net)  # as Network.fit: no finite state to go back to
     opt = s.optimizer
     # L-BFGS searches along a line; iRprop+ compares each step's cost with the last one's
     if isinstance(opt, optim.LBFGS) or getattr(opt, "_loss_memory", None) is not None:
@@ -421,7 +424,8 @@ def _sample_weight(weights, n, argname):
 
 
 _PASSED_ON = {"TypeError": TypeError, "ValueError": ValueError,
-              "NotImplementedError": NotImplementedError, "MemoryError": MemoryError}
+              "NotImplementedError": NotImplementedError, "MemoryError": MemoryError,
+              "FloatingPointError": FloatingPointError}
 
 
 def _agree(notes, error):
@@ -497,12 +501,13 @@ class _Trainer:
         self.state = trainer.update_rule(net, opt)[1]
         self.allreduce_seconds = 0.0
         self.last_sq = None
-        self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net.params, bar,
+        self.end = trainer.EpochEnd(replace(s, verbose=s.verbose and rank == 0), net, bar,
                                     vote=lambda stop: comm.allreduce(stop, op=MPI.LOR))
         # rank 0's starting point for everyone
-        comm.Bcast(net.params, root=0)
-        if self.state.size:
-            comm.Bcast(self.state, root=0)
+        with net.compute_lock:
+            comm.Bcast(net.params, root=0)
+            if self.state.size:
+                comm.Bcast(self.state, root=0)
         opt.steps = comm.bcast(opt.steps, root=0)
         net.trained_with(opt, s.l2, s.l1)
 
@@ -595,16 +600,20 @@ class _Trainer:
             self.allreduce_seconds = 0.0
             self.last_sq = None  # stays None if the epoch's last batch is skipped (no weight)
             start = time.perf_counter()
-            total, correct, done, nonfinite = self.steps(order, lr, len(self.counts))
-            seconds = time.perf_counter() - start
-            self.batch = None  # for the error message: validation, callbacks
-            if nonfinite or not np.isfinite(params).all():
-                kept = done
-                if not np.isfinite(params).all():
-                    params[...], state[...], opt.steps = backup
-                    kept = self.steps(order, lr, done, check=True)[2]
-                return end.history, trainer.diverged(trainer.lost_in_epoch(epoch, done, kept),
-                                                     s.on_nonfinite, end.history)
+            # held during the epoch, released between epochs, as Network.fit
+            # does: a save or copy from another thread waits at most an epoch
+            # and is never torn
+            with net.compute_lock:
+                total, correct, done, nonfinite = self.steps(order, lr, len(self.counts))
+                seconds = time.perf_counter() - start
+                self.batch = None  # for the error message: validation, callbacks
+                if nonfinite or not np.isfinite(params).all():
+                    kept = done
+                    if not np.isfinite(params).all():
+                        params[...], state[...], opt.steps = backup
+                        kept = self.steps(order, lr, done, check=True)[2]
+                    return end.history, trainer.diverged(
+                        trainer.lost_in_epoch(epoch, done, kept), s.on_nonfinite, end.history)
             logs = {"loss": total / self.weight, "accuracy": correct / self.weight}
             self.validate(logs)
             logs.update(lr=lr, seconds=seconds, allreduce_seconds=self.allreduce_seconds,
@@ -667,6 +676,7 @@ class _Trainer:
             warnings.warn("fastbp.distributed.fit: the ranks' parameters differ in the last "
                           "bits (this MPI library's Allreduce does not give every rank the "
                           "same sum); using rank 0's", RuntimeWarning, stacklevel=4)
-            self.comm.Bcast(self.net.params, root=0)
-            if self.state.size:
-                self.comm.Bcast(self.state, root=0)
+            with self.net.compute_lock:
+                self.comm.Bcast(self.net.params, root=0)
+                if self.state.size:
+                    self.comm.Bcast(self.state, root=0)

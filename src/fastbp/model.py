@@ -381,12 +381,14 @@ class Model:
             z_out = plan.zout[:n * self._sizes[-1]].reshape(n, -1).copy()
         return total / n, acts, z_out, deltas
 
-    def flat_gradients(self, X, Y, sample_weight=None):
+    def flat_gradients(self, X, Y, sample_weight=None, params=None):
         """(mean cost, gradient in the params layout) for validated (X, Y) and
-        sample weights."""
+        sample weights, at the parameters (or at `params`, an array like
+        them: the model's are not changed)."""
         grads = np.empty_like(self._params)
         with self.compute_lock:
-            total = _core.gradients(self.plan(X.shape[0]), self._params, grads, X, Y,
+            total = _core.gradients(self.plan(X.shape[0]),
+                                    self._params if params is None else params, grads, X, Y,
                                     sample_weight=sample_weight)
         weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         return total / weight, grads

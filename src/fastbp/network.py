@@ -161,7 +161,10 @@ class Network(Model):
         FloatingPointError naming the epoch and batch (`on_nonfinite="raise"`)
         or warns and returns (`"stop"`). Ctrl-C stops at the next batch with
         the parameters of the last complete update; the KeyboardInterrupt
-        propagates. Either exception carries the epochs done as `.history`.
+        propagates. Either exception carries the epochs done as `.history`
+        (an epoch the Ctrl-C came too late to stop is finished and recorded
+        first: the parameters hold exactly the epochs in `.history` and the
+        whole batches of the one stopped).
         A second fit on the same network from another thread raises
         RuntimeError.
         """

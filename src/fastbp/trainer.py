@@ -145,20 +145,29 @@ class EpochEnd:
     parameters kept), the callbacks. `vote` turns this process's wish to
     stop into the decision (distributed fit: any rank's)."""
 
-    def __init__(self, s: FitSettings, params, bar, label="epoch", vote=bool):
-        self.s, self.params, self.bar, self.label, self.vote = s, params, bar, label, vote
+    def __init__(self, s: FitSettings, model, bar, label="epoch", vote=bool):
+        self.s, self.model, self.bar, self.label, self.vote = s, model, bar, label, vote
+        self.params = model.params
         self.history = History()
         self.best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
         self.classes = is_classification(s.Y)  # else no accuracy: real-valued targets
 
     def __call__(self, epoch, logs, speed=None):
-        """Record epoch `epoch`'s logs; True: stop training. speed():
-        the verbose line's tail."""
-        s = self.s
+        """Record epoch `epoch`'s logs, then the rest; True: stop training.
+        speed(): the verbose line's tail."""
+        self.record(epoch, logs)
+        return self.after(epoch, logs, speed)
+
+    def record(self, epoch, logs):
+        """The History entry of epoch `epoch` (its first step)."""
         if not self.classes:
             logs.pop("accuracy", None)
             logs.pop("val_accuracy", None)
         self.history._append(epoch, logs)
+
+    def after(self, epoch, logs, speed=None):
+        """Everything after the History entry; True: stop training."""
+        s = self.s
         self.bar.update()
         self.bar.set_postfix(loss=f"{logs['loss']:.4f}",
                              **({"acc": f"{logs['accuracy']:.3f}"} if self.classes else {}))
@@ -180,7 +189,38 @@ class EpochEnd:
     def restore_best(self):
         """Early stopping's best parameters, as Keras' restore_best_weights."""
         if self.s.early_stopping is not None and self.best[1] is not None:
-            self.params[...] = self.best[1]
+            with self.model.compute_lock:  # a snapshot from another thread is never torn
+                self.params[...] = self.best[1]
+
+
+class HeldInterrupt:
+    """`with HeldInterrupt() as held:` Ctrl-C held back in the block and
+    raised as KeyboardInterrupt when it ends, so that the block (an epoch and
+    its History entry) is done whole: the compiled loop still stops at the
+    next batch (it watches Ctrl-C itself); an epoch it finished is recorded
+    before the KeyboardInterrupt. `held.watch`: Ctrl-C is watched at all,
+    only in the main thread while Python's SIGINT handler is its default (an
+    ignored SIGINT or the program's own handler is left alone);
+    `held.pending`: a Ctrl-C came."""
+
+    def __enter__(self):
+        self.pending = False
+        self.watch = (threading.current_thread() is threading.main_thread()
+                      and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        if self.watch:
+            signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.pending = True
+
+    def __exit__(self, kind, value, traceback):
+        if self.watch:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            # (a KeyboardInterrupt on its way already stands for this Ctrl-C)
+            if self.pending and not (kind is not None and issubclass(kind, KeyboardInterrupt)):
+                raise KeyboardInterrupt
+        return False
 
 
 def update_rule(model, opt):
@@ -216,10 +256,9 @@ def fit(model, s: FitSettings) -> History:
         with exclusive(model):
             bar = _progress.bar(s.epochs, s.progress)
             if isinstance(s.optimizer, optim.LBFGS):
-                end = EpochEnd(s, model.params, bar, label="iteration")
-                with model.compute_lock:
-                    return fit_lbfgs(model, s, end)
-            end = EpochEnd(s, model.params, bar)
+                end = EpochEnd(s, model, bar, label="iteration")
+                return fit_lbfgs(model, s, end)
+            end = EpochEnd(s, model, bar)
             with model.compute_lock:
                 trainer = Trainer(model, s, end)
             return trainer.run()
@@ -278,31 +317,32 @@ class Trainer:
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = np.empty_like(model.params)
         self.plan = model.plan(self.batch_size)
-        # Ctrl-C can only be caught by the compiled loop in the main thread,
-        # and only when it would raise KeyboardInterrupt: an ignored SIGINT or
-        # the program's own handler is left alone
-        self.watch = (threading.current_thread() is threading.main_thread()
-                      and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
         model.trained_with(opt, s.l2, s.l1)
 
     def run(self) -> History:
         """All epochs; the History (raises FloatingPointError on a NaN or inf
         unless on_nonfinite='stop')."""
         for epoch in range(self.s.epochs):
-            # held during the epoch, released between epochs: a save or copy
-            # from another thread waits at most an epoch and is never torn
-            with self.model.compute_lock:
-                logs = self.epoch(epoch)
+            # Ctrl-C: the History holds every epoch whose updates the
+            # parameters hold (held from the epoch's start to its entry)
+            with HeldInterrupt() as held:
+                # held during the epoch, released between epochs: a save or copy
+                # from another thread waits at most an epoch and is never torn
+                with self.model.compute_lock:
+                    logs = self.epoch(epoch, held)
+                if logs is not None:
+                    self.end.record(epoch, logs)
             if logs is None:
                 return self.end.history
-            if self.end(epoch, logs, lambda: f"  ({self.n / logs['seconds']:,.0f} samples/s)"):
+            if self.end.after(epoch, logs,
+                              lambda: f"  ({self.n / logs['seconds']:,.0f} samples/s)"):
                 break
         self.end.restore_best()
         return self.end.history
 
-    def settings(self, epoch, lr, memory, step, replay=False):
+    def settings(self, epoch, lr, memory, step, watch=False, replay=False):
         """train_epoch's settings for this epoch, from optimizer step `step`;
-        a replay (restore_finite) watches no Ctrl-C and writes no row_sq."""
+        watch: stop at a Ctrl-C; a replay (restore_finite) writes no row_sq."""
         s, model = self.s, self.model
         return train_settings(
             model, self.opt, self.state, lr=lr, step=step, n_samples=self.weight, l2=s.l2,
@@ -310,15 +350,16 @@ class Trainer:
             dropout=s.dropout if s.dropout.any() else None, seed=self.dropout_seed,
             epoch=epoch, row_sq=None if replay else self.row_sq, running=model.running,
             sample_weight=s.sample_weight, loss_memory=memory, clip=s.clip, noise=s.noise,
-            noise_seed=self.noise_seed, watch_interrupt=self.watch and not replay,
+            noise_seed=self.noise_seed, watch_interrupt=watch,
             penalty_per_weight=s.penalty_per_weight, weight_sq=None if replay else s.weight_sq,
             # iRprop+ compares objectives: the data cost plus this
             penalty=model.loss(s.X[:1], s.Y[:1], regularized=True)
             - model.loss(s.X[:1], s.Y[:1]) if memory is not None else 0.0)
 
-    def epoch(self, epoch):
+    def epoch(self, epoch, held):
         """One epoch; its logs, or None after a NaN or inf with
-        on_nonfinite='stop'."""
+        on_nonfinite='stop'. held: the epoch's HeldInterrupt; a Ctrl-C
+        that stopped the compiled loop raises KeyboardInterrupt."""
         s, model, opt = self.s, self.model, self.opt
         refuse_non_finite(model)  # (a callback may have written NaN)
         lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
@@ -329,8 +370,10 @@ class Trainer:
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective
         backup = (model.params.copy(), self.state.copy(), opt.steps, model.running.copy(),
                   None if memory is None else memory.copy())
-        settings = self.settings(epoch, lr, memory, opt.steps + 1)
+        settings = self.settings(epoch, lr, memory, opt.steps + 1, watch=held.watch)
         self.row_sq[...] = np.nan  # stays NaN if the epoch's last batch is skipped (no weight)
+        if held.pending:  # Ctrl-C before the loop could see it: the epoch does not start
+            raise KeyboardInterrupt
         start = time.perf_counter()
         try:
             total, n_correct, done, updates, stop = _core.train_epoch(
@@ -347,6 +390,8 @@ class Trainer:
             if failure is not None:
                 raise failure
             return None
+        if stop == _core.INTERRUPTED:  # in the middle of the epoch: it is not recorded
+            raise KeyboardInterrupt
         logs = {"loss": total / self.weight, "accuracy": n_correct / self.weight}
         if s.validation is not None:
             logs.update(validation_logs(model, s.validation))
@@ -397,7 +442,9 @@ class Trainer:
 
 def objective(model, X, Y, sample_weight, l2):
     """f(p) -> (loss, gradient) in float64 for SciPy: the (weighted) mean
-    cost over all rows of (X, Y), in blocks, plus λ2/2·Σ‖W‖²."""
+    cost over all rows of (X, Y), in blocks, plus λ2/2·Σ‖W‖². The model's
+    parameters are left alone: they hold accepted iterates only, never a
+    line search's trial point, for a save or copy from another thread."""
     n = X.shape[0]
     w_all = np.ones(n) if sample_weight is None else sample_weight
     total_weight = w_all.sum()
@@ -406,8 +453,10 @@ def objective(model, X, Y, sample_weight, l2):
     for W in model.unflatten(np.arange(model.params.size))[0]:
         weight_mask[W.ravel()] = True
 
+    at = np.empty_like(model.params)  # p in the model's dtype
+
     def f(p):
-        model.params[...] = p
+        at[...] = p
         grad = np.zeros(model.params.size)
         loss = 0.0
         for rows in blocks:
@@ -415,7 +464,7 @@ def objective(model, X, Y, sample_weight, l2):
             if block_weight == 0:
                 continue
             sw = None if sample_weight is None else sample_weight[rows]
-            mean, g = model.flat_gradients(X[rows], Y[rows], sw)
+            mean, g = model.flat_gradients(X[rows], Y[rows], sw, params=at)
             share = block_weight / total_weight
             loss += share * mean
             grad += share * g
@@ -454,20 +503,32 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
     start = [time.perf_counter()]
     last_finite = params.astype(np.float64)
 
+    def put(values):
+        # the lock: a save or copy from another thread waits at most for the
+        # iteration's evaluation and sees an accepted iterate, never a torn one
+        with model.compute_lock:
+            params[...] = values
+
     def on_iteration(intermediate_result):
         p = intermediate_result.x
-        params[...] = p
-        cost, correct = model.per_sample(s.X, s.Y)
-        logs = {"loss": float(np.average(cost, weights=s.sample_weight)),
-                "accuracy": float(np.average(correct, weights=s.sample_weight))}
-        if not np.isfinite(logs["loss"]):
-            raise StopIteration
-        last_finite[...] = p
-        if s.validation is not None:
-            logs.update(validation_logs(model, s.validation))
-        logs["seconds"] = time.perf_counter() - start[0]
-        start[0] = time.perf_counter()
-        if end(len(history), logs):
+        iteration = len(history)
+        # Ctrl-C held until the iterate is in params, last_finite and the History alike
+        with HeldInterrupt():
+            with model.compute_lock:
+                put(p)
+                cost, correct = model.per_sample(s.X, s.Y)
+                logs = {"loss": float(np.average(cost, weights=s.sample_weight)),
+                        "accuracy": float(np.average(correct, weights=s.sample_weight))}
+                if not np.isfinite(logs["loss"]):
+                    put(last_finite)
+                    raise StopIteration
+            last_finite[...] = p
+            if s.validation is not None:
+                logs.update(validation_logs(model, s.validation))
+            logs["seconds"] = time.perf_counter() - start[0]
+            start[0] = time.perf_counter()
+            end.record(iteration, logs)
+        if end.after(iteration, logs):
             raise StopIteration
 
     try:
@@ -482,19 +543,19 @@ def fit_lbfgs(model, s: FitSettings, end: EpochEnd) -> History:
     except BaseException:
         # Ctrl-C or an error mid line search: the last accepted iterate, not
         # the trial point being evaluated; each accepted one was logged
-        params[...] = last_finite
+        put(last_finite)
         opt.steps += len(history)
         raise
     opt.steps += int(opt.result.nit)
     x = opt.result.x
     if not np.isfinite(x).all() or not np.isfinite(f(x)[0]):
-        params[...] = last_finite
+        put(last_finite)
         failure = diverged(f"fit: the cost became NaN or inf in L-BFGS iteration "
                            f"{len(history) + 1}; the parameters were restored to the last "
                            f"finite iterate", s.on_nonfinite, history)
         if failure is not None:
             raise failure
         return history
-    params[...] = x
+    put(x)
     end.restore_best()
     return history

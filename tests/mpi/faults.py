@@ -6,13 +6,19 @@ something goes wrong.
 raise     rank 1 raises in the middle of training: the job must end (MPI_Abort)
 kill      rank 1 is killed (SIGKILL) in the middle of training: mpiexec ends the job
 callback  a callback raises on rank 0 after the first epoch
-refused   bad arguments, disagreeing ranks, dropout, a diverging run: every
-          rank raises the same kind of error and the script goes on; each
-          rank prints one line per check
+refused   bad arguments (non-finite parameters and inputs too), disagreeing
+          ranks, dropout, a diverging run: every rank raises the same kind
+          of error and the script goes on, its parameters unchanged where
+          the fit was refused; each rank prints two lines per check
+snapshot  another thread copies the network while it trains: every copy is
+          a state training passed through, and one made during a callback
+          finishes while the fit waits (the lock is held per epoch)
 """
 import os
 import signal
 import sys
+import threading
+import time
 
 import numpy as np
 from mpi4py import MPI
@@ -66,19 +72,64 @@ elif mode == "callback":
     dist.fit(net(), X, y, epochs=1000, batch_size=8, lr=0.1, callbacks=[callback])
     print(f"rank {rank}: finished, which it should not have", flush=True)
 
+elif mode == "snapshot":
+    model = net()
+    states = [model.params.copy()]    # the start, then the end of each epoch
+    seen, copies, done = {}, [], threading.Event()
+
+    def record(epoch, logs):
+        states.append(model.params.copy())
+        if epoch == 1:
+            t = threading.Thread(target=lambda: seen.setdefault("copy", model.copy().params),
+                                 daemon=True)
+            t.start()
+            t.join(timeout=5)  # the fit holds its lock meanwhile, if it does
+            seen["in time"] = not t.is_alive() and np.array_equal(seen["copy"], states[-1])
+
+    def take():
+        while not done.is_set():
+            copies.append(model.copy().params)
+            time.sleep(0.001)
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    try:
+        dist.fit(model, X, y, epochs=8, batch_size=8, lr=0.1, callbacks=[record])
+    finally:
+        done.set()
+        taker.join()
+    torn = sum(not any(np.array_equal(c, p) for p in states) for c in copies)
+    print(f"rank {rank}: snapshot in time {seen.get('in time')}, {torn} of {len(copies)} "
+          f"copies torn", flush=True)
+
 elif mode == "refused":
     def check(name, expected, **kwargs):
         args = dict(epochs=2, batch_size=8, lr=0.1)
         args.update(kwargs)
         Xr = args.pop("X", X)
+        model = args.pop("model", None) or net()
+        before = model.params.copy()
         try:
-            dist.fit(net(), Xr, y, **args)
+            dist.fit(model, Xr, y, **args)
             print(f"{name} rank {rank}: no error", flush=True)
         except expected as e:
             print(f"{name} rank {rank}: {type(e).__name__}: {e}", flush=True)
+        unchanged = np.array_equal(model.params, before, equal_nan=True)
+        print(f"{name} rank {rank}: parameters unchanged {unchanged}", flush=True)
         comm.Barrier()
 
+    def nan_on_rank(r):
+        model = net()
+        if rank == r:
+            model.weights[0][0, 0] = np.nan
+        return model
+
     check("bad_input", ValueError, X=X[:, :5] if rank == 1 else X)
+    X_nan = X.copy()
+    X_nan[3, 2] = np.inf
+    check("nonfinite_input", ValueError, X=X_nan if rank == 1 else X)
+    check("nan_params_rank_0", FloatingPointError, model=nan_on_rank(0))
+    check("nan_params_rank_1", FloatingPointError, model=nan_on_rank(1))
     check("bad_setting", ValueError, l2=-1.0 if rank == 1 else 0.0)
     check("disagree", ValueError, lr=0.2 if rank == 1 else 0.1)
     check("dropout", NotImplementedError, dropout=0.5)
