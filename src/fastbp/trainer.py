@@ -206,6 +206,15 @@ def train_settings(model, opt, state, *, lr, step, n_samples, l2=0.0, l1=0.0, ma
                                step=step, l2=l2, l1=l1, max_norm=max_norm, **epoch)
 
 
+def interrupt_watchable():
+    """May the compiled loop stop at a Ctrl-C (TrainSettings.watch_interrupt)?
+    Only in the main thread, and only when SIGINT would raise
+    KeyboardInterrupt: an ignored SIGINT or the program's own handler is
+    left alone."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+
+
 # ------------------------------------------------------------ entry points
 
 def fit(model, s: FitSettings) -> History:
@@ -278,11 +287,7 @@ class Trainer:
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = np.empty_like(model.params)
         self.plan = model.plan(self.batch_size)
-        # Ctrl-C can only be caught by the compiled loop in the main thread,
-        # and only when it would raise KeyboardInterrupt: an ignored SIGINT or
-        # the program's own handler is left alone
-        self.watch = (threading.current_thread() is threading.main_thread()
-                      and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        self.watch = interrupt_watchable()
         model.trained_with(opt, s.l2, s.l1)
 
     def run(self) -> History:
