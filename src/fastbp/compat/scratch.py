@@ -435,9 +435,9 @@ class _Epochs:
         stop = _core.train_epoch(self.plan, self.net.params, self.grads, X, Y,
                                  np.arange(len(X), dtype=np.intp), self.settings, epochs,
                                  loss)[4]
-        if stop == _core.NONFINITE:
-            raise FloatingPointError("train_network: the cost became NaN or inf (is l_rate "
-                                     "too large?)")
+        if stop == _core.NONFINITE or not _core.all_finite(self.net.params):
+            raise FloatingPointError("train_network: the weights or the cost became NaN or "
+                                     "inf (is l_rate too large?)")
         self.sum_error[first:first + epochs] += 2 * loss
 
 
@@ -475,11 +475,12 @@ def _rows(train, n_inputs, n_outputs):
             raise ValueError(f"train[{i}] has {len(row) - 1} inputs and a class; the "
                              f"network takes {n_inputs} inputs")
         X[i] = row[:-1]
-        if not np.isfinite(X[i]).all():
-            raise ValueError(f"train[{i}] has an input that is NaN or inf")
         expected = [0 for _ in range(n_outputs)]
         expected[row[-1]] = 1
         Y[i] = expected
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if len(bad):
+        raise ValueError(f"train[{bad[0]}] has an input that is NaN or inf")
     return X, Y
 
 
