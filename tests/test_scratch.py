@@ -371,3 +371,9 @@ def test_bad_networks_and_rows_are_refused():
         scratch.train_network(broken, SMALL, 0.5, 1, 2)
     with pytest.raises(ValueError, match=r"network\[1\]'s neurons have 2 input weights"):
         scratch.train_network([network[0], [{"weights": [0.1, 0.2, 0.3]}] * 2], SMALL, 0.5, 1, 2)
+    with pytest.raises(ValueError, match=r"train\[1\] has an input that is NaN or inf"):
+        scratch.train_network(network, [SMALL[0], [float("nan"), 1.0, 1]], 0.5, 1, 2)
+    broken = deepcopy(network)
+    broken[0][0]["weights"][0] = float("inf")
+    with pytest.raises(FloatingPointError, match="NaN or inf"):
+        scratch.train_network(broken, SMALL, 0.5, 1, 2, verbose=False)

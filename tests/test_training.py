@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import reference
+from fastbp import _core, reference
 from fastbp.datasets import load_wheat_seeds, standardize, train_test_split
 
 from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err, set_threads
@@ -106,6 +106,49 @@ def test_results_identical_for_1_2_and_3_threads(dtype, options, sizes):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("batch,shuffled,dropout", [(1, False, 0.0), (1, True, 0.0),
+                                                     (4, True, 0.3), (4, False, 0.3)])
+def test_several_epochs_in_one_call_are_the_epochs_one_call_each(batch, shuffled, dropout,
+                                                                 threads):
+    """train_epoch(epochs=k) is k calls of one epoch, bit for bit: the same
+    parameters, dropout keyed by epoch, each epoch's cost sum in epoch_loss,
+    the sums over all of them returned, row_sq of the last epoch's last
+    batch (rows read in place when in order, gathered when shuffled)."""
+    net = make_net([5, 7, 4, 3], "sigmoid", "quadratic", seed=3, init="auto")
+    X, Y = make_data(net, 23)
+    order = (np.random.default_rng(0).permutation(23) if shuffled
+             else np.arange(23)).astype(np.intp)
+    rates = np.array([dropout, dropout, 0.0])
+    results = []
+    for calls in ("one per epoch", "one"):
+        params = net.params.copy()
+        plan, grads, row_sq = net.plan(batch), np.empty_like(params), np.zeros(14)
+
+        def settings(epoch):
+            return _core.TrainSettings(lr=0.5, batch_size=batch, dropout=rates, seed=9,
+                                       epoch=epoch, row_sq=row_sq)
+        if calls == "one":
+            losses = np.full(5, np.nan)
+            out = _core.train_epoch(plan, params, grads, X, Y, order, settings(2), 4, losses)
+            assert np.isnan(losses[4])
+            losses = losses[:4]
+        else:
+            each = [_core.train_epoch(plan, params, grads, X, Y, order, settings(2 + e))
+                    for e in range(4)]
+            losses = np.array([r[0] for r in each])
+            out = (sum(r[0] for r in each), sum(r[1] for r in each),
+                   *[sum(r[i] for r in each) for i in (2, 3)], each[-1][4])
+        results.append((params, losses, out, row_sq.copy()))
+    (p1, l1, o1, r1), (p2, l2, o2, r2) = results
+    assert np.array_equal(p1, p2) and not np.array_equal(p1, net.params)
+    assert np.array_equal(l1, l2) and np.array_equal(r1, r2)
+    assert o2[0] == pytest.approx(o1[0], rel=1e-14) and o2[1:] == o1[1:]
+    with pytest.raises(ValueError, match="epochs"):
+        _core.train_epoch(plan, params, grads, X, Y, order, settings(0), 0)
+    with pytest.raises(ValueError, match="epochs"):
+        _core.train_epoch(plan, params, grads, X, Y, order, settings(0), 3, np.zeros(2))
 
 
 def test_fit_is_reproducible_and_seeded():

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True
 """Activations and their derivatives, elementwise, for the compiled core.
 
 σ' is written in terms of the stored activation a = σ(z) (sigmoid: a(1−a),

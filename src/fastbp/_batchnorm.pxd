@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True
 """Batch normalization of hidden units, forward and backward, for the core.
 
 Per unit j over the n rows of a batch (Ioffe & Szegedy):

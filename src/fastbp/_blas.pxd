@@ -23,12 +23,16 @@ cdef extern from "blas.h" nogil:
 
 # Products up to this many multiply-adds run in the loop below: a BLAS call
 # costs more than that in checks and packing (online SGD of small networks
-# is made of such products). Measured (1 thread, quiet 2-core AVX-512 Zen 5,
-# ns per row of a fit epoch): 7-5-3 sigmoid, batch 1, all products <= 35
-# multiply-adds: 232 with this loop for every product up to 2048, 474 with
-# BLAS for all; but 64-16-10 batch 1 (products of 160 and 1024): 1678 with
-# the loop, 973 with BLAS, and 7-5-3 batch 10 (150 and 350): 177 against
-# 148. With 128: 248, 1082 and 169 (noise of ~10% between runs).
+# is made of such products). Measured with the loop below (1 thread, ns per
+# row of train_epoch, best of 21; a 2-core AVX-512 Zen 5 shared with other
+# work): 7-5-3 sigmoid, batch 1 (products of 15-35 multiply-adds): 135, and
+# 430 with BLAS for all. 128 was chosen with an earlier, generic strided
+# loop, when 64-16-10 batch 1 (products of 160 and 1024) and 7-5-3 batch 10
+# (150 and 350) ran faster through BLAS. With this loop they run faster
+# through it: 64-16-10 batch 1 takes 910 with 128, 930 with BLAS for all and
+# 650 with 1024; 7-5-3 batch 10 105, 110 and 77; 64-16-10 batch 4 (640 and
+# 4096) 420, 430 and 450 (630 with 4096). 128 stays until the benchmark of
+# bench/RESULTS.md, run with it, is run again.
 cdef enum:
     SMALL_GEMM = 128
 
@@ -52,17 +56,69 @@ cdef inline void small_gemm(bint trans_a, bint trans_b, int m, int n, int k, flo
                             const floating *A, int lda, const floating *B, int ldb,
                             floating beta, floating *C, int ldc) noexcept nogil:
     """gemm's plain loop: each C[i, j] one sum over k in order, in double
-    (float32 gains digits at no cost at these sizes)."""
-    cdef int i, j, p
+    (float32 gains digits at no cost at these sizes). Three loops for the
+    shapes online SGD makes (a row of a 7-5-3 net: 1,170 instructions in
+    products, against 2,234 with one generic strided loop): outer products (k = 1, the weight
+    update of a batch of one), dot products along contiguous rows (the
+    forward pass), and strided dot products (the rest)."""
+    # Py_ssize_t indices: with int ones, Python's -fwrapv keeps the compiler
+    # from seeing the rows as contiguous (no vectorizing, index arithmetic
+    # in every step)
+    cdef Py_ssize_t i, j, p
     cdef Py_ssize_t sa_i = 1 if trans_a else lda, sa_p = lda if trans_a else 1
     cdef Py_ssize_t sb_p = 1 if trans_b else ldb, sb_j = ldb if trans_b else 1
-    cdef double acc
+    cdef const floating *a_row
+    cdef const floating *b0
+    cdef const floating *b1
+    cdef floating *c_row
+    cdef double a, acc0, acc1
     for i in range(m):
-        for j in range(n):
-            acc = 0
-            for p in range(k):
-                acc = acc + <double> A[i * sa_i + p * sa_p] * B[p * sb_p + j * sb_j]
+        a_row = A + i * sa_i
+        c_row = C + i * ldc
+        if k == 1 and not trans_b:
+            # an outer product (the weight update of online SGD): a loop
+            # along a contiguous row of B, which the compiler vectorizes
+            a = a_row[0]
             if beta == 0:
-                C[i * ldc + j] = <floating> (alpha * acc)
+                for j in range(n):
+                    c_row[j] = <floating> (alpha * (a * B[j]))
             else:
-                C[i * ldc + j] = <floating> (alpha * acc + beta * C[i * ldc + j])
+                for j in range(n):
+                    c_row[j] = <floating> (alpha * (a * B[j]) + beta * c_row[j])
+            continue
+        # dot products, two columns of C at a time (one pass over the row
+        # of A for both; two sums in flight); with trans_b and not trans_a
+        # (the forward pass) along contiguous rows, a loop of its own
+        j = 0
+        while j + 1 < n:
+            b0 = B + j * sb_j
+            b1 = b0 + sb_j
+            acc0 = 0
+            acc1 = 0
+            if trans_b and not trans_a:
+                for p in range(k):
+                    a = a_row[p]
+                    acc0 = acc0 + a * b0[p]
+                    acc1 = acc1 + a * b1[p]
+            else:
+                for p in range(k):
+                    a = a_row[p * sa_p]
+                    acc0 = acc0 + a * b0[p * sb_p]
+                    acc1 = acc1 + a * b1[p * sb_p]
+            _put(c_row + j, alpha * acc0, beta)
+            _put(c_row + j + 1, alpha * acc1, beta)
+            j = j + 2
+        if j < n:
+            b0 = B + j * sb_j
+            acc0 = 0
+            for p in range(k):
+                acc0 = acc0 + <double> a_row[p * sa_p] * b0[p * sb_p]
+            _put(c_row + j, alpha * acc0, beta)
+
+
+cdef inline void _put(floating *c, double v, floating beta) noexcept nogil:
+    """c = v + beta·c; beta = 0 overwrites c without reading it."""
+    if beta == 0:
+        c[0] = <floating> v
+    else:
+        c[0] = <floating> (v + beta * c[0])

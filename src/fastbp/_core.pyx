@@ -517,14 +517,29 @@ cdef inline bint _fused(const Train *tr) noexcept nogil:
 cdef inline void _piece(Py_ssize_t total, int pieces, int p, Py_ssize_t *lo,
                         Py_ssize_t *hi) noexcept nogil:
     """Piece p of `pieces` of range(total)."""
+    if pieces == 1:  # no division (layers of online SGD: a few a row)
+        lo[0] = 0
+        hi[0] = total
+        return
     lo[0] = total * p // pieces
     hi[0] = total * (p + 1) // pieces
 
 
 cdef inline void _own_pieces(int pieces, int t, int T, int *p0, int *p1) noexcept nogil:
     """The whole pieces thread t of T takes: p0 <= p < p1."""
+    if T == 1:
+        p0[0] = 0
+        p1[0] = pieces
+        return
     p0[0] = pieces * t // T
     p1[0] = pieces * (t + 1) // T
+
+
+cdef inline void _barrier(int T) noexcept nogil:
+    """The barrier of a team of T threads: a team of one has nothing to wait
+    for, and online SGD crosses a few barriers a row."""
+    if T > 1:
+        fastbp_barrier()
 
 
 cdef inline void _slice(Py_ssize_t total, int t, int T, Py_ssize_t *lo,
@@ -574,7 +589,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
             if l < L - 1 and _dropped(tr, l):
                 _dropout(acts + net.a_off[l + 1], net.kept + net.a_off[l + 1], n, n_out, lo, hi,
                          tr, l, rows)
-        fastbp_barrier()
+        _barrier(T)
 
 
 cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *a_in,
@@ -594,7 +609,7 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
         gemm(False, True, <int> n, <int> n_out, <int> (k1 - k0), <floating> 1, a_in + k0,
              <int> n_in, P + net.w_off[l] + k0, <int> n_in, <floating> 0,
              z if p == 0 else part + (p - 1) * stride, <int> n_out)
-    fastbp_barrier()
+    _barrier(T)
     _slice(n, t, T, &r0, &r1)
     for p in range(1, pieces):
         for i in range(r0 * n_out, r1 * n_out):
@@ -604,7 +619,7 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
     if l < net.n_layers - 1 and _dropped(tr, l):
         _dropout(acts + net.a_off[l + 1] + r0 * n_out, net.kept + net.a_off[l + 1] + r0 * n_out,
                  r1 - r0, n_out, 0, n_out, tr, l, rows + r0)
-    fastbp_barrier()
+    _barrier(T)
 
 
 cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
@@ -630,7 +645,7 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
                  a_in, <int> n_in, P + net.w_off[l], <int> n_in, <floating> 0, z, <int> n_out)
             bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
                           r1 - r0, n_out, n_out, net.act[l])
-    fastbp_barrier()
+    _barrier(T)
 
 
 cdef inline void _infer_phase(const Net *net, const floating *P, const floating *x,
@@ -703,7 +718,7 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
                                    w, net.act[L - 1], net.cost,
                                    <floating> (scale * sw[r] if sw != NULL else scale))
             net.correct[i] = correct(a_L + i * w, y + r * w, w)
-    fastbp_barrier()
+    _barrier(T)
 
 
 cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_t n,
@@ -739,7 +754,7 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                             net.bn_inv + net.unit_off[l - 1], net.bn_s1 + net.unit_off[l - 1],
                             net.bn_s2 + net.unit_off[l - 1], G + net.g_off[l - 1],
                             G + net.b_off[l - 1])
-        fastbp_barrier()
+        _barrier(T)
 
 
 cdef void _dropout_grad(floating *d, const floating *a, const unsigned char *kept,
@@ -791,7 +806,7 @@ cdef void _clip_phase(const Net *net, const floating *x, Py_ssize_t n, const Tra
                 d = <floating *> net.deltas + net.a_off[l + 1] + i * net.sizes[l + 1]
                 for j in range(net.sizes[l + 1]):
                     d[j] *= c
-    fastbp_barrier()
+    _barrier(T)
 
 
 cdef void _param_phase(const Net *net, floating *P, floating *G, const floating *x,
@@ -810,7 +825,7 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
             for p in range(p0, p1):
                 _piece(net.sizes[l], pieces, p, &lo, &hi)
                 _weight_product(net, P, G, x, n, tr, l, 0, net.sizes[l + 1], lo, hi)
-            fastbp_barrier()
+            _barrier(T)
             pieces = 1
         else:
             pieces = net.pieces[l]
@@ -1031,7 +1046,7 @@ cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const fl
                 else:
                     memcpy(loss + r, net.loss, nb * sizeof(double))
                     memcpy(correct + r, net.correct, nb * sizeof(signed char))
-            fastbp_barrier()  # the next block overwrites a_L and the per-sample results
+            _barrier(T)  # the next block overwrites a_L and the per-sample results
             r = r + nb
 
 
@@ -1097,9 +1112,14 @@ def gradients(Plan plan, floating[::1] params, floating[::1] grads,
 
 def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 const floating[:, ::1] X, const floating[:, ::1] Y,
-                const Py_ssize_t[::1] order, TrainSettings settings):
+                const Py_ssize_t[::1] order, TrainSettings settings, long epochs=1,
+                double[::1] epoch_loss=None):
     """One epoch of mini-batch training in one parallel region, no Python
-    between batches, with the update `settings` describes (TrainSettings).
+    between batches, with the update `settings` describes (TrainSettings);
+    or `epochs` of them, one after another in the same region and the same
+    `order`, the e-th (from 0) as epoch settings.epoch + e (dropout's key):
+    no Python between epochs either (fit's some 20 µs an epoch are the
+    time of a hundred rows of online SGD on a small network).
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] (the last may be
     short); batch_size <= plan.cap. The update is plain SGD at rate lr
@@ -1122,12 +1142,23 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     updates, COMPLETED | NONFINITE
     | INTERRUPTED), the sums weighted by sample_weight if given; the cost
     and correctness of each sample are measured before its batch's update,
-    as Keras does.
+    as Keras does. The sums and counts are over all the epochs; with
+    epoch_loss, its first `epochs` entries receive each epoch's sum of
+    per-sample costs (of the batches updated: partial for the epoch a stop
+    ends, 0 for those after it); row_sq is that of the last epoch's last
+    batch.
     """
     cdef Net net = _net(plan)
     _sized(plan, params.shape[0], grads.shape[0], X.shape[1], Y.shape[1], settings.batch_size)
     if Y.shape[0] != X.shape[0]:
         raise ValueError("Y and X have different numbers of rows")
+    if epochs < 1 or (epoch_loss is not None and epoch_loss.shape[0] < epochs):
+        raise ValueError(f"epochs must be >= 1 and epoch_loss hold as many; got {epochs} "
+                         f"and {None if epoch_loss is None else epoch_loss.shape[0]}")
+    cdef double *per_epoch = &epoch_loss[0] if epoch_loss is not None else NULL
+    if per_epoch != NULL:
+        epoch_loss[:epochs] = 0
+    cdef long ep
     cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1], batch_size = settings.batch_size
     cdef Py_ssize_t start, nb, i, done, updates
     cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
@@ -1140,6 +1171,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                              else NULL)
     cdef int t, T, stop
     cdef floating *xb
+    cdef const floating *x
     cdef Train mine
     cdef Train tr = _train(settings, params.shape[0],
                            np.float32 if floating is float else np.float64, net.unit_off)
@@ -1159,15 +1191,28 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             done = 0
             updates = 0
             stop = 0
-            while start < n and not stop:
+            ep = 0
+            while ep < epochs and not stop:
+                if start == n:  # the next epoch
+                    start = 0
+                    ep = ep + 1
+                    mine.epoch = tr.epoch + ep
+                    continue
                 nb = min(batch_size, n - start)
                 mine.step = tr.step + updates
                 mine.noise_std = noise * clip / nb
-                mine.row_sq = tr.row_sq if start == last_start else NULL
-                # each thread gathers the whole batch: its slice of units
-                # needs every row, and a private copy crosses no core
-                for i in range(nb):
-                    memcpy(xb + i * w_in, &X[order[start + i], 0], w_in * sizeof(floating))
+                mine.row_sq = tr.row_sq if start == last_start and ep == epochs - 1 else NULL
+                # rows in order are read where they are (a batch of one
+                # always); others are gathered by each thread: its slice of
+                # units needs every row, and a private copy crosses no core
+                x = &X[order[start], 0]
+                for i in range(1, nb):
+                    if order[start + i] != order[start] + i:
+                        x = xb
+                        break
+                if x == xb:
+                    for i in range(nb):
+                        memcpy(xb + i * w_in, &X[order[start + i], 0], w_in * sizeof(floating))
                 if t == 0:
                     net.flags[0] = watch_interrupt and fastbp_interrupted()
                 batch_weight = _weight_sum(sw, &order[start], nb)
@@ -1175,7 +1220,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     done = done + 1
                     start = start + nb
                     continue
-                _forward_phase(&net, &params[0], xb, nb, t, T, &mine, &order[start])
+                _forward_phase(&net, &params[0], x, nb, t, T, &mine, &order[start])
                 _output_phase(&net, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, t, T)
                 # assigned here so that Cython makes it private to each
                 # thread (a variable only passed by address stays shared)
@@ -1195,14 +1240,16 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                                   and batch_total / batch_weight + penalty > tr.loss_memory[0])
                     _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
                     if clip > 0:
-                        _clip_phase(&net, xb, nb, &mine, t, T)
-                    _param_phase(&net, &params[0], &grads[0], xb, nb, &mine, t, T)
-                    fastbp_barrier()  # the next batch overwrites what others read
+                        _clip_phase(&net, x, nb, &mine, t, T)
+                    _param_phase(&net, &params[0], &grads[0], x, nb, &mine, t, T)
+                    _barrier(T)  # the next batch overwrites what others read
                     if t == 0:
                         if tr.loss_memory != NULL:  # read by all before the barriers above
                             tr.loss_memory[0] = batch_total / batch_weight + penalty
                         result[0] += batch_total
                         result[1] += batch_correct
+                        if per_epoch != NULL:
+                            per_epoch[ep] += batch_total
                     updates = updates + 1
                     done = done + 1
                     start = start + nb

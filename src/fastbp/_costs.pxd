@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True
 """Costs and the output delta (BP1), per sample, for the compiled core.
 
 The two cross-entropies are computed from the output pre-activations z, so

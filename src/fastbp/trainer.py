@@ -205,8 +205,7 @@ class HeldInterrupt:
 
     def __enter__(self):
         self.pending = False
-        self.watch = (threading.current_thread() is threading.main_thread()
-                      and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        self.watch = interrupt_watchable()
         if self.watch:
             signal.signal(signal.SIGINT, self._hold)
         return self
@@ -244,6 +243,15 @@ def train_settings(model, opt, state, *, lr, step, n_samples, l2=0.0, l1=0.0, ma
     kind = update_rule(model, opt)[0]
     return _core.TrainSettings(kind=kind, hyper=opt._hyper_for(n_samples), state=state, lr=lr,
                                step=step, l2=l2, l1=l1, max_norm=max_norm, **epoch)
+
+
+def interrupt_watchable():
+    """May the compiled loop stop at a Ctrl-C (TrainSettings.watch_interrupt)?
+    Only in the main thread, and only when SIGINT would raise
+    KeyboardInterrupt: an ignored SIGINT or the program's own handler is
+    left alone."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
 
 
 # ------------------------------------------------------------ entry points
