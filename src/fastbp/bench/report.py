@@ -144,7 +144,9 @@ def write_results(rows, peaks, path, args):
           ["batch", "peer", "µs per batch", "(min–max)", "× NumPy"], ["---:", "---"] + ["---:"] * 3,
           lambda r: [str(r["batch"]), r["peer"], f"{r['us']:.1f}",
                      f"{min(r['uss']):.1f}–{max(r['uss']):.1f}", cell(r, "x_numpy", "{:.2f}")])
-    table("options", f"## Training options (fastbp, {THREADS} threads)", None,
+    table("options", f"## Training options (fastbp, {THREADS} threads)",
+          "The options take turns, one timing each a round; % slower is the median over "
+          "the rounds of an option's time over SGD's in the same round.",
           ["config", "option", "samples/s", "(min–max)", "% slower than SGD"],
           ["---"] * 2 + ["---:"] * 3,
           lambda r: [r["config"], r["peer"], f"{r['rate']:,.0f}", spread(r["rates"]),

@@ -3,6 +3,7 @@ printed as it is measured; a peer's failure is its row's status."""
 import gc
 import math
 import statistics
+import time
 import warnings
 
 import numpy as np
@@ -106,11 +107,15 @@ def run_config(name, cfg, X_all, y_all, args, peaks):
 
 
 def run_options(name, cfg, X_all, y_all, args):
-    """fastbp, THREADS threads: SGD and the training options, % slower than SGD."""
+    """fastbp, THREADS threads: SGD and the training options, % slower than
+    SGD. The options take turns, one timing each a round (after a warm-up
+    each), so that a slow spell of a shared machine falls on all of them;
+    an option's slowdown is the median over the rounds of its time over
+    SGD's in the same round."""
     n = args.samples or (5000 if name != "L" else 2048)
     X = np.ascontiguousarray(X_all[:n], dtype=cfg[5])
     Y = np.eye(10, dtype=cfg[5])[y_all[:n]]
-    rows = []
+    rows, trains = [], []
     for label, options in OPTIONS:
         def measure():
             net, kwargs = make_net(cfg), options()
@@ -119,19 +124,34 @@ def run_options(name, cfg, X_all, y_all, args):
                 set_num_threads(THREADS)
                 net.fit(X, Y, epochs=FASTBP_EPOCHS, batch_size=cfg[4], lr=LR, shuffle=False,
                         **kwargs)
-            rates = [n * FASTBP_EPOCHS / t for t in timed(train, args.repeats)]
-            return dict(rate=statistics.median(rates), rates=rates)
+            train()
+            trains.append(train)
+            return dict(times=[])
         rows.append(measured_row(measure, section="options", config=name, peer=label))
+    ok = [r for r in rows if r["status"] == "ok"]
+    for _ in range(args.repeats):
+        for r, train in zip(ok, trains):
+            r["times"].append(_once(train))
     sgd = rows[0] if rows[0]["status"] == "ok" else None
     for r in rows:
         if r["status"] == "ok":
-            r["slower"] = sgd["rate"] / r["rate"] - 1 if sgd else None
+            r["rates"] = [n * FASTBP_EPOCHS / t for t in r["times"]]
+            r["rate"] = statistics.median(r["rates"])
+            r["slower"] = (statistics.median(t / t0 for t, t0 in zip(r["times"], sgd["times"])) - 1
+                           if sgd else None)
             slower = f"{100 * r['slower']:+6.1f}% time vs SGD" if sgd else ""
             print(f"{name} options {r['peer']:18s} {r['rate']:>11,.0f} samples/s "
                   f"({spread(r['rates'])}) {slower}", flush=True)
         else:
             print(f"{name} options {r['peer']:18s} {r['status']}", flush=True)
     return rows
+
+
+def _once(fn):
+    """Seconds of one run of fn()."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def run_sklearn_example(args):
