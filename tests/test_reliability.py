@@ -1183,15 +1183,29 @@ def test_save_or_copy_during_fit_waits_for_an_epoch_not_the_fit(tmp_path, snapsh
 
 def test_resized_params_are_refused_not_a_segfault():
     """`net.params.resize(16, refcheck=False)` then forward read past the
-    buffer (a segfault): the core checks the lengths it is handed."""
+    buffer (a segfault). NumPy now refuses the resize (params is a view of a
+    cache-line aligned buffer), and the core checks the lengths it is handed
+    all the same: a params array of the wrong length is refused by each
+    entry point."""
     code, out = _run_script("""
     import numpy as np, fastbp
+    from fastbp import _core
     net = fastbp.Network([784, 256, 10], seed=0)
     X = np.random.default_rng(0).random((64, 784))
-    y = np.arange(64) % 10
-    net.params.resize(16, refcheck=False)
-    for call in (lambda: net.forward(X), lambda: net.gradients(X, y),
-                 lambda: net.fit(X, y, epochs=1), lambda: net.evaluate(X, y)):
+    Y = np.eye(10)[np.arange(64) % 10]
+    try:
+        net.params.resize(16, refcheck=False)
+        raise SystemExit("resized")
+    except ValueError:
+        pass
+    plan, short = net.plan(64), net.params[:16].copy()
+    settings = _core.TrainSettings(lr=0.1, batch_size=64)
+    for call in (lambda: _core.forward(plan, short, X, np.empty((64, 10))),
+                 lambda: _core.gradients(plan, short, short.copy(), X, Y),
+                 lambda: _core.train_epoch(plan, short, short.copy(), X, Y,
+                                           np.arange(64), settings),
+                 lambda: _core.evaluate(plan, short, X, Y, np.empty(64),
+                                        np.empty(64, np.int8))):
         try:
             call()
         except ValueError as e:

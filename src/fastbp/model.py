@@ -76,7 +76,7 @@ class Model:
         self._dtype = dtype
         self._w_off, self._b_off, self._g_off, n_params = layout(sizes, self._batch_norm)
         try:
-            self._params = np.zeros(n_params, dtype=dtype)
+            self._params = _core.aligned_zeros(n_params, dtype)
         except (MemoryError, ValueError):  # ValueError: more than NumPy can index
             raise MemoryError(f"sizes {list(sizes)} need {n_params:,} parameters: "
                               f"more memory than there is") from None

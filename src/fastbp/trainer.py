@@ -323,7 +323,7 @@ class Trainer:
         self.noise_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
         self.unit_off = np.concatenate([[0], np.cumsum(model.sizes[1:])]).astype(np.intp)
         self.row_sq = np.zeros(self.unit_off[-1])
-        self.grads = np.empty_like(model.params)
+        self.grads = _core.aligned_zeros(model.params.size, model.dtype)
         self.plan = model.plan(self.batch_size)
         model.trained_with(opt, s.l2, s.l1)
 
