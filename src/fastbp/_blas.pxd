@@ -26,13 +26,11 @@ cdef extern from "blas.h" nogil:
 # is made of such products). Measured with the loop below (1 thread, ns per
 # row of train_epoch, best of 21; a 2-core AVX-512 Zen 5 shared with other
 # work): 7-5-3 sigmoid, batch 1 (products of 15-35 multiply-adds): 135, and
-# 430 with BLAS for all. 128 was chosen with an earlier, generic strided
-# loop, when 64-16-10 batch 1 (products of 160 and 1024) and 7-5-3 batch 10
-# (150 and 350) ran faster through BLAS. With this loop they run faster
-# through it: 64-16-10 batch 1 takes 910 with 128, 930 with BLAS for all and
-# 650 with 1024; 7-5-3 batch 10 105, 110 and 77; 64-16-10 batch 4 (640 and
-# 4096) 420, 430 and 450 (630 with 4096). 128 stays until the benchmark of
-# bench/RESULTS.md, run with it, is run again.
+# 430 with BLAS for all. Against 1024, on a quiet machine (ns per row of a
+# fit of 3 epochs, median of 7, 128 / 1024): 7-5-3 batch 1 216 / 204,
+# batch 10 150 / 131; 64-16-10 batch 1 625 / 650, batch 4 344 / 380;
+# 64-100-10 batch 1 2134 / 2269, batch 10 1059 / 1136; 20-30-5 batch 2
+# 635 / 869: 128 stays.
 cdef enum:
     SMALL_GEMM = 128
 

@@ -159,11 +159,12 @@ def write_results(rows, peaks, path, args):
     lines += ["", "## The one hand-written product kept", "",
               "Every product goes to OpenBLAS except those of at most 128 multiply-adds "
               "(`SMALL_GEMM` in `src/fastbp/_blas.pxd`), which a plain loop computes. Measured "
-              "apart from this run (rebuilds with other thresholds; 1 thread, ns per row of a "
-              "fit epoch): a 7-5-3 sigmoid network in online SGD (products of 15-35 "
-              "multiply-adds) takes 232-248 ns with the loop and 474 with OpenBLAS for all; "
-              "64-16-10 at batch 1 (160 and 1024) takes 973 with OpenBLAS and 1678 with the "
-              "loop, so the loop stops at 128. The old blocked GEMM with its AVX2/AVX-512 "
+              "apart from this run (rebuilds with other thresholds; 1 thread, ns per row): a "
+              "7-5-3 sigmoid network in online SGD (products of 15-35 multiply-adds) takes "
+              "135 ns a row of the compiled epoch with the loop and 430 with OpenBLAS for "
+              "all; with the loop for products up to 1024 multiply-adds instead, fits of "
+              "64-16-10 at batch 1 and 4, 64-100-10 and 20-30-5 are 4-37% slower and "
+              "7-5-3 5-13% faster, so the loop stops at 128. The old blocked GEMM with its AVX2/AVX-512 "
               "micro-kernels reached about 64% of OpenBLAS at the real shapes and is deleted.",
               ""]
     lines += ["", "S runs 5,000 samples per epoch, M 5,000, L 2,048 (bundled MNIST subset) "
