@@ -1181,7 +1181,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef Py_ssize_t n = order.shape[0], w_in = X.shape[1], batch_size = settings.batch_size
     cdef Py_ssize_t start, nb, i, done, updates
     cdef Py_ssize_t last_start = (n - 1) // batch_size * batch_size
-    cdef double batch_total, batch_correct, batch_weight
+    cdef double batch_total, batch_correct, batch_weight, batch_sq = 0
     cdef double penalty = settings.penalty, noise = settings.noise, clip = settings.clip
     cdef bint watch_interrupt = settings.watch_interrupt
     cdef bint per_weight = settings.penalty_per_weight
@@ -1239,6 +1239,10 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     done = done + 1
                     start = start + nb
                     continue
+                if weight_sq != NULL and t == 0:
+                    # before the forward pass's barriers: W is not written until
+                    # after them (a network of one layer has no delta phase)
+                    batch_sq = _weight_sq(&net, &params[0])
                 _forward_phase(&net, &params[0], x, nb, t, T, &mine, &order[start])
                 _output_phase(&net, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, t, T)
                 # assigned here so that Cython makes it private to each
@@ -1253,8 +1257,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     if per_weight:
                         mine.l1 = tr.l1 / batch_weight
                         mine.l2 = tr.l2 / batch_weight
-                    if weight_sq != NULL and t == 0:  # W is written after the next barrier
-                        weight_sq[0] += _weight_sq(&net, &params[0])
+                    if weight_sq != NULL and t == 0:
+                        weight_sq[0] += batch_sq
                     mine.worse = (tr.loss_memory != NULL
                                   and batch_total / batch_weight + penalty > tr.loss_memory[0])
                     _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
