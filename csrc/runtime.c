@@ -11,11 +11,8 @@
 void fastbp_barrier(void)
 {
 #ifdef _OPENMP
-    /* a team of one has nothing to wait for (and online SGD crosses a few
-     * barriers per sample) */
-    if (omp_get_num_threads() > 1) {
+    /* (a team of one never calls it: _core's _barrier skips it) */
 #pragma omp barrier
-    }
 #endif
 }
 
