@@ -3,7 +3,6 @@ printed as it is measured; a peer's failure is its row's status."""
 import gc
 import math
 import statistics
-import time
 import warnings
 
 import numpy as np
@@ -115,7 +114,7 @@ def run_options(name, cfg, X_all, y_all, args):
     n = args.samples or (5000 if name != "L" else 2048)
     X = np.ascontiguousarray(X_all[:n], dtype=cfg[5])
     Y = np.eye(10, dtype=cfg[5])[y_all[:n]]
-    rows, trains = [], []
+    rows = []
     for label, options in OPTIONS:
         def measure():
             net, kwargs = make_net(cfg), options()
@@ -124,14 +123,13 @@ def run_options(name, cfg, X_all, y_all, args):
                 set_num_threads(THREADS)
                 net.fit(X, Y, epochs=FASTBP_EPOCHS, batch_size=cfg[4], lr=LR, shuffle=False,
                         **kwargs)
-            train()
-            trains.append(train)
-            return dict(times=[])
+            train()  # the warm-up
+            return dict(train=train, times=[])
         rows.append(measured_row(measure, section="options", config=name, peer=label))
-    ok = [r for r in rows if r["status"] == "ok"]
     for _ in range(args.repeats):
-        for r, train in zip(ok, trains):
-            r["times"].append(_once(train))
+        for r in rows:
+            if r["status"] == "ok":
+                r["times"] += timed(r["train"], 1, warm_up=False)
     sgd = rows[0] if rows[0]["status"] == "ok" else None
     for r in rows:
         if r["status"] == "ok":
@@ -145,13 +143,6 @@ def run_options(name, cfg, X_all, y_all, args):
         else:
             print(f"{name} options {r['peer']:18s} {r['status']}", flush=True)
     return rows
-
-
-def _once(fn):
-    """Seconds of one run of fn()."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def run_sklearn_example(args):
