@@ -526,7 +526,6 @@ class _BaseMLP(BaseEstimator):
             opt.lr = self._learning_rate
         data = 0.0     # Σ_b rows_b · (weighted mean cost of batch b)
         penalty = 0.0  # Σ_b rows_b / w_b · ‖W_b‖² (W_b: before batch b's update)
-        weight_sq = np.zeros(1)  # Σ_b ‖W_b‖², from the core (w_b = rows_b · weight_scale)
         for b0, b1 in runs:
             a = starts[b0]
             z = n if b1 == len(starts) else starts[b1]
@@ -534,17 +533,17 @@ class _BaseMLP(BaseEstimator):
             w = None if sw is None else sw[a:z]
             if w is not None and not w.any():
                 continue  # no weight: fastbp skips such a batch, sklearn divides by zero
-            sq0 = _sq_norm(net.weights) if self.alpha and sw is not None else 0.0
+            weight_sq = np.zeros(1) if self.alpha else None  # Σ_b ‖W_b‖², from the core
             try:
-                if sw is None:
+                if sw is None:  # w_b = rows_b · weight_scale
                     settings = one_epoch(net, X, Y, opt, size, self.alpha / weight_scale,
                                          order=None if order is None else
                                          np.ascontiguousarray(order, dtype=np.intp),
-                                         l2_per_weight=True,
-                                         weight_sq=weight_sq if self.alpha else None)
+                                         l2_per_weight=True, weight_sq=weight_sq)
                 else:
                     settings = one_epoch(net, X[a:z], Y[a:z], opt, size,
-                                         self.alpha / float(batch_w[b0]), w / w.max())
+                                         self.alpha / float(batch_w[b0]), w / w.max(),
+                                         weight_sq=weight_sq)
                 history = trainer.fit(net, settings)
             except FloatingPointError as e:
                 if self.early_stopping:
@@ -556,9 +555,9 @@ class _BaseMLP(BaseEstimator):
                                  "data may contain large values and need to be "
                                  "preprocessed.") from e
             data += history["loss"][0] * (z - a)  # the mean (weighted: one batch's)
-            if self.alpha and sw is not None:
-                penalty += float(rows[b0] / batch_w[b0] * sq0)
-        penalty += weight_sq[0] / weight_scale
+            if weight_sq is not None:  # rows_b / w_b: 1 / weight_scale, or one batch's
+                penalty += float(weight_sq[0]) * (1 / weight_scale if sw is None
+                                                  else rows[b0] / batch_w[b0])
         return data / n * self._loss_scale() + 0.5 * self.alpha * penalty / n
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
