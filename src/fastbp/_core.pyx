@@ -47,7 +47,7 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport fastbp_blas_bind, gemm
+from fastbp._blas cimport fastbp_blas_bind, gemm, gemm_abt
 from fastbp import _blas
 
 cdef extern from "fastbp.h" nogil:
@@ -597,9 +597,10 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         _own_pieces(net.pieces[l], t, T, &p0, &p1)
         for p in range(p0, p1):
             _piece(n_out, net.pieces[l], p, &lo, &hi)
-            gemm(False, True, <int> n, <int> (hi - lo), <int> n_in, <floating> 1,
-                 a_in, <int> n_in, P + net.w_off[l] + lo * n_in, <int> n_in,
-                 <floating> 0, z + lo, <int> n_out)
+            # scratch: this layer's slot of δ, not read until the backward pass
+            gemm_abt(<int> n, <int> (hi - lo), <int> n_in, a_in, <int> n_in,
+                     P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
+                     <floating *> net.deltas + net.a_off[l + 1] + lo * n)
             if net.g_off[l] >= 0:
                 _bn_activate(net, P, z, n, l, lo, hi)
             else:
@@ -660,8 +661,10 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
             n_out = net.sizes[l + 1]
             a_in = (x if l == 0 else acts + net.a_off[l]) + r0 * n_in
             z = (<floating *> net.zout if l == L - 1 else acts + net.a_off[l + 1]) + r0 * n_out
-            gemm(False, True, <int> (r1 - r0), <int> n_out, <int> n_in, <floating> 1,
-                 a_in, <int> n_in, P + net.w_off[l], <int> n_in, <floating> 0, z, <int> n_out)
+            # scratch: the piece's slot of δ, unused in inference
+            gemm_abt(<int> (r1 - r0), <int> n_out, <int> n_in, a_in, <int> n_in,
+                     P + net.w_off[l], <int> n_in, z, <int> n_out,
+                     <floating *> net.deltas + net.a_off[l + 1] + r0 * n_out)
             bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
                           r1 - r0, n_out, n_out, net.act[l])
     _barrier(T)
