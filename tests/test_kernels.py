@@ -155,3 +155,25 @@ def test_pieces_depend_on_the_shape_only():
     assert [pieces_for(n) for n in (1, 64, 127, 128)] == [1, 1, 1, 2]
     assert pieces_for(10**6) == cap
     assert all(pieces_for(n) <= pieces_for(n + 1) for n in range(1, 2000))
+
+
+@pytest.mark.parametrize("rows", [1, 3, 70])
+def test_vectorized_exp_within_an_ulp_or_two(rows):
+    """Rows of 16 units or more take csrc/activation.c's own e^x (sigmoid,
+    softmax); its elements agree with libm's (via NumPy) to about an ulp,
+    from z = −800 to 800 (below −708 it gives 0: e^z < 2^−1021)."""
+    z = np.linspace(-800, 800, 41)
+    X = np.linspace(0.25, 1, rows)[:, None]
+    for out_act, cost in (("sigmoid", "quadratic"), ("softmax", "cross_entropy")):
+        net = fastbp.Network([1, 41], output_activation=out_act, cost=cost, dtype="float64")
+        net.weights[0][:, 0] = z if out_act == "sigmoid" else z / 40  # softmax: spread of 40
+        net.biases[0][...] = np.linspace(-3, 3, 41)
+        Z = X * net.weights[0][:, 0] + net.biases[0]
+        if out_act == "sigmoid":
+            e = np.exp(-np.abs(Z))
+            want = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+        else:
+            e = np.exp(Z - Z.max(axis=1, keepdims=True))
+            want = e / e.sum(axis=1, keepdims=True)
+        got = net.forward(X)
+        assert np.allclose(got, want, rtol=1e-15, atol=1e-300)
