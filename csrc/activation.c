@@ -30,29 +30,44 @@ SIGMOID(float, fastbp_ssigmoid, fastbp_expf)
 EXP_SHIFT(double, fastbp_dexp_shift, fastbp_exp)
 EXP_SHIFT(float, fastbp_sexp_shift, fastbp_expf)
 
+/* One loop per activation, σ' an expression in x = a (or a·keep, the unscaled
+ * activation of a unit dropout kept); with kept, d = 0 where the unit was
+ * dropped and d·(scale·σ') where kept (the order the scalar code rounds in). */
+#define MUL_GRAD_LOOPS(T, GRAD)                                                            \
+    if (kept == NULL) {                                                                    \
+        for (i = 0; i < n; ++i) {                                                          \
+            const T x = a[i];                                                              \
+            d[i] *= (GRAD);                                                                \
+        }                                                                                  \
+    } else {                                                                               \
+        for (i = 0; i < n; ++i) {                                                          \
+            const T x = a[i] * keep;                                                       \
+            d[i] = kept[i] ? d[i] * (scale * (GRAD)) : (T)0;                               \
+        }                                                                                  \
+    }
+
 #define MUL_GRAD(T, NAME)                                                                  \
-    FASTBP_CLONES void NAME(T *restrict d, const T *restrict a, ptrdiff_t n, int act)      \
+    FASTBP_CLONES void NAME(T *restrict d, const T *restrict a,                            \
+                            const unsigned char *restrict kept, ptrdiff_t n, int act,      \
+                            T keep, T scale)                                               \
     {                                                                                      \
         const T slope = (T)FASTBP_LEAKY_SLOPE;                                             \
         ptrdiff_t i;                                                                       \
         switch (act) {                                                                     \
         case FASTBP_SIGMOID:                                                               \
-            for (i = 0; i < n; ++i)                                                        \
-                d[i] *= a[i] * (1 - a[i]);                                                 \
+            MUL_GRAD_LOOPS(T, x * (1 - x));                                                \
             break;                                                                         \
         case FASTBP_TANH:                                                                  \
-            for (i = 0; i < n; ++i)                                                        \
-                d[i] *= 1 - a[i] * a[i];                                                   \
+            MUL_GRAD_LOOPS(T, 1 - x * x);                                                  \
             break;                                                                         \
         case FASTBP_RELU:                                                                  \
-            for (i = 0; i < n; ++i)                                                        \
-                d[i] *= a[i] > 0 ? (T)1 : (T)0;                                            \
+            MUL_GRAD_LOOPS(T, x > 0 ? (T)1 : (T)0);                                        \
             break;                                                                         \
         case FASTBP_LEAKY_RELU:                                                            \
-            for (i = 0; i < n; ++i)                                                        \
-                d[i] *= a[i] > 0 ? (T)1 : slope;                                           \
+            MUL_GRAD_LOOPS(T, x > 0 ? (T)1 : slope);                                       \
             break;                                                                         \
         default: /* identity: σ' = 1 */                                                    \
+            MUL_GRAD_LOOPS(T, (T)1);                                                       \
             break;                                                                         \
         }                                                                                  \
     }

@@ -4,7 +4,9 @@
  *   exp_shift  a[i] = e^(z[i] − m), m ≥ every z[i] (softmax's terms)
  *   mul_grad   d[i] *= σ'(z_i), written in terms of a[i] = σ(z_i)
  *              (sigmoid a(1−a), tanh 1−a², relu [a > 0], leaky relu
- *              1 or FASTBP_LEAKY_SLOPE, identity 1)
+ *              1 or FASTBP_LEAKY_SLOPE, identity 1); with dropout's kept
+ *              (not NULL), d[i] = 0 where kept[i] is 0, else
+ *              d[i]·(scale·σ'(a[i]·keep)), keep = 1 − p, scale = 1/(1 − p)
  *
  * Loops the compiler vectorizes (built for AVX-512, AVX2 and the baseline,
  * clones.h): relu's factor is a select, not a branch, which half the units,
@@ -59,7 +61,9 @@ void fastbp_dsigmoid(double *a, const double *z, ptrdiff_t n);
 void fastbp_ssigmoid(float *a, const float *z, ptrdiff_t n);
 void fastbp_dexp_shift(double *a, const double *z, ptrdiff_t n, double m);
 void fastbp_sexp_shift(float *a, const float *z, ptrdiff_t n, float m);
-void fastbp_dmul_grad(double *d, const double *a, ptrdiff_t n, int act);
-void fastbp_smul_grad(float *d, const float *a, ptrdiff_t n, int act);
+void fastbp_dmul_grad(double *d, const double *a, const unsigned char *kept, ptrdiff_t n,
+                      int act, double keep, double scale);
+void fastbp_smul_grad(float *d, const float *a, const unsigned char *kept, ptrdiff_t n,
+                      int act, float keep, float scale);
 
 #endif

@@ -8,7 +8,7 @@ import fastbp
 from fastbp import optim, reference
 from fastbp.optim import schedules
 
-from conftest import DTYPES, as64, make_data, make_net, rel_err, set_threads
+from conftest import DTYPES, HIDDEN, as64, make_data, make_net, rel_err, set_threads
 
 OPTIMIZERS = {
     "sgd-momentum": lambda: optim.SGD(lr=0.05, momentum=0.9),
@@ -92,6 +92,20 @@ def test_regularizers_match_reference(kw, dtype, threads):
         ref_kw["seed"] = int(seed_rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
     expected = reference_fit(net, X, Y, 2, 7, **ref_kw)
     net.fit(X, Y, epochs=2, batch_size=7, lr=0.1, shuffle=False, seed=11, **fit_kw)
+    assert rel_err(net.params, expected) <= (1e-12 if dtype == "float64" else 2e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", HIDDEN)
+def test_dropout_through_wide_layers_matches_reference(activation, dtype, threads):
+    # hidden layers of 16 units or more: BP2's factor and dropout's mask in
+    # csrc/activation.c's vectorized loops (narrower rows take the scalar ones)
+    net = make_net([5, 20, 17, 3], activation, "cross_entropy", dtype, init="auto", seed=3)
+    X, Y = make_data(net, 30)
+    seed_rng = np.random.default_rng(11)
+    seed = int(seed_rng.bit_generator.seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+    expected = reference_fit(net, X, Y, 2, 7, lr=0.1, dropout=[0.3, 0.1, 0.0], seed=seed)
+    net.fit(X, Y, epochs=2, batch_size=7, lr=0.1, shuffle=False, seed=11, dropout=[0.3, 0.1])
     assert rel_err(net.params, expected) <= (1e-12 if dtype == "float64" else 2e-5)
 
 

@@ -24,8 +24,10 @@ cdef extern from "activation.h" nogil:
     void fastbp_ssigmoid(float *a, const float *z, Py_ssize_t n)
     void fastbp_dexp_shift(double *a, const double *z, Py_ssize_t n, double m)
     void fastbp_sexp_shift(float *a, const float *z, Py_ssize_t n, float m)
-    void fastbp_dmul_grad(double *d, const double *a, Py_ssize_t n, int act)
-    void fastbp_smul_grad(float *d, const float *a, Py_ssize_t n, int act)
+    void fastbp_dmul_grad(double *d, const double *a, const unsigned char *kept, Py_ssize_t n,
+                          int act, double keep, double scale)
+    void fastbp_smul_grad(float *d, const float *a, const unsigned char *kept, Py_ssize_t n,
+                          int act, float keep, float scale)
 
 
 # Rows of at least this many units go to the vectorized loops of
@@ -165,19 +167,33 @@ cdef inline void softmax_rows(floating *a, const floating *z, Py_ssize_t rows,
             a[i * width + j] /= s
 
 
-cdef inline void mul_activation_grad(floating *d, const floating *a, Py_ssize_t rows,
-                                     Py_ssize_t cols, Py_ssize_t ld, int act) noexcept nogil:
+cdef inline void mul_activation_grad(floating *d, const floating *a,
+                                     const unsigned char *kept, Py_ssize_t rows,
+                                     Py_ssize_t cols, Py_ssize_t ld, int act,
+                                     double p) noexcept nogil:
     """d ⊙= σ'(z), from a = σ(z) (BP2's Hadamard factor); (rows, cols) blocks
-    with row stride ld. A row at a time in csrc/activation.c, whose loops
-    vectorize (relu's factor a select there, not a branch)."""
+    with row stride ld. Through dropout (kept, its mask laid out like a, not
+    NULL; rate p) ⊙ mask/(1−p) as well, σ' taken at the unscaled a·(1−p).
+    A row at a time in csrc/activation.c, whose loops vectorize (relu's
+    factor and the mask are selects there, not branches)."""
     cdef Py_ssize_t i, j
-    if act == IDENTITY:
+    cdef floating keep = <floating> (1 - p), scale = <floating> (1 / (1 - p))
+    if act == IDENTITY and kept == NULL:
         return
     for i in range(rows):
-        if cols < VECTOR_MIN:
+        if cols >= VECTOR_MIN:
+            if floating is float:
+                fastbp_smul_grad(d + i * ld, a + i * ld, kept + i * ld if kept != NULL else NULL,
+                                 cols, act, keep, scale)
+            else:
+                fastbp_dmul_grad(d + i * ld, a + i * ld, kept + i * ld if kept != NULL else NULL,
+                                 cols, act, keep, scale)
+        elif kept == NULL:
             for j in range(cols):
                 d[i * ld + j] *= activation_grad(a[i * ld + j], act)
-        elif floating is float:
-            fastbp_smul_grad(d + i * ld, a + i * ld, cols, act)
         else:
-            fastbp_dmul_grad(d + i * ld, a + i * ld, cols, act)
+            for j in range(cols):
+                if kept[i * ld + j]:
+                    d[i * ld + j] *= scale * activation_grad(a[i * ld + j] * keep, act)
+                else:
+                    d[i * ld + j] = 0

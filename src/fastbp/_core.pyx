@@ -39,7 +39,7 @@ import signal
 import numpy as np
 
 from fastbp._activations cimport (IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH,
-                                  activate, activation_grad, bias_activate,
+                                  activate, bias_activate,
                                   mul_activation_grad, softmax_rows)
 from fastbp._batchnorm cimport bn_backward, bn_forward
 from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost_row,
@@ -762,13 +762,10 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
             gemm(False, False, <int> n, <int> (hi - lo), <int> n_out, <floating> 1,
                  deltas + net.a_off[l + 1], <int> n_out, P + net.w_off[l] + lo, <int> n_in,
                  <floating> 0, deltas + net.a_off[l] + lo, <int> n_in)
-            if _dropped(tr, l - 1):
-                _dropout_grad(deltas + net.a_off[l], acts + net.a_off[l],
-                              net.kept + net.a_off[l], n, n_in, lo, hi, tr.dropout[l - 1],
-                              net.act[l - 1])
-            else:
-                mul_activation_grad(deltas + net.a_off[l] + lo, acts + net.a_off[l] + lo,
-                                    n, hi - lo, n_in, net.act[l - 1])
+            mul_activation_grad(deltas + net.a_off[l] + lo, acts + net.a_off[l] + lo,
+                                net.kept + net.a_off[l] + lo if _dropped(tr, l - 1) else NULL,
+                                n, hi - lo, n_in, net.act[l - 1],
+                                tr.dropout[l - 1] if _dropped(tr, l - 1) else 0)
             if net.g_off[l - 1] >= 0:
                 # dy → ∂C/∂z through batch norm; ∂C/∂γ, ∂C/∂β of these units into G
                 bn_backward(deltas + net.a_off[l], <floating *> net.zhat + net.a_off[l],
@@ -777,20 +774,6 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                             net.bn_s2 + net.unit_off[l - 1], G + net.g_off[l - 1],
                             G + net.b_off[l - 1])
         _barrier(T)
-
-
-cdef void _dropout_grad(floating *d, const floating *a, const unsigned char *kept,
-                        Py_ssize_t n, Py_ssize_t width, Py_ssize_t lo, Py_ssize_t hi,
-                        double p, int act) noexcept nogil:
-    """d ⊙= mask/(1−p) · σ'(z), σ' from the unscaled a·(1−p) of kept units."""
-    cdef Py_ssize_t i, j
-    cdef floating keep = <floating> (1 - p), keep_scale = <floating> (1 / (1 - p))
-    for i in range(n):
-        for j in range(lo, hi):
-            if kept[i * width + j]:
-                d[i * width + j] *= keep_scale * activation_grad(a[i * width + j] * keep, act)
-            else:
-                d[i * width + j] = 0
 
 
 cdef void _clip_phase(const Net *net, const floating *x, Py_ssize_t n, const Train *tr,
