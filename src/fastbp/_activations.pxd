@@ -107,7 +107,7 @@ cdef inline floating activation_grad(floating a, int act) noexcept nogil:
 cdef inline void bias_activate(floating *a, floating *z, const floating *b,
                                Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
                                int act) noexcept nogil:
-    """z += b, then a = σ(z) (elementwise; softmax is left to softmax_rows).
+    """z += b, then a = σ(z) (elementwise; softmax is left to softmax_row).
 
     z and a are (rows, cols) blocks with row stride ld (a may be z), b is (cols,).
     z keeps the bias: the output layer's stable costs read it."""
@@ -143,28 +143,27 @@ cdef inline void bias_activate(floating *a, floating *z, const floating *b,
                 ar[j] = zr[j]
 
 
-cdef inline void softmax_rows(floating *a, const floating *z, Py_ssize_t rows,
-                              Py_ssize_t width) noexcept nogil:
-    """a = softmax(z) over each row of width `width` (max subtracted first)."""
-    cdef Py_ssize_t i, j
-    cdef floating m, s
-    for i in range(rows):
-        m = z[i * width]
-        for j in range(1, width):
-            if z[i * width + j] > m:
-                m = z[i * width + j]
-        if width < VECTOR_MIN:
-            for j in range(width):
-                a[i * width + j] = _exp(z[i * width + j] - m)
-        elif floating is float:  # e^(z − m), vectorized in csrc/activation.c
-            fastbp_sexp_shift(a + i * width, z + i * width, width, m)
-        else:
-            fastbp_dexp_shift(a + i * width, z + i * width, width, m)
-        s = 0
-        for j in range(width):  # summed in order
-            s += a[i * width + j]
+cdef inline floating softmax_row(floating *a, const floating *z, Py_ssize_t width) noexcept nogil:
+    """a = softmax(z) over one row of width `width` (max subtracted first).
+    Returns log Σ e^z, which the cross-entropy takes (_costs.cost_row), so
+    the exponentials are computed once."""
+    cdef Py_ssize_t j
+    cdef floating m = z[0], s = 0
+    for j in range(1, width):
+        if z[j] > m:
+            m = z[j]
+    if width < VECTOR_MIN:
         for j in range(width):
-            a[i * width + j] /= s
+            a[j] = _exp(z[j] - m)
+    elif floating is float:  # e^(z − m), vectorized in csrc/activation.c
+        fastbp_sexp_shift(a, z, width, m)
+    else:
+        fastbp_dexp_shift(a, z, width, m)
+    for j in range(width):  # summed in order
+        s += a[j]
+    for j in range(width):
+        a[j] /= s
+    return m + _log(s)
 
 
 cdef inline void mul_activation_grad(floating *d, const floating *a,

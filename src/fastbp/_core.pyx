@@ -40,7 +40,7 @@ import numpy as np
 
 from fastbp._activations cimport (IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH,
                                   activate, bias_activate,
-                                  mul_activation_grad, softmax_rows)
+                                  mul_activation_grad, softmax_row)
 from fastbp._batchnorm cimport bn_backward, bn_forward
 from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost_row,
                             correct)
@@ -730,15 +730,16 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
     cdef floating *a_L = <floating *> net.acts + net.a_off[L]
     cdef floating *d_L = <floating *> net.deltas + net.a_off[L]
     cdef const floating *z_L = <floating *> net.zout
+    cdef floating lse = 0
     _slice(n, t, T, &r0, &r1)
-    if net.act[L - 1] == SOFTMAX:
-        softmax_rows(a_L + r0 * w, z_L + r0 * w, r1 - r0, w)
-    if y != NULL:
-        for i in range(r0, r1):
+    for i in range(r0, r1):
+        if net.act[L - 1] == SOFTMAX:
+            lse = softmax_row(a_L + i * w, z_L + i * w, w)
+        if y != NULL:
             r = y_rows[i] if y_rows != NULL else i
             net.loss[i] = cost_row(d_L + i * w, a_L + i * w, z_L + i * w, y + r * w,
                                    w, net.act[L - 1], net.cost,
-                                   <floating> (scale * sw[r] if sw != NULL else scale))
+                                   <floating> (scale * sw[r] if sw != NULL else scale), lse)
             net.correct[i] = correct(a_L + i * w, y + r * w, w)
     _barrier(T)
 

@@ -8,8 +8,7 @@ delta is a − y (the σ' factor cancels).
 """
 from cython cimport floating
 
-from fastbp._activations cimport (IDENTITY, SOFTMAX, _exp, _log, _softplus,
-                                  activation_grad)
+from fastbp._activations cimport IDENTITY, SOFTMAX, _softplus, activation_grad
 
 # The codes are fastbp.h's (fastbp._core.COST_CODES for Python).
 cdef extern from "fastbp.h" nogil:
@@ -21,24 +20,17 @@ cdef extern from "fastbp.h" nogil:
 
 cdef inline double cost_row(floating *d, const floating *a, const floating *z,
                             const floating *y, Py_ssize_t width, int act, int cost,
-                            floating scale) noexcept nogil:
-    """Per-sample cost C, and δ_L = scale·∂C/∂z into d. a, z, y, d are (width,)."""
+                            floating scale, floating lse) noexcept nogil:
+    """Per-sample cost C, and δ_L = scale·∂C/∂z into d. a, z, y, d are (width,);
+    lse = log Σ e^z (softmax_row's), for the cross-entropy."""
     cdef Py_ssize_t j
     cdef double c = 0
-    cdef floating m, s, g, dot
+    cdef floating g, dot
     if cost == CROSS_ENTROPY:
         # softmax output: C = Σ y (logsumexp(z) − z), δ = a − y
-        m = z[0]
-        for j in range(1, width):
-            if z[j] > m:
-                m = z[j]
-        s = 0
-        for j in range(width):
-            s += _exp(z[j] - m)
-        m = m + _log(s)
         for j in range(width):
             if y[j] != 0:
-                c += y[j] * (m - z[j])
+                c += y[j] * (lse - z[j])
             d[j] = scale * (a[j] - y[j])
     elif cost == BINARY_CROSS_ENTROPY:
         # sigmoid output: −[y ln a + (1−y) ln(1−a)] = softplus(z) − y·z, δ = a − y
