@@ -51,6 +51,9 @@ class FitSettings:
     order: Optional[np.ndarray] = None
     penalty_per_weight: bool = False
     weight_sq: Optional[np.ndarray] = None
+    # do the targets hold classes (accuracy is then reported)? None: found
+    # from Y (is_classification), which a front end that knows can skip
+    classes: Optional[bool] = None
 
     @property
     def rows_per_batch(self) -> int:
@@ -146,17 +149,19 @@ def dropout_rates(model, dropout):
 
 
 def one_epoch(model: Any, X, Y, optimizer, batch_size, l2=0.0, sample_weight=None, order=None,
-              l2_per_weight=False, weight_sq=None) -> FitSettings:
+              l2_per_weight=False, weight_sq=None, classes=None) -> FitSettings:
     """One epoch over (X, Y), batches of batch_size, with `optimizer` and
     `l2`: for data a front end has checked already (the scikit-learn
     estimators check theirs once per fit, not once per epoch). X, Y:
     C-contiguous, of the model's dtype; sample_weight: float64, largest 1;
     order: the rows' order (intp, a permutation of them; None: as they are);
     l2_per_weight: each batch's L2 term is l2 / (its weight); weight_sq:
-    float64 (1,), receives + Σ‖W‖² before each update."""
+    float64 (1,), receives + Σ‖W‖² before each update; classes: whether Y
+    holds classes (None: found from Y)."""
     return FitSettings(X=X, Y=Y, epochs=1, batch_size=batch_size, shuffle=False, seed=None,
                        verbose=False, on_nonfinite="raise", optimizer=optimizer, l2=l2, l1=0.0,
                        dropout=np.zeros(len(model.sizes) - 1), max_norm=0.0, schedule=None,
                        early_stopping=None, callbacks=(), validation=None,
                        sample_weight=sample_weight, clip=0.0, noise=0.0, progress=False,
-                       order=order, penalty_per_weight=l2_per_weight, weight_sq=weight_sq)
+                       order=order, penalty_per_weight=l2_per_weight, weight_sq=weight_sq,
+                       classes=classes)

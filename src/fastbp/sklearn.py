@@ -539,11 +539,12 @@ class _BaseMLP(BaseEstimator):
                     settings = one_epoch(net, X, Y, opt, size, self.alpha / weight_scale,
                                          order=None if order is None else
                                          np.ascontiguousarray(order, dtype=np.intp),
-                                         l2_per_weight=True, weight_sq=weight_sq)
+                                         l2_per_weight=True, weight_sq=weight_sq,
+                                         classes=False)  # (its accuracy is not read)
                 else:
                     settings = one_epoch(net, X[a:z], Y[a:z], opt, size,
                                          self.alpha / float(batch_w[b0]), w / w.max(),
-                                         weight_sq=weight_sq)
+                                         weight_sq=weight_sq, classes=False)
                 history = trainer.fit(net, settings)
             except FloatingPointError as e:
                 if self.early_stopping:

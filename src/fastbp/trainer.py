@@ -150,7 +150,8 @@ class EpochEnd:
         self.params = model.params
         self.history = History()
         self.best = (np.inf, None, -1)  # (val_loss, params, epoch): none yet
-        self.classes = is_classification(s.Y)  # else no accuracy: real-valued targets
+        # else no accuracy: real-valued targets
+        self.classes = is_classification(s.Y) if s.classes is None else s.classes
 
     def __call__(self, epoch, logs, speed=None):
         """Record epoch `epoch`'s logs, then the rest; True: stop training.
@@ -315,12 +316,16 @@ class Trainer:
         self.batch_size = s.rows_per_batch
         self.state = update_rule(model, opt)[1]
         self.weight = n if s.sample_weight is None else float(s.sample_weight.sum())
-        self.rng = rng = np.random.default_rng(s.seed)
-        # their own streams, so that the batches do not depend on dropout
-        seq = rng.bit_generator.seed_seq
-        assert isinstance(seq, np.random.SeedSequence)  # default_rng's always is
-        self.dropout_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
-        self.noise_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+        self.rng, self.dropout_seed, self.noise_seed = None, 0, 0
+        if (s.shuffle and s.order is None) or s.dropout.any() or s.noise:
+            # (only then: a front end's one_epoch draws nothing, and a fresh
+            # generator's entropy and spawned streams cost some 40 µs a call)
+            self.rng = rng = np.random.default_rng(s.seed)
+            # their own streams, so that the batches do not depend on dropout
+            seq = rng.bit_generator.seed_seq
+            assert isinstance(seq, np.random.SeedSequence)  # default_rng's always is
+            self.dropout_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+            self.noise_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
         self.unit_off = np.concatenate([[0], np.cumsum(model.sizes[1:])]).astype(np.intp)
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = _core.aligned_zeros(model.params.size, model.dtype)
