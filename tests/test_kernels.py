@@ -145,14 +145,14 @@ def test_hand_worked_network():
 
 
 def test_pieces_depend_on_the_shape_only():
-    # a power of two, each at least 64 wide, at most one per core (2 at the
+    # a power of two, each at least 48 wide, at most one per core (2 at the
     # least, at most 8): the thread count plays no part
     import os
     from fastbp._core import pieces_for
     cap = 2
     while cap * 2 <= min(os.cpu_count(), 8):
         cap *= 2
-    assert [pieces_for(n) for n in (1, 64, 127, 128)] == [1, 1, 1, 2]
+    assert [pieces_for(n) for n in (1, 48, 95, 96)] == [1, 1, 1, 2]
     assert pieces_for(10**6) == cap
     assert all(pieces_for(n) <= pieces_for(n + 1) for n in range(1, 2000))
 

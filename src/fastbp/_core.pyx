@@ -173,11 +173,13 @@ def all_finite(const floating[::1] x):
 # units (or rows) wide, at most one per core of the machine. Every piece is
 # one BLAS call, which packs its operands anew: on one core one call would be
 # best, so no more pieces than the cores could take at once; smaller pieces
-# cost the BLAS more per multiply-add than another thread gains. The number
+# cost the BLAS more per multiply-add than another thread gains. 48 cuts
+# scikit-learn's default 100 hidden units in two (its digits example: 1.3x
+# on 2 threads, against none with 64). The number
 # of cores is the machine's (os.cpu_count()), never the thread count, so a
 # machine computes the same bits on any number of threads.
 cdef enum:
-    MIN_PIECE = 64
+    MIN_PIECE = 48
 cdef int _max_pieces = 1
 while _max_pieces * 2 <= min(os.cpu_count() or 1, 8):
     _max_pieces *= 2
