@@ -7,7 +7,8 @@
 #ifndef FASTBP_CLONES_H
 #define FASTBP_CLONES_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__) \
+    && !defined(FASTBP_NO_CLONES) /* tests/test_clones.py builds one -march at a time */
 #define FASTBP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FASTBP_CLONES
