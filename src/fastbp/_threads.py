@@ -91,17 +91,16 @@ def get_num_threads():
 # A thread pays for itself only with enough work between two barriers: below
 # this many multiply-adds per batch and thread, more threads are slower (and
 # on a busy machine much slower, waiting at barriers for a preempted peer).
-# Measured on a 2-core machine (samples/s, 2 threads against 1, each in
-# several processes), with layers of 48 units or more cut in two:
-# 784-30-10 at batch 5 (119k multiply-adds a batch) 1.04-1.22x, at batch
-# 10 (238k) 1.13-1.28x in 10 of 10 processes, batch 20 1.41-1.47x, batch 50
-# 1.61-1.66x; 64-100-10 (scikit-learn's digits) at batch 16 (118k)
-# 1.03-1.16x, 32 1.15-1.31x, 64 to 200 1.24-1.35x. (Another machine, an
-# earlier session: 784-30-10 at batch 10 was 1.31x in half the processes
-# and 0.72-0.79x in the others, all fast with OMP_PROC_BIND=true: where the
-# threads are placed. That is the risk of a barrier every few µs.)
+# Measured on a 2-core machine (samples/s, 2 threads against 1), with layers
+# of 48 units or more cut in two: 64-100-10 (scikit-learn's digits) at batch
+# 64 to 200 1.24-1.35x (batch 200 is 1.48M multiply-adds), and 2 threads
+# were fast for it in every process. 784-30-10 at batch 10 (238k) was
+# 1.13-1.28x in 10 of 10 processes that ran only it, but 0.73x in each of
+# three full `fastbp bench` processes (and in an earlier session 0.72-0.79x
+# in half the processes, all fast with OMP_PROC_BIND=true: where the
+# threads are placed, with a barrier every ~2 µs). So S stays on one.
 # Results never depend on the count, so the core may use fewer than allowed.
-MIN_WORK_PER_THREAD = 100_000
+MIN_WORK_PER_THREAD = 500_000
 adaptive = True  # the test suite turns it off to exercise every thread count
 
 
