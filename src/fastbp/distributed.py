@@ -575,7 +575,7 @@ class _Trainer:
             update.step = opt.steps + 1
             apply_update(plan, params, grad, update)
             opt.steps += 1
-            if check and not np.isfinite(params).all():
+            if check and not _core.all_finite(params):
                 params[...], self.state[...] = before
                 opt.steps -= 1
                 return total, correct, done, True
@@ -607,9 +607,10 @@ class _Trainer:
                 total, correct, done, nonfinite = self.steps(order, lr, len(self.counts))
                 seconds = time.perf_counter() - start
                 self.batch = None  # for the error message: validation, callbacks
-                if nonfinite or not np.isfinite(params).all():
+                finite = _core.all_finite(params)
+                if nonfinite or not finite:
                     kept = done
-                    if not np.isfinite(params).all():
+                    if not finite:
                         params[...], state[...], opt.steps = backup
                         kept = self.steps(order, lr, done, check=True)[2]
                     return end.history, trainer.diverged(

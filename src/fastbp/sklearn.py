@@ -68,7 +68,7 @@ except ImportError as e:  # validate_data and __sklearn_tags__ are sklearn >= 1.
     raise ImportError("fastbp.sklearn needs scikit-learn >= 1.6: "
                       "pip install 'fastbp[sklearn]'") from e
 
-from . import optim, trainer
+from . import _core, optim, trainer
 from ._settings import one_epoch
 from ._threads import get_num_threads, set_num_threads
 from .network import Network
@@ -502,7 +502,7 @@ class _BaseMLP(BaseEstimator):
         the epoch's loss as sklearn reports it. sw None: every sample weighs
         weight_scale."""
         net, opt = self._net, self._optimizer
-        if not np.isfinite(net.params).all():
+        if not _core.all_finite(net.params):
             return np.nan  # diverged under early stopping (below): sklearn trains on NaN
         if order is not None and sw is not None:
             X, Y, sw = X.take(order, axis=0), Y.take(order, axis=0), sw[order]
