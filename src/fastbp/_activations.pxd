@@ -143,10 +143,12 @@ cdef inline void bias_activate(floating *a, floating *z, const floating *b,
                 ar[j] = zr[j]
 
 
-cdef inline floating softmax_row(floating *a, const floating *z, Py_ssize_t width) noexcept nogil:
+cdef inline floating softmax_row(floating *a, const floating *z, Py_ssize_t width,
+                                 bint want_lse) noexcept nogil:
     """a = softmax(z) over one row of width `width` (max subtracted first).
-    Returns log Σ e^z, which the cross-entropy takes (_costs.cost_row), so
-    the exponentials are computed once."""
+    With want_lse, returns log Σ e^z, which the cross-entropy takes
+    (_costs.cost_row), so the exponentials are computed once (inference,
+    which has no cost, skips the log: 0)."""
     cdef Py_ssize_t j
     cdef floating m = z[0], s = 0
     for j in range(1, width):
@@ -163,7 +165,7 @@ cdef inline floating softmax_row(floating *a, const floating *z, Py_ssize_t widt
         s += a[j]
     for j in range(width):
         a[j] /= s
-    return m + _log(s)
+    return m + _log(s) if want_lse else 0
 
 
 cdef inline void mul_activation_grad(floating *d, const floating *a,

@@ -736,7 +736,7 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
     _slice(n, t, T, &r0, &r1)
     for i in range(r0, r1):
         if net.act[L - 1] == SOFTMAX:
-            lse = softmax_row(a_L + i * w, z_L + i * w, w)
+            lse = softmax_row(a_L + i * w, z_L + i * w, w, y != NULL)
         if y != NULL:
             r = y_rows[i] if y_rows != NULL else i
             net.loss[i] = cost_row(d_L + i * w, a_L + i * w, z_L + i * w, y + r * w,
