@@ -108,6 +108,39 @@ def test_results_identical_for_1_2_and_3_threads(dtype, options, sizes):
             assert np.array_equal(a, b)
 
 
+# Online SGD of networks whose products are all small takes the online
+# kernels of _core (one row on one thread); they must give the phases' bits.
+@pytest.mark.parametrize("sizes", [[5, 7, 3], [5, 7, 1, 13, 3], [9, 2]],
+                         ids=["one-hidden", "three-hidden", "no-hidden"])
+@pytest.mark.parametrize("cost,output", [("quadratic", None), ("quadratic", "softmax"),
+                                         ("binary_cross_entropy", None),
+                                         ("cross_entropy", None)])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", HIDDEN)
+def test_online_rows_are_the_phases_bit_for_bit(activation, dtype, weighted, cost, output,
+                                               sizes, one_thread):
+    assert all(a * b <= 128 for a, b in zip(sizes[:-1], sizes[1:]))  # small_gemm's
+    results = []
+    for online in (True, False):
+        previous = _core.set_online_rows(online)
+        try:
+            net = make_net(sizes, activation, cost, dtype, seed=4, output_activation=output,
+                           init="auto")
+            X, Y = make_data(net, 31)
+            weights = np.random.default_rng(2).uniform(0.5, 2, 31) if weighted else None
+            history = net.fit(X, Y, epochs=3, batch_size=1, lr=0.05, seed=5,
+                              sample_weight=weights)
+        finally:
+            _core.set_online_rows(previous)
+        results.append((net.params.copy(), history["loss"]))
+    assert not np.array_equal(results[0][0], make_net(sizes, activation, cost, dtype, seed=4,
+                                                      output_activation=output,
+                                                      init="auto").params)
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("batch,shuffled,dropout", [(1, False, 0.0), (1, True, 0.0),
                                                      (4, True, 0.3), (4, False, 0.3)])
 def test_several_epochs_in_one_call_are_the_epochs_one_call_each(batch, shuffled, dropout,

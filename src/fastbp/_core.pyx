@@ -47,7 +47,7 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport fastbp_blas_bind, gemm, gemm_abt
+from fastbp._blas cimport SMALL_GEMM, fastbp_blas_bind, gemm, gemm_abt
 from fastbp import _blas
 
 cdef extern from "fastbp.h" nogil:
@@ -1007,6 +1007,116 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
     return total
 
 
+# ------------------------------------------- online SGD of small networks
+# A batch of one row on one thread, plain SGD with nothing else, through
+# layers whose products are all small_gemm's (<= SMALL_GEMM multiply-adds:
+# the from-scratch tutorial's 7-5-3 network, FANN's incremental training).
+# There the phases' pieces, slices and generic product loops cost 2-3 times
+# the arithmetic itself; these two do the phases' arithmetic in their order
+# (each sum over k in double, from k = 0; the step w + (−lr)·(δ·a)), so
+# they give the same bits (tests/test_training.py compares the two with
+# set_online_rows).
+cdef bint _online_rows = True
+
+
+def set_online_rows(bint on):
+    """Let batches of one row take the online kernels where they fit (on,
+    the default) or the phases always (off: for the tests that compare the
+    two bit for bit). Returns the previous setting."""
+    global _online_rows
+    cdef bint previous = _online_rows
+    _online_rows = on
+    return previous
+
+
+cdef bint _online_fits(const Net *net, const Train *tr) noexcept nogil:
+    """Batches of one row of this network and update may take _online_forward
+    and _online_update (when the team has one thread)."""
+    cdef int l
+    if (not _online_rows or net.batch_norm or tr.kind != FASTBP_PLAIN_SGD or tr.l1 != 0 or tr.l2 != 0
+            or tr.max_norm != 0 or tr.clip != 0 or tr.loss_memory != NULL):
+        return False
+    for l in range(net.n_layers):
+        if net.sizes[l] * net.sizes[l + 1] > SMALL_GEMM or _dropped(tr, l):
+            return False
+    return True
+
+
+cdef void _online_forward(const Net *net, const floating *P, const floating *x,
+                          const floating *y, floating scale) noexcept nogil:
+    """_forward_phase and _output_phase of the row x (target y, δ_L scaled
+    by `scale`) on one thread."""
+    cdef int l, L = net.n_layers
+    cdef Py_ssize_t j, k, n_in, n_out, width = net.sizes[L]
+    cdef floating *acts = <floating *> net.acts
+    cdef floating *z_L = <floating *> net.zout
+    cdef const floating *a_in = x
+    cdef const floating *w
+    cdef floating *a
+    cdef floating *z
+    cdef double acc
+    cdef floating lse = 0
+    for l in range(L):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        w = P + net.w_off[l]
+        a = acts + net.a_off[l + 1]
+        z = z_L if l == L - 1 else a
+        for j in range(n_out):
+            acc = 0
+            for k in range(n_in):
+                acc = acc + <double> a_in[k] * w[j * n_in + k]
+            z[j] = <floating> acc
+        bias_activate(a, z, P + net.b_off[l], 1, n_out, n_out, net.act[l])
+        a_in = a
+    if net.act[L - 1] == SOFTMAX:
+        lse = softmax_row(a, z_L, width, True)
+    net.loss[0] = cost_row(<floating *> net.deltas + net.a_off[L], a, z_L, y, width,
+                           net.act[L - 1], net.cost, scale, lse)
+    net.correct[0] = correct(a, y, width)
+
+
+cdef void _online_update(const Net *net, floating *P, const floating *x,
+                         double lr) noexcept nogil:
+    """_delta_phase and plain SGD's _param_phase of the row x, after
+    _online_forward, on one thread."""
+    cdef int l, L = net.n_layers
+    cdef Py_ssize_t i, j, k, n_in, n_out
+    cdef floating *deltas = <floating *> net.deltas
+    cdef const floating *acts = <floating *> net.acts
+    cdef const floating *a_in
+    cdef floating *w
+    cdef floating *b
+    cdef floating *d
+    cdef double acc, d_i
+    cdef double step = <floating> -lr  # gemm's alpha
+    cdef floating rate = <floating> lr
+    for l in range(L - 1, 0, -1):  # BP2: δ_{l-1} = (δ_l·W_l) ⊙ σ'(a_l)
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        w = P + net.w_off[l]
+        d = deltas + net.a_off[l + 1]
+        for j in range(n_in):
+            acc = 0
+            for k in range(n_out):
+                acc = acc + <double> d[k] * w[k * n_in + j]
+            deltas[net.a_off[l] + j] = <floating> acc
+        mul_activation_grad(deltas + net.a_off[l], acts + net.a_off[l], NULL, 1, n_in, n_in,
+                            net.act[l - 1], 0)
+    for l in range(L):  # BP3, BP4 and the step: W += (−lr)·δᵀ·a_in, b −= lr·(0 + δ)
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        a_in = x if l == 0 else acts + net.a_off[l]
+        w = P + net.w_off[l]
+        b = P + net.b_off[l]
+        d = deltas + net.a_off[l + 1]
+        for i in range(n_out):
+            d_i = d[i]
+            for j in range(n_in):
+                w[i * n_in + j] = <floating> (step * (d_i * a_in[j]) + w[i * n_in + j])
+            b[i] -= rate * (<floating> 0 + d[i])
+
+
 # -------------------------------------------------------- Python entry points
 # Each takes a Plan whose dtype matches the arrays (checked by the caller) and
 # releases the GIL for the compiled work.
@@ -1178,11 +1288,13 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef const double *sw = (&settings.sample_weight[0] if settings.sample_weight is not None
                              else NULL)
     cdef int t, T, stop
+    cdef bint one_row
     cdef floating *xb
     cdef const floating *x
     cdef Train mine
     cdef Train tr = _train(settings, params.shape[0],
                            np.float32 if floating is float else np.float64, net.unit_off)
+    cdef bint online = _online_fits(&net, &tr)
     # results, written by thread 0: total, correct, batches, updates, reason
     cdef double result[5]
     result[:] = [0, 0, 0, 0, STOP_COMPLETED]
@@ -1232,8 +1344,14 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     # before the forward pass's barriers: W is not written until
                     # after them (a network of one layer has no delta phase)
                     batch_sq = _weight_sq(&net, &params[0])
-                _forward_phase(&net, &params[0], x, nb, t, T, &mine, &order[start])
-                _output_phase(&net, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, t, T)
+                one_row = online and nb == 1 and T == 1 and mine.row_sq == NULL
+                if one_row:
+                    _online_forward(&net, &params[0], x, &Y[order[start], 0],
+                                    <floating> ((1 / batch_weight) * sw[order[start]]
+                                                if sw != NULL else 1 / batch_weight))
+                else:
+                    _forward_phase(&net, &params[0], x, nb, t, T, &mine, &order[start])
+                    _output_phase(&net, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, t, T)
                 # assigned here so that Cython makes it private to each
                 # thread (a variable only passed by address stays shared)
                 batch_correct = 0
@@ -1250,11 +1368,14 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                         weight_sq[0] += batch_sq
                     mine.worse = (tr.loss_memory != NULL
                                   and batch_total / batch_weight + penalty > tr.loss_memory[0])
-                    _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
-                    if clip > 0:
-                        _clip_phase(&net, x, nb, &mine, t, T)
-                    _param_phase(&net, &params[0], &grads[0], x, nb, &mine, t, T)
-                    _barrier(T)  # the next batch overwrites what others read
+                    if one_row:
+                        _online_update(&net, &params[0], x, mine.lr)
+                    else:
+                        _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
+                        if clip > 0:
+                            _clip_phase(&net, x, nb, &mine, t, T)
+                        _param_phase(&net, &params[0], &grads[0], x, nb, &mine, t, T)
+                        _barrier(T)  # the next batch overwrites what others read
                     if t == 0:
                         if tr.loss_memory != NULL:  # read by all before the barriers above
                             tr.loss_memory[0] = batch_total / batch_weight + penalty
