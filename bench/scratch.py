@@ -4,8 +4,9 @@ fastbp.compat.scratch, side by side.
 Both run the tutorial's seeds case study (seed(1), wheat seeds normalized
 with min-max, 5 folds, l_rate 0.3, 500 epochs, 5 hidden neurons): the pure
 Python one with the twin of the tutorial's code in tests/test_scratch.py,
-the other with `fastbp.compat.scratch`. Prints one line: the seconds of
-each, the speed-up and whether the scores are the same.
+the other with `fastbp.compat.scratch`, on fastbp's threads (its
+evaluate_algorithm trains folds side by side) and on one. Prints one line:
+the seconds of each, the speed-ups and whether the scores are the same.
 
     PYTHONPATH=src python bench/scratch.py
 
@@ -15,6 +16,7 @@ inside pytest.
 import argparse
 import importlib.util
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,7 +31,11 @@ def load_twin():
     sys.path.insert(0, str(ROOT / "tests"))  # the test file imports conftest
     spec = importlib.util.spec_from_file_location("scratch_twin", ROOT / "tests" / "test_scratch.py")
     module = importlib.util.module_from_spec(spec)
+    adaptive = fastbp._threads.adaptive
     spec.loader.exec_module(module)
+    # the conftest it imports has every batch use all the threads (to test
+    # every count); a user's fastbp picks fewer for small batches
+    fastbp._threads.adaptive = adaptive
     return module
 
 
@@ -46,18 +52,32 @@ def run(module, twin, n_folds, l_rate, n_epoch, n_hidden):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each, alternating; medians and ranges are printed")
     args = parser.parse_args()
     twin = load_twin()
-    # The test file's conftest switches off fastbp's choice of fewer threads
-    # for small batches (to test every count); one thread is what that choice
-    # gives a user for batches of one row.
-    fastbp.set_num_threads(1)
     config = (5, 0.3, args.epochs, 5)
-    t_fast, s_fast = run(scratch, twin, *config)
-    t_py, s_py = run(twin, twin, *config)
-    print(f"5-fold wheat seeds 7-5-3, l_rate 0.3, {args.epochs} epochs: pure Python "
-          f"{t_py:.2f} s, fastbp.compat.scratch {t_fast:.3f} s, {t_py / t_fast:.1f}x; "
-          f"same scores: {s_fast == s_py} (mean {sum(s_fast) / len(s_fast):.3f}%)")
+    threads = fastbp.get_num_threads()
+    times = {"python": [], "threads": [], "one": []}
+    scores = set()
+    for _ in range(args.repeat):
+        for name in times:
+            fastbp.set_num_threads(1 if name == "one" else threads)
+            seconds, fold_scores = run(twin if name == "python" else scratch, twin, *config)
+            times[name].append(seconds)
+            scores.add(tuple(fold_scores))
+    fastbp.set_num_threads(threads)
+    py, fast, one = (statistics.median(times[name]) for name in ("python", "threads", "one"))
+
+    def spread(name):
+        return f"{min(times[name]):.3f}-{max(times[name]):.3f}"
+
+    print(f"5-fold wheat seeds 7-5-3, l_rate 0.3, {args.epochs} epochs, medians of "
+          f"{args.repeat} (ranges): pure Python {py:.2f} s ({spread('python')}); "
+          f"fastbp.compat.scratch on {threads} threads (folds side by side) {fast:.3f} s "
+          f"({spread('threads')}), {py / fast:.1f}x; on 1 thread {one:.3f} s "
+          f"({spread('one')}), {py / one:.1f}x; same scores: {len(scores) == 1} "
+          f"(mean {sum(fold_scores) / len(fold_scores):.3f}%)")
 
 
 if __name__ == "__main__":

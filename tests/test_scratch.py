@@ -16,6 +16,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import threading
 from copy import deepcopy
 from math import exp
 from pathlib import Path
@@ -377,3 +378,54 @@ def test_bad_networks_and_rows_are_refused():
     broken[0][0]["weights"][0] = float("inf")
     with pytest.raises(FloatingPointError, match="NaN or inf"):
         scratch.train_network(broken, SMALL, 0.5, 1, 2, verbose=False)
+
+
+def test_folds_side_by_side_are_folds_one_after_another(monkeypatch):
+    """evaluate_algorithm trains back_propagation's folds on two threads at
+    once: the same draws, networks (bit for bit) and scores as on one."""
+    dataset, _ = wheat(scratch)
+    old = fastbp.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 2):
+            fastbp.set_num_threads(threads)
+            nets = recording(scratch, monkeypatch)
+            random.seed(1)
+            scores = scratch.evaluate_algorithm(dataset, scratch.back_propagation, 5, 0.3, 40, 5)
+            runs.append((scores, [flat(net) for net in nets], random.random()))
+    finally:
+        fastbp.set_num_threads(old)
+    (scores_1, nets_1, after_1), (scores_2, nets_2, after_2) = runs
+    assert scores_1 == scores_2 and after_1 == after_2 and len(nets_1) == len(nets_2) == 5
+    assert all(np.array_equal(a, b) for a, b in zip(nets_1, nets_2))
+    assert not np.array_equal(nets_1[0], nets_1[1])
+
+
+def test_a_fold_that_fails_side_by_side_raises():
+    dataset, _ = wheat(scratch)
+    old = fastbp.get_num_threads()
+    fastbp.set_num_threads(2)
+    try:
+        dataset[7][3] = float("nan")  # in the training rows of all folds but one
+        with pytest.raises(ValueError, match="an input that is NaN or inf"):
+            scratch.evaluate_algorithm(dataset, scratch.back_propagation, 3, 0.3, 5, 5)
+    finally:
+        fastbp.set_num_threads(old)
+
+
+def test_a_set_stop_event_interrupts_train_network():
+    """Training off the main thread stops at its next stretch of epochs once
+    `stop` is set (evaluate_algorithm sets it at a Ctrl-C)."""
+    random.seed(4)
+    network = scratch.initialize_network(2, 3, 2)
+    before = deepcopy(network)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(KeyboardInterrupt):
+        scratch.train_network(network, SMALL, 0.5, 10, 2, verbose=False, stop=stop)
+    assert network == before
+    stop.clear()
+    scratch.train_network(network, SMALL * 7000, 0.5, 3, 2, verbose=False, stop=stop)
+    twin = deepcopy(before)
+    train_network(twin, SMALL * 7000, 0.5, 3, 2)  # 3 epochs of 70,000 rows: 4 stretches
+    assert_same_network(network, twin)

@@ -135,8 +135,10 @@ class Model:
             hidden = [hidden] * (len(self._sizes) - 2)
         return list(hidden) + [self._output_activation]
 
-    def plan(self, cap):
-        """Work buffers for batches of up to `cap` rows, made once and reused."""
+    def plan(self, cap, most_threads=None):
+        """Work buffers for batches of up to `cap` rows, made once and reused;
+        on at most `most_threads` threads if given (a caller that runs
+        several at once), else on what fastbp's setting gives this work."""
         macs = cap * sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
         # no more threads than the most pieces a product is cut into (of a
         # layer's units or inputs in training, of the rows in inference):
@@ -144,7 +146,8 @@ class Model:
         pieces = max([_core.pieces_for(cap)]
                      + [max(_core.pieces_for(b), _core.input_pieces_for(a, b))
                         for a, b in zip(self._sizes[:-1], self._sizes[1:])])
-        key = (cap, threads_for(macs, pieces))
+        threads = threads_for(macs, pieces)
+        key = (cap, min(threads, most_threads) if most_threads else threads)
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= 4:  # keep the cache small: drop the oldest

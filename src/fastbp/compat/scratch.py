@@ -24,6 +24,11 @@ How its algorithm maps onto fastbp:
   has the output delta ``(output − expected)·output·(1 − output)``, the
   tutorial's, and its SGD step ``w −= lr·delta·input`` is the tutorial's
   update, one row at a time in the order given.
+- ``evaluate_algorithm`` with this module's ``back_propagation`` draws
+  every fold's network first, in fold order, then trains the folds side by
+  side, one a thread (the compiled loop releases the GIL; a network trained
+  a row at a time uses one thread): the draws, networks and scores of one
+  fold after another, in less time.
 - The trained weights are written back into the dicts; ``'output'`` and
   ``'delta'`` are those of the last row, computed by the tutorial's own
   ``forward_propagate`` and ``backward_propagate_error`` on the weights
@@ -42,13 +47,15 @@ epochs run in one compiled call); ``back_propagation`` trains
 silently, as its seeds case study does (pass ``verbose=False`` to
 ``train_network`` for the same).
 """
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from csv import reader
 from math import exp
 from random import random, randrange
 
 import numpy as np
 
-from .. import Network, _core
+from .. import Network, _core, get_num_threads
 from ..trainer import interrupt_watchable
 
 __all__ = ["load_csv", "str_column_to_float", "str_column_to_int", "dataset_minmax",
@@ -176,6 +183,12 @@ def evaluate_algorithm(dataset, algorithm, n_folds, *args):
     """Scores of `algorithm(train_set, test_set, *args)` on each fold
     (the test rows' classes hidden as None).
 
+    With this module's ``back_propagation`` as `algorithm`, the folds train
+    at once on up to ``fastbp.get_num_threads()`` threads (the compiled
+    loop releases the GIL), after each fold's network is drawn in fold
+    order: the same draws, networks and scores as one fold after another.
+    (If a fold fails, the later folds' networks have been drawn already.)
+
     Parameters
     ----------
     dataset : list of rows
@@ -185,20 +198,26 @@ def evaluate_algorithm(dataset, algorithm, n_folds, *args):
     args : the further arguments of `algorithm`
     """
     folds = cross_validation_split(dataset, n_folds)
-    scores = list()
-    for fold in folds:
-        train_set = list(folds)
-        train_set.remove(fold)
-        train_set = sum(train_set, [])
-        test_set = list()
-        for row in fold:
-            row_copy = list(row)
-            test_set.append(row_copy)
-            row_copy[-1] = None
-        predicted = algorithm(train_set, test_set, *args)
-        actual = [row[-1] for row in fold]
-        scores.append(accuracy_metric(actual, predicted))
-    return scores
+    sets = (_train_and_test(folds, fold) for fold in folds)
+    if algorithm is back_propagation and get_num_threads() > 1 and len(folds) > 1:
+        predictions = _back_propagation_folds(list(sets), *args)
+    else:
+        predictions = (algorithm(train_set, test_set, *args) for train_set, test_set in sets)
+    return [accuracy_metric([row[-1] for row in fold], predicted)
+            for fold, predicted in zip(folds, predictions)]
+
+
+def _train_and_test(folds, fold):
+    """The other folds' rows, and copies of fold's rows with the class None."""
+    train_set = list(folds)
+    train_set.remove(fold)
+    train_set = sum(train_set, [])
+    test_set = list()
+    for row in fold:
+        row_copy = list(row)
+        test_set.append(row_copy)
+        row_copy[-1] = None
+    return train_set, test_set
 
 
 # ---------------------------------------------------------------- network
@@ -326,7 +345,7 @@ def update_weights(network, row, l_rate):
             neuron["weights"][-1] -= l_rate * neuron["delta"]
 
 
-def train_network(network, train, l_rate, n_epoch, n_outputs, *, verbose=True):
+def train_network(network, train, l_rate, n_epoch, n_outputs, *, verbose=True, stop=None):
     """`n_epoch` epochs of online SGD over the rows of `train` in order
     (class index last), run in fastbp's compiled core.
 
@@ -349,6 +368,10 @@ def train_network(network, train, l_rate, n_epoch, n_outputs, *, verbose=True):
         Classes: the one-hot width.
     verbose : bool
         Print the tutorial's '>epoch=..., lrate=..., error=...' line per epoch.
+    stop : threading.Event, optional
+        Train in stretches of epochs and raise KeyboardInterrupt at the
+        first stretch after it is set (training off the main thread, which
+        alone sees a Ctrl-C in the compiled loop).
     """
     sizes = _layer_sizes(network)
     X, Y = _rows(train, sizes[0], n_outputs)
@@ -359,7 +382,7 @@ def train_network(network, train, l_rate, n_epoch, n_outputs, *, verbose=True):
         return
     net = Network(sizes, activation="sigmoid", cost="quadratic", seed=0)
     _to_fastbp(network, net)
-    epochs = _Epochs(net, X, Y, l_rate, n_epoch)
+    epochs = _Epochs(net, X, Y, l_rate, n_epoch, stop)
     # all epochs but the last, then the last without its last row: the
     # tutorial leaves 'output' and 'delta' of that row, before its update
     epochs.run(0, n_epoch - 1)
@@ -402,11 +425,43 @@ def back_propagation(train, test, l_rate, n_epoch, n_hidden):
     n_hidden : int
         Hidden units.
     """
+    return _trained_predictions(_initial_network(train, n_hidden), train, test, l_rate, n_epoch)
+
+
+def _initial_network(train, n_hidden):
+    """back_propagation's network before training (its draws from random)."""
     n_inputs = len(train[0]) - 1
     n_outputs = len(set([row[-1] for row in train]))
-    network = initialize_network(n_inputs, n_hidden, n_outputs)
-    train_network(network, train, l_rate, n_epoch, n_outputs, verbose=False)
+    return initialize_network(n_inputs, n_hidden, n_outputs)
+
+
+def _trained_predictions(network, train, test, l_rate, n_epoch, stop=None):
+    """back_propagation after its draws: train `network`, predict `test`."""
+    train_network(network, train, l_rate, n_epoch, len(network[-1]), verbose=False, stop=stop)
     return [predict(network, row) for row in test]
+
+
+def _back_propagation_folds(sets, l_rate, n_epoch, n_hidden):
+    """back_propagation on each (train, test) of `sets`, several at once.
+
+    A fold a thread: a network this small trains a row at a time on one
+    thread, so the cores are used by training folds side by side. The
+    networks are drawn first, in fold order, as one call after another
+    draws them. Ctrl-C stops the other folds at their next stretch of
+    epochs (they train in stretches of some 65,000 rows when `stop` is
+    given: only the main thread's loop sees a Ctrl-C itself)."""
+    networks = [_initial_network(train, n_hidden) for train, _ in sets]
+    stop = threading.Event()
+    with ThreadPoolExecutor(min(len(sets), get_num_threads())) as pool:
+        futures = [pool.submit(_trained_predictions, network, train, test, l_rate, n_epoch, stop)
+                   for network, (train, test) in zip(networks, sets)]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
 
 
 # ------------------------------------------------------- fastbp underneath
@@ -416,11 +471,16 @@ class _Epochs:
     compiled loop with fit's arithmetic (plain SGD at rate l_rate, batches
     of one row), several epochs a call; sum_error: the tutorial's per-epoch
     Σ‖expected − output‖², twice the core's Σ ½‖a − y‖² (each row's cost is
-    measured before its update, as the tutorial's sum_error is)."""
+    measured before its update, as the tutorial's sum_error is). With
+    `stop` (a threading.Event), calls of at most STRETCH rows, and
+    KeyboardInterrupt between them once it is set."""
 
-    def __init__(self, net, X, Y, l_rate, n_epoch):
-        self.net, self.X, self.Y = net, X, Y
-        self.plan = net.plan(1)
+    STRETCH = 1 << 16
+
+    def __init__(self, net, X, Y, l_rate, n_epoch, stop=None):
+        self.net, self.X, self.Y, self.stop = net, X, Y, stop
+        # side by side (stop given), each fold on one thread
+        self.plan = net.plan(1, most_threads=1 if stop is not None else None)
         self.grads = np.empty_like(net.params)
         self.settings = _core.TrainSettings(kind=_core.PLAIN_SGD, lr=l_rate, batch_size=1,
                                             watch_interrupt=interrupt_watchable())
@@ -431,14 +491,19 @@ class _Epochs:
         X, Y = self.X[rows], self.Y[rows]
         if epochs <= 0 or len(X) == 0:
             return
-        loss = np.zeros(epochs)
-        stop = _core.train_epoch(self.plan, self.net.params, self.grads, X, Y,
-                                 np.arange(len(X), dtype=np.intp), self.settings, epochs,
-                                 loss)[4]
-        if stop == _core.NONFINITE or not _core.all_finite(self.net.params):
-            raise FloatingPointError("train_network: the weights or the cost became NaN or "
-                                     "inf (is l_rate too large?)")
-        self.sum_error[first:first + epochs] += 2 * loss
+        stretch = epochs if self.stop is None else max(1, self.STRETCH // len(X))
+        order = np.arange(len(X), dtype=np.intp)
+        for start in range(first, first + epochs, stretch):
+            if self.stop is not None and self.stop.is_set():
+                raise KeyboardInterrupt()
+            count = min(stretch, first + epochs - start)
+            loss = np.zeros(count)
+            reason = _core.train_epoch(self.plan, self.net.params, self.grads, X, Y, order,
+                                       self.settings, count, loss)[4]
+            if reason == _core.NONFINITE or not _core.all_finite(self.net.params):
+                raise FloatingPointError("train_network: the weights or the cost became NaN "
+                                         "or inf (is l_rate too large?)")
+            self.sum_error[start:start + count] += 2 * loss
 
 
 def _layer_sizes(network):
