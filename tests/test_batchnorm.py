@@ -58,8 +58,12 @@ def test_gradients_and_inference_match_reference(activation, cost, dtype, batch,
         assert rel_err(loss, ref_loss) <= TOL[dtype]
         # A bias in front of a batch norm has a gradient of exactly 0 (the mean
         # subtraction cancels it), computed as rounding noise on both sides:
-        # every array is measured against at least 1e-3 of the largest one.
-        floor = 1e-3 * max(np.linalg.norm(g) for g in gw + gb + gg)
+        # every array is measured against at least 1e-3 of the largest one
+        # (1e-2 in float32: its noise there reached 0.84 and 1.39 of TOL·1e-3
+        # of the largest with the BLAS and with csrc/dot.c's products, whose
+        # sums are the more exact ones, 2.6× at 784 inputs)
+        floor = (1e-3 if dtype == "float64" else 1e-2) * max(np.linalg.norm(g)
+                                                              for g in gw + gb + gg)
         for mine, ref in zip(mw + mb + net.gamma_views(flat), gw + gb + gg):
             scale = max(np.linalg.norm(mine), np.linalg.norm(ref), floor)
             assert np.linalg.norm(mine.astype(np.float64) - ref) <= TOL[dtype] * scale

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from fastbp import _core
 from fastbp import reference
 
 from conftest import (COSTS, DTYPES, HIDDEN, LAYOUTS, TOL, as64, loss_close, make_data,
@@ -88,6 +89,53 @@ def test_products_at_piece_edges(sizes, batch, dtype, threads):
     assert loss_close(loss, ref_loss, dtype)
     for mine, ref in zip(gw + gb, ref_gw + ref_gb):
         assert rel_err(mine, ref) <= TOL[dtype]
+
+
+def _cpu_has_avx512f():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
+
+
+def test_dot_kernels_are_on_where_the_cpu_runs_them():
+    """csrc/dot.c's forward products on x86-64 with AVX-512F (GCC builds),
+    the BLAS elsewhere; set_dot_kernel(False) selects the BLAS."""
+    import platform
+    info = _core.build_info()
+    if platform.machine() == "x86_64" and "gcc" in info["compiler"] and _cpu_has_avx512f():
+        assert info["dot_kernel"]
+    previous = _core.set_dot_kernel(False)
+    try:
+        assert not _core.build_info()["dot_kernel"]
+    finally:
+        _core.set_dot_kernel(previous)
+    assert _core.build_info()["dot_kernel"] == info["dot_kernel"]
+
+
+# Every tile shape and remainder of the dot-product kernels (MR = 4 rows, NR
+# = 5 units, 16 floats or 8 doubles of k at a time), and the BLAS path.
+@pytest.mark.parametrize("dot", [True, False], ids=["dot", "blas"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 7, 8, 9, 16, 17, 40])
+def test_forward_product_every_tile_and_remainder(k, dtype, dot):
+    previous = _core.set_dot_kernel(dot)
+    try:
+        rng = np.random.default_rng(k)
+        for n_out in (1, 3, 4, 5, 6, 9, 10, 11):
+            net = fastbp.Network([k, n_out], activation="identity", dtype=dtype, seed=k)
+            net.biases[0][...] = rng.standard_normal(n_out)
+            X = rng.standard_normal((13, k)).astype(dtype)
+            exact = X.astype(np.float64) @ net.weights[0].astype(np.float64).T + net.biases[0]
+            out = net.forward(X)
+            assert rel_err(out, exact) <= (1e-15 if dtype == "float64" else 3e-7), n_out
+            if dot and _core.build_info()["dot_kernel"]:
+                # a row's outputs are the same bits in any batch, alone or not
+                for rows in (slice(0, 1), slice(5, 9), slice(4, 13)):
+                    assert np.array_equal(net.forward(X[rows]), out[rows])
+    finally:
+        _core.set_dot_kernel(previous)
 
 
 def test_forward_in_blocks_matches_one_block():

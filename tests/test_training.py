@@ -90,18 +90,24 @@ def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
                                           "max_norm": 2.0}, {"batch_norm": True}],
                          ids=["sgd", "adam-l2-dropout-maxnorm", "batchnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_results_identical_for_1_2_and_3_threads(dtype, options, sizes):
+@pytest.mark.parametrize("dot", [True, False], ids=["dot", "blas"])  # forward products
+def test_results_identical_for_1_2_and_3_threads(dot, dtype, options, sizes):
     options = dict(options)
     batch_norm = options.pop("batch_norm", False)
     results = []
-    for n in (1, 2, 3, 1):
-        set_threads(n)
-        net = fastbp.Network(sizes, activation="relu", cost="cross_entropy",
-                             dtype=dtype, seed=6, batch_norm=batch_norm)
-        X, Y = make_data(net, 300)
-        results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),
-                        net.fit(X, Y, epochs=2, batch_size=64, lr=0.05, seed=1, **options)["loss"],
-                        net.params.copy(), net.forward(X[:1])))
+    previous = _core.set_dot_kernel(dot)
+    try:
+        for n in (1, 2, 3, 1):
+            set_threads(n)
+            net = fastbp.Network(sizes, activation="relu", cost="cross_entropy",
+                                 dtype=dtype, seed=6, batch_norm=batch_norm)
+            X, Y = make_data(net, 300)
+            results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),
+                            net.fit(X, Y, epochs=2, batch_size=64, lr=0.05, seed=1,
+                                    **options)["loss"],
+                            net.params.copy(), net.forward(X[:1])))
+    finally:
+        _core.set_dot_kernel(previous)
     set_threads(fastbp.get_num_threads())
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -118,22 +124,25 @@ def test_results_identical_for_1_2_and_3_threads(dtype, options, sizes):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", HIDDEN)
-def test_online_rows_are_the_phases_bit_for_bit(activation, dtype, weighted, cost, output,
+@pytest.mark.parametrize("dot", [True, False], ids=["dot", "blas"])  # forward products
+def test_online_rows_are_the_phases_bit_for_bit(dot, activation, dtype, weighted, cost, output,
                                                sizes, one_thread):
     assert all(a * b <= 128 for a, b in zip(sizes[:-1], sizes[1:]))  # small_gemm's
     results = []
-    for online in (True, False):
-        previous = _core.set_online_rows(online)
-        try:
+    previous = _core.set_dot_kernel(dot), _core.set_online_rows(True)
+    try:
+        for online in (True, False):
+            _core.set_online_rows(online)
             net = make_net(sizes, activation, cost, dtype, seed=4, output_activation=output,
                            init="auto")
             X, Y = make_data(net, 31)
             weights = np.random.default_rng(2).uniform(0.5, 2, 31) if weighted else None
             history = net.fit(X, Y, epochs=3, batch_size=1, lr=0.05, seed=5,
                               sample_weight=weights)
-        finally:
-            _core.set_online_rows(previous)
-        results.append((net.params.copy(), history["loss"]))
+            results.append((net.params.copy(), history["loss"]))
+    finally:
+        _core.set_dot_kernel(previous[0])
+        _core.set_online_rows(previous[1])
     assert not np.array_equal(results[0][0], make_net(sizes, activation, cost, dtype, seed=4,
                                                       output_activation=output,
                                                       init="auto").params)
@@ -239,7 +248,7 @@ def test_show_config(capsys):
     fastbp.show_config()
     out = capsys.readouterr().out
     for word in ("fastbp", "compiler", "OpenMP", "threads", "float32", "BLAS", "OpenBLAS",
-                 "scipy-openblas32", "BLAS kernel"):
+                 "scipy-openblas32", "BLAS kernel", "forward pass"):
         assert word in out
 
 

@@ -45,5 +45,8 @@ def show_config():
         f"  BLAS library:   {info['blas_library']} (scipy-openblas32, {info['blas_threads']} thread "
         "of its own per call)",
         f"  BLAS kernel:    {info['blas_kernel']} (OpenBLAS picks it for this CPU; OPENBLAS_CORETYPE overrides)",
+        "  forward pass:   " + ("fastbp's AVX-512 dot-product kernels (csrc/dot.c)"
+                                 if info["dot_kernel"] else
+                                 "the BLAS (fastbp's kernels need AVX-512F and a GCC build)"),
     ]
     print("\n".join(lines))

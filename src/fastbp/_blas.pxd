@@ -20,6 +20,16 @@ cdef extern from "blas.h" nogil:
     fastbp_dgemm_fn fastbp_dgemm
     void fastbp_blas_bind(void *sgemm, void *dgemm)
 
+cdef extern from "dot.h" nogil:
+    int fastbp_dot_ready()
+    int fastbp_dot_on
+    void fastbp_sdot_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a,
+                         Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c,
+                         Py_ssize_t ldc)
+    void fastbp_ddot_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a,
+                         Py_ssize_t lda, const double *b, Py_ssize_t ldb, double *c,
+                         Py_ssize_t ldc)
+
 
 # Products up to this many multiply-adds run in the loop below: a BLAS call
 # costs more than that in checks and packing (online SGD of small networks
@@ -50,14 +60,21 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
         fastbp_dgemm(&tb, &ta, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
 
 
-# The forward pass's product Z = A·Wᵀ has a column of Z per unit. OpenBLAS
-# (column-major inside) makes that column count its M, and is slow in float64
-# when it is small; computing Zᵀ = W·Aᵀ instead (M = rows) and transposing
-# is faster there. Measured with scipy-openblas32 0.3.34 (SkylakeX kernel,
-# 1 thread, Zen 5), time as is / transposed: units ≤ 30 and rows ≥ 64
-# 1.14-1.43× (784-30 at 256 rows: 231 / 169 µs; 100-10 at 200: 11.9 / 8.4);
-# 100-300 units 0.98-1.09×; rows 32 ~1.0×; float32 0.71-1.04× (so not there).
-# The choice depends on the shape only, so the bits do not depend on threads.
+# The forward product Z = A·Wᵀ takes the dot-product kernels of csrc/dot.c
+# where the CPU runs them (AVX-512F; fastbp_dot_on, set at import). Measured
+# against scipy-openblas32 0.3.34 (1 thread, Zen 5, µs, OpenBLAS / dot.c):
+# float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows 180 / 145,
+# 64 rows 77-92 / 59-67 (M's training), 256×128·(128×10)ᵀ 9.6 / 3.5;
+# 256×784·(784×1024)ᵀ (L) 2209 / 2242 and 256×1024·(1024×512)ᵀ 1377 / 1350;
+# float64 256×784·(784×30)ᵀ (S's inference) 374 / 240, 200×64·(64×100)ᵀ
+# (digits) 35 / 34, 200×100·(100×10)ᵀ 12.5 / 4.9. Without them, OpenBLAS
+# (column-major inside) makes Z's column count its M, and is slow in
+# float64 when that is small: computing Zᵀ = W·Aᵀ instead (M = rows) and
+# transposing is faster there, by 1.14-1.43× for units ≤ 30 and rows ≥ 64
+# (784-30 at 256 rows: 231 / 169 µs; 100-10 at 200: 11.9 / 8.4); ~1.0× for
+# 100-300 units or 32 rows, 0.71-1.04× in float32 (so not used there).
+# Each choice depends on the shape and the CPU only, so the bits do not
+# depend on threads.
 cdef enum:
     NARROW_UNITS = 32
     TRANSPOSE_MIN_ROWS = 64
@@ -67,9 +84,16 @@ cdef inline void gemm_abt(int m, int n, int k, const floating *A, int lda,
                           const floating *B, int ldb, floating *C, int ldc,
                           floating *scratch) noexcept nogil:
     """C = A·Bᵀ (C is (m, n), A (m, k), B (n, k)): the forward product.
-    scratch holds m·n numbers, for Cᵀ where that is the faster way."""
+    scratch: m·n numbers for Cᵀ where that is the faster way with the BLAS
+    (NULL: never)."""
     cdef Py_ssize_t i, j
-    if floating is double and n <= NARROW_UNITS and m >= TRANSPOSE_MIN_ROWS:
+    if fastbp_dot_on:  # every size: a row's outputs do not depend on its batch
+        if floating is float:
+            fastbp_sdot_abt(m, n, k, A, lda, B, ldb, C, ldc)
+        else:
+            fastbp_ddot_abt(m, n, k, A, lda, B, ldb, C, ldc)
+    elif (floating is double and scratch != NULL and n <= NARROW_UNITS
+          and m >= TRANSPOSE_MIN_ROWS):
         gemm(False, True, n, m, k, <floating> 1, B, ldb, A, lda, <floating> 0, scratch, m)
         for i in range(m):
             for j in range(n):

@@ -47,7 +47,8 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport SMALL_GEMM, fastbp_blas_bind, gemm, gemm_abt
+from fastbp._blas cimport (SMALL_GEMM, fastbp_blas_bind, fastbp_dot_on, fastbp_dot_ready,
+                           gemm, gemm_abt)
 from fastbp import _blas
 
 cdef extern from "fastbp.h" nogil:
@@ -141,6 +142,17 @@ COMPLETED, NONFINITE, INTERRUPTED = STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRU
 
 _sgemm, _dgemm = _blas.addresses()
 fastbp_blas_bind(<void *> <size_t> _sgemm, <void *> <size_t> _dgemm)
+fastbp_dot_on = fastbp_dot_ready()
+
+
+def set_dot_kernel(bint on):
+    """Let the forward products take csrc/dot.c's kernels where the CPU runs
+    them (on, the default) or the BLAS always (off: for the tests of the
+    BLAS path on such a CPU). Returns the previous setting."""
+    global fastbp_dot_on
+    cdef bint previous = fastbp_dot_on
+    fastbp_dot_on = on and fastbp_dot_ready()
+    return previous
 
 
 # ---------------------------------------------------------------- build facts
@@ -151,6 +163,7 @@ def build_info():
         "compiler": fastbp_compiler().decode(),
         "openmp": bool(fastbp_openmp_enabled()),
         "openmp_max_threads": fastbp_openmp_max_threads(),
+        "dot_kernel": bool(fastbp_dot_on),
         **_blas.info(),
     }
 
@@ -260,7 +273,7 @@ cdef class Plan:
     cdef readonly object loss     # float64 (cap,) per-sample cost
     cdef readonly object correct  # int8 (cap,)
     cdef object kept              # uint8, laid out like acts: dropout's mask of the batch
-    cdef object flags             # int32: [interrupt snapshot]
+    cdef object flags             # int32: [interrupt snapshot, then per thread: X not finite]
     cdef object zhat              # batch norm's ẑ, laid out like acts
     cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
 
@@ -304,7 +317,7 @@ cdef class Plan:
         self.loss = np.zeros(cap, dtype=np.float64)
         self.correct = np.zeros(cap, dtype=np.int8)
         self.kept = np.zeros(total, dtype=np.uint8)
-        self.flags = np.zeros(1, dtype=np.intc)
+        self.flags = np.zeros(1 + n_threads, dtype=np.intc)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
         self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
@@ -628,9 +641,9 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
     _own_pieces(pieces, t, T, &p0, &p1)
     for p in range(p0, p1):
         _input_piece(n_in, pieces, p, &k0, &k1)
-        gemm(False, True, <int> n, <int> n_out, <int> (k1 - k0), <floating> 1, a_in + k0,
-             <int> n_in, P + net.w_off[l] + k0, <int> n_in, <floating> 0,
-             z if p == 0 else part + (p - 1) * stride, <int> n_out)
+        gemm_abt(<int> n, <int> n_out, <int> (k1 - k0), a_in + k0, <int> n_in,
+                 P + net.w_off[l] + k0, <int> n_in, z if p == 0 else part + (p - 1) * stride,
+                 <int> n_out, NULL)
     _barrier(T)
     _slice(n, t, T, &r0, &r1)
     for p in range(1, pieces):
@@ -645,10 +658,12 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
 
 
 cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
-                        Py_ssize_t n, int t, int T) noexcept nogil:
+                        Py_ssize_t n, int t, int T, bint check) noexcept nogil:
     """Inference without batch norm: rows are independent, so the batch is
     cut into pieces of rows, each taken through every layer by one thread
     with no barrier between layers (A_{l+1}[rows] = σ(A_l[rows]·W_lᵀ + b)).
+    With check, a piece's rows of x are checked finite first (net.flags[1 +
+    t] = 1 if not), while they come into this core's cache for its product.
     The output's softmax is left to _output_phase."""
     cdef int l, p, p0, p1, L = net.n_layers, pieces = _pieces_for(n)
     cdef Py_ssize_t r0, r1, n_in, n_out
@@ -658,6 +673,8 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
     _own_pieces(pieces, t, T, &p0, &p1)
     for p in range(p0, p1):
         _piece(n, pieces, p, &r0, &r1)
+        if check and not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0]):
+            net.flags[1 + t] = 1
         for l in range(L):
             n_in = net.sizes[l]
             n_out = net.sizes[l + 1]
@@ -673,20 +690,35 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
 
 
 cdef inline void _infer_phase(const Net *net, const floating *P, const floating *x,
-                             Py_ssize_t n, int t, int T) noexcept nogil:
+                             Py_ssize_t n, int t, int T, bint check) noexcept nogil:
     """The forward pass of inference: by pieces of rows when every layer has
     fewer units than the batch has rows (a piece then packs all of W, the
     smaller operand, for its rows); by pieces of units as in training when
     a layer is wider than the batch (a piece packs all rows instead), and
-    with batch norm (whose statistics are per unit)."""
+    with batch norm (whose statistics are per unit). With check, each thread
+    checks its rows (or slice of rows) of x finite: net.flags[1 + t]."""
     cdef int l
+    cdef Py_ssize_t r0, r1
     cdef bint by_rows = not net.batch_norm
     for l in range(net.n_layers):
         by_rows = by_rows and net.sizes[l + 1] <= n
     if by_rows:
-        _forward_rows(net, P, x, n, t, T)
+        _forward_rows(net, P, x, n, t, T, check)
+        return
+    if check:
+        _slice(n, t, T, &r0, &r1)
+        if not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0]):
+            net.flags[1 + t] = 1
+    _forward_phase(net, P, x, n, t, T, NULL, NULL)
+
+
+cdef inline bint _finite(const floating *x, Py_ssize_t n) noexcept nogil:
+    if n == 0:
+        return True
+    if floating is float:
+        return fastbp_sall_finite(x, n)
     else:
-        _forward_phase(net, P, x, n, t, T, NULL, NULL)
+        return fastbp_dall_finite(x, n)
 
 
 cdef void _bn_activate(const Net *net, const floating *P, floating *z, Py_ssize_t n,
@@ -1013,9 +1045,9 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
 # the from-scratch tutorial's 7-5-3 network, FANN's incremental training).
 # There the phases' pieces, slices and generic product loops cost 2-3 times
 # the arithmetic itself; these two do the phases' arithmetic in their order
-# (each sum over k in double, from k = 0; the step w + (−lr)·(δ·a)), so
-# they give the same bits (tests/test_training.py compares the two with
-# set_online_rows).
+# (the forward product is gemm_abt's; the others' sums over k in double,
+# from k = 0; the step w + (−lr)·(δ·a)), so they give the same bits
+# (tests/test_training.py compares the two with set_online_rows).
 cdef bint _online_rows = True
 
 
@@ -1047,14 +1079,13 @@ cdef void _online_forward(const Net *net, const floating *P, const floating *x,
     """_forward_phase and _output_phase of the row x (target y, δ_L scaled
     by `scale`) on one thread."""
     cdef int l, L = net.n_layers
-    cdef Py_ssize_t j, k, n_in, n_out, width = net.sizes[L]
+    cdef Py_ssize_t n_in, n_out, width = net.sizes[L]
     cdef floating *acts = <floating *> net.acts
     cdef floating *z_L = <floating *> net.zout
     cdef const floating *a_in = x
     cdef const floating *w
     cdef floating *a
     cdef floating *z
-    cdef double acc
     cdef floating lse = 0
     for l in range(L):
         n_in = net.sizes[l]
@@ -1062,11 +1093,8 @@ cdef void _online_forward(const Net *net, const floating *P, const floating *x,
         w = P + net.w_off[l]
         a = acts + net.a_off[l + 1]
         z = z_L if l == L - 1 else a
-        for j in range(n_out):
-            acc = 0
-            for k in range(n_in):
-                acc = acc + <double> a_in[k] * w[j * n_in + k]
-            z[j] = <floating> acc
+        gemm_abt(1, <int> n_out, <int> n_in, a_in, <int> n_in, w, <int> n_in, z, <int> n_out,
+                 NULL)
         bias_activate(a, z, P + net.b_off[l], 1, n_out, n_out, net.act[l])
         a_in = a
     if net.act[L - 1] == SOFTMAX:
@@ -1142,10 +1170,10 @@ cdef int _sized(Plan plan, Py_ssize_t n_params, Py_ssize_t n_grads=-1, Py_ssize_
 
 cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const floating *Y,
                         Py_ssize_t n, floating *out, double *loss,
-                        signed char *correct) noexcept nogil:
+                        signed char *correct, bint check) noexcept nogil:
     """Inference on n rows of X in blocks of net.cap rows: the outputs into
     out, or with targets Y the per-sample cost into loss and correctness into
-    correct."""
+    correct. With check, X is checked finite on the way (net.flags)."""
     # X is (n, sizes[0]); Y and out are (n, sizes[L])
     cdef Py_ssize_t r, nb, w_in = net.sizes[0], w_out = net.sizes[net.n_layers]
     cdef const floating *a_L = <floating *> net.acts + net.a_off[net.n_layers]
@@ -1156,7 +1184,7 @@ cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const fl
         r = 0
         while r < n:
             nb = min(net.cap, n - r)
-            _infer_phase(net, P, X + r * w_in, nb, t, T)
+            _infer_phase(net, P, X + r * w_in, nb, t, T, check)
             _output_phase(net, Y + r * w_out if Y != NULL else NULL, NULL, NULL, nb, 1, t, T)
             if t == 0:
                 if out != NULL:
@@ -1169,17 +1197,25 @@ cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const fl
 
 
 def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
-            floating[:, ::1] out, double[:, ::1] running=None):
+            floating[:, ::1] out, double[:, ::1] running=None, bint check_finite=False):
     """out = network output for X, in blocks of plan.cap rows (batch norm
-    with its running estimates)."""
+    with its running estimates). With check_finite, X's finiteness is
+    checked on the way, each thread its rows before its product reads them
+    (one pass over X fewer than a check before the call): returns whether
+    X was finite (out is then not to be used), else True."""
     cdef Net net = _net(plan)
+    cdef int t
     _sized(plan, params.shape[0], -1, X.shape[1], out.shape[1])
     if out.shape[0] < X.shape[0]:
         raise ValueError("out has fewer rows than X")
     _use_running(&net, running, BN_RUNNING)
     with nogil:
         _infer_blocks(&net, &params[0], &X[0, 0], <floating *> NULL, X.shape[0], &out[0, 0],
-                      NULL, NULL)
+                      NULL, NULL, check_finite)
+    for t in range(1, plan.flags.shape[0]):
+        if net.flags[t]:
+            return False
+    return True
 
 
 def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
@@ -1195,7 +1231,7 @@ def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     _use_running(&net, running, BN_BATCH if training else BN_RUNNING)
     with nogil:
         _infer_blocks(&net, &params[0], &X[0, 0], &Y[0, 0], X.shape[0], <floating *> NULL,
-                      &loss[0], &correct[0])
+                      &loss[0], &correct[0], False)
 
 
 def gradients(Plan plan, floating[::1] params, floating[::1] grads,
