@@ -168,6 +168,32 @@ def test_bad_X(net, method, case):
     assert_rejected(net, exc, xname, lambda: call(net, X, y0))
 
 
+# forward checks X's finiteness in the core, each thread its rows as it
+# reads them: rows of every thread and block, by pieces of rows (units <=
+# rows), by units (a layer wider than the last block) and with batch norm.
+@pytest.mark.parametrize("sizes,batch_norm", [([6, 4, 3], False), ([6, 700, 3], False),
+                                              ([6, 5, 3], True)],
+                         ids=["by-rows", "by-units", "batch-norm"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_forward_finds_a_non_finite_input_anywhere(sizes, batch_norm, dtype, threads):
+    from fastbp.model import EVAL_BLOCK
+    net = Network(sizes, dtype=dtype, batch_norm=batch_norm, seed=0)
+    n = EVAL_BLOCK + 300
+    X = np.random.default_rng(0).standard_normal((n, 6))
+    assert np.isfinite(net.forward(X)).all()
+    for row in (0, 1, 299, 600, EVAL_BLOCK - 1, EVAL_BLOCK, n - 1):
+        for value in (np.nan, np.inf, -np.inf):
+            bad = X.copy()
+            bad[row, row % 6] = value
+            with pytest.raises(ValueError, match="X contains NaN or inf"):
+                net.forward(bad)
+    if dtype == "float32":
+        bad = X.copy()
+        bad[n - 2, 3] = 1e39
+        with pytest.raises(ValueError, match="too large for float32"):
+            net.predict(bad)
+
+
 BAD_Y = {
     "labels too short": (y0[:5], ValueError),
     "labels too long": (np.append(y0, 0), ValueError),

@@ -119,16 +119,22 @@ def _numeric_array(X, argname):
     return arr
 
 
-def _finite_copy(arr, dtype, argname):
-    """C-contiguous array of dtype (a copy only when needed), checked finite."""
+def _finite_copy(arr, dtype, argname, finite=True):
+    """C-contiguous array of dtype (a copy only when needed), checked finite
+    (unless finite is False: the caller has the core check it on the way)."""
     with np.errstate(over="ignore", invalid="ignore"):
         # aligned too: the kernels load whole floats from these addresses
         out = np.require(arr, dtype=dtype, requirements=["C", "A"])
-    finite = (_core.all_finite(out.reshape(-1)) if out.dtype in (np.float32, np.float64)
-              else np.isfinite(out).all())
-    if not finite:
-        raise ValueError(f"{argname} contains NaN or inf (or values too large for {np.dtype(dtype).name})")
+    if finite and not (_core.all_finite(out.reshape(-1))
+                       if out.dtype in (np.float32, np.float64) else np.isfinite(out).all()):
+        raise not_finite(argname, dtype)
     return out
+
+
+def not_finite(argname, dtype):
+    """The error of an input with NaN or inf (after conversion to dtype)."""
+    return ValueError(f"{argname} contains NaN or inf (or values too large for "
+                      f"{np.dtype(dtype).name})")
 
 
 def check_seed(seed, argname="seed"):
@@ -150,8 +156,9 @@ def check_values(value, shape, dtype, argname):
     return _finite_copy(arr, dtype, argname)
 
 
-def check_inputs(X, n_features, dtype, argname="X"):
-    """X of shape (n, n_features), or one sample (n_features,) -> (n, n_features)."""
+def check_inputs(X, n_features, dtype, argname="X", finite=True):
+    """X of shape (n, n_features), or one sample (n_features,) -> (n, n_features);
+    finite=False leaves its finiteness to the caller (see _finite_copy)."""
     arr = _numeric_array(X, argname)
     if arr.ndim == 1 and arr.shape[0] == n_features:
         arr = arr.reshape(1, -1)
@@ -161,7 +168,7 @@ def check_inputs(X, n_features, dtype, argname="X"):
         raise ValueError(f"{argname} is empty: it has no samples")
     if arr.shape[1] != n_features:
         raise ValueError(f"{argname} has {arr.shape[1]} features per sample; the network takes {n_features}")
-    return _finite_copy(arr, dtype, argname)
+    return _finite_copy(arr, dtype, argname, finite)
 
 
 def check_targets(Y, n_samples, n_outputs, dtype, argname="Y", cost=None):

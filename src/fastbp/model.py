@@ -32,7 +32,7 @@ from ._threads import forget_dead_owners, threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
                           check_seed, check_sizes, check_targets, check_values, encode_labels,
-                          is_classification, label_classes)
+                          is_classification, label_classes, not_finite)
 
 # Rows per block when evaluating data sets larger than this: bounds the work
 # buffers without changing any result (rows are independent in a forward pass).
@@ -236,9 +236,10 @@ class Model:
 
     # ------------------------------------------------------------ compute
 
-    def checked_inputs(self, X, argname="X"):
-        """X checked (C-contiguous, finite, of the model's dtype), 2-d."""
-        return check_inputs(X, self._sizes[0], self._dtype, argname)
+    def checked_inputs(self, X, argname="X", finite=True):
+        """X checked (C-contiguous, finite, of the model's dtype), 2-d;
+        finite=False: all but the finiteness (which forward checks on the way)."""
+        return check_inputs(X, self._sizes[0], self._dtype, argname, finite)
 
     def checked_data(self, X, Y, xname="X", yname="Y"):
         """(X, Y) checked against the model's shapes and dtype."""
@@ -259,11 +260,15 @@ class Model:
         ndarray, shape (n, sizes[-1]) (or (sizes[-1],) for one sample), the network's dtype
             With batch norm, normalized by the running estimates.
         """
-        given, X = X, self.checked_inputs(X)  # given: for its ndim, once it passed the check
+        # given: for its ndim, once it passed the check; X's finiteness is
+        # checked by the core as its threads read it (a pass over X fewer)
+        given, X = X, self.checked_inputs(X, finite=False)
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         with self.compute_lock:
-            _core.forward(self.plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
-                          self._running)
+            finite = _core.forward(self.plan(min(X.shape[0], EVAL_BLOCK)), self._params, X, out,
+                                   self._running, check_finite=True)
+        if not finite:
+            raise not_finite("X", self._dtype)
         return out[0] if np.ndim(given) == 1 else out  # one sample: one row
 
     def per_sample(self, X, Y, training=False):
