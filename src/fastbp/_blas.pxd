@@ -1,6 +1,8 @@
 # cython: language_level=3
 """The one fused-type wrapper over the tuned BLAS (csrc/blas.h), as
-scikit-learn's _cython_blas: the rest of the core knows shapes, not the BLAS.
+scikit-learn's _cython_blas, and over fastbp's own kernels where they win
+(csrc/dot.c: the forward product): the rest of the core knows shapes, not
+who computes them.
 
 Matrices are row-major (NumPy's C order) with a leading dimension; the call
 is turned into the column-major one by computing Cᵀ = op(B)ᵀ·op(A)ᵀ.
@@ -31,7 +33,8 @@ cdef extern from "dot.h" nogil:
                          Py_ssize_t ldc)
 
 
-# Products up to this many multiply-adds run in the loop below: a BLAS call
+# Products up to this many multiply-adds run in the loop below (but the
+# forward product's, where csrc/dot.c's kernels run every size): a BLAS call
 # costs more than that in checks and packing (online SGD of small networks
 # is made of such products). Measured with the loop below (1 thread, ns per
 # row of train_epoch, best of 21; a 2-core AVX-512 Zen 5 shared with other
@@ -66,8 +69,9 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
 # float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows 180 / 145,
 # 64 rows 77-92 / 59-67 (M's training), 256×128·(128×10)ᵀ 9.6 / 3.5;
 # 256×784·(784×1024)ᵀ (L) 2209 / 2242 and 256×1024·(1024×512)ᵀ 1377 / 1350;
-# float64 256×784·(784×30)ᵀ (S's inference) 374 / 240, 200×64·(64×100)ᵀ
-# (digits) 35 / 34, 200×100·(100×10)ᵀ 12.5 / 4.9. Without them, OpenBLAS
+# float64 256×784·(784×30)ᵀ (S's inference) 374 / 240 (but 220 with the
+# transposition below), 128 rows 217 / 126 (128), 200×64·(64×100)ᵀ
+# (digits) 35 / 34, 200×100·(100×10)ᵀ 12.5 / 4.9 (10.3). Without them, OpenBLAS
 # (column-major inside) makes Z's column count its M, and is slow in
 # float64 when that is small: computing Zᵀ = W·Aᵀ instead (M = rows) and
 # transposing is faster there, by 1.14-1.43× for units ≤ 30 and rows ≥ 64

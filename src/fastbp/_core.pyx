@@ -10,7 +10,8 @@ Per layer l (weights W_l of shape (n_out, n_in), activation σ_l):
 Derivatives are taken from the stored activations (σ' of sigmoid is a(1-a)),
 so z is only kept for the output layer, where the stable costs need it.
 
-Products: each is a call of the tuned BLAS (_blas.pxd) on a piece of the
+Products: each is a call of _blas.pxd (the tuned BLAS, or for the forward
+product csrc/dot.c's kernels where the CPU has AVX-512) on a piece of the
 layer's units, for all rows of the batch. How a layer is cut into pieces
 depends on its shape only (pieces_for), never on the thread count: a BLAS
 may round a column differently when it is computed in a call of another
