@@ -1042,8 +1042,9 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
 
 # ------------------------------------------- online SGD of small networks
 # A batch of one row on one thread, plain SGD with nothing else, through
-# layers whose products are all small_gemm's (<= SMALL_GEMM multiply-adds:
-# the from-scratch tutorial's 7-5-3 network, FANN's incremental training).
+# layers whose products are all small (<= SMALL_GEMM multiply-adds, as
+# small_gemm's: the from-scratch tutorial's 7-5-3 network, FANN's
+# incremental training).
 # There the phases' pieces, slices and generic product loops cost 2-3 times
 # the arithmetic itself; these two do the phases' arithmetic in their order
 # (the forward product is gemm_abt's; the others' sums over k in double,
@@ -1066,8 +1067,8 @@ cdef bint _online_fits(const Net *net, const Train *tr) noexcept nogil:
     """Batches of one row of this network and update may take _online_forward
     and _online_update (when the team has one thread)."""
     cdef int l
-    if (not _online_rows or net.batch_norm or tr.kind != FASTBP_PLAIN_SGD or tr.l1 != 0 or tr.l2 != 0
-            or tr.max_norm != 0 or tr.clip != 0 or tr.loss_memory != NULL):
+    if (not _online_rows or net.batch_norm or tr.kind != FASTBP_PLAIN_SGD or tr.l1 != 0
+            or tr.l2 != 0 or tr.max_norm != 0 or tr.clip != 0 or tr.loss_memory != NULL):
         return False
     for l in range(net.n_layers):
         if net.sizes[l] * net.sizes[l + 1] > SMALL_GEMM or _dropped(tr, l):
