@@ -100,6 +100,47 @@ def preamble(peaks, args):
             f"{peaks_text(peaks)}.", ""]
 
 
+# What RESULTS.md says of who computes the products (measured apart from a run).
+PRODUCTS_SECTION = [
+    "", "## The products fastbp computes itself", "",
+    "The forward product Z = A·Wᵀ runs fastbp's dot-product kernels (`csrc/dot.c`, "
+    "AVX-512F, chosen at run time: every C[i, j] one dot product of a row of A and a "
+    "row of W, four rows by five units a tile, nothing packed) where the CPU has "
+    "them, at every size; the backward products go to OpenBLAS. Measured apart from "
+    "this run (1 thread, µs a product, OpenBLAS / dot.c, scipy-openblas32 0.3.34 on "
+    "this Zen 5): float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows "
+    "180 / 145, 64 rows (M's training) 77-92 / 59-67, 256×128·(128×10)ᵀ 9.6 / 3.5; "
+    "L's 256×784·(784×1024)ᵀ 2209 / 2242 and 256×1024·(1024×512)ᵀ 1377 / 1350 "
+    "(even); float64 256×784·(784×30)ᵀ (S's inference) 374 / 240, but 220 with "
+    "OpenBLAS on the transposed product (below), 128 rows 217 / 126 (128 "
+    "transposed), 200×64·(64×100)ᵀ (digits) 35 / 34, 200×100·(100×10)ᵀ 12.5 / 4.9 "
+    "(10.3 transposed). The kernels win or tie at every shape here but S's 256-row "
+    "product, where they lose 1.1× to the transposed OpenBLAS call (inference "
+    "cuts the batch into 128-row pieces, where they tie); they are kept at every "
+    "size so that a sample's output does not depend on the batch it comes in.",
+    "",
+    "Without them (other CPUs) the forward product goes to OpenBLAS as the others, "
+    "and so does every product but those of at most 128 multiply-adds "
+    "(`SMALL_GEMM` in `src/fastbp/_blas.pxd`), which a plain loop computes. Measured "
+    "apart from this run (rebuilds with other thresholds; 1 thread, ns per row): a "
+    "7-5-3 sigmoid network in online SGD (products of 15-35 multiply-adds) takes "
+    "135 ns a row of the compiled epoch with the loop and 430 with OpenBLAS for "
+    "all; with the loop for products up to 1024 multiply-adds instead, fits of "
+    "64-16-10 at batch 1 and 4, 64-100-10 and 20-30-5 are 4-37% slower and "
+    "7-5-3 5-13% faster, so the loop stops at 128. The old blocked GEMM with its "
+    "AVX2/AVX-512 micro-kernels reached about 64% of OpenBLAS at the real shapes "
+    "and is deleted.",
+    "",
+    "There, one orientation is chosen by shape: a float64 forward product with at "
+    "most 32 units and at least 64 rows is computed as Zᵀ = W·Aᵀ and transposed "
+    "(`gemm_abt` in `_blas.pxd`), because OpenBLAS is 1.14-1.43× faster that way "
+    "(784-30 at 256 rows: 231 against 169 µs; 100-10 at 200 rows: 11.9 against "
+    "8.4 µs; 1 thread, measured apart from this run). In float32, and from 100 "
+    "units on, it is not faster (0.71-1.09×), so it is not used there.",
+    ""
+]
+
+
 def write_results(rows, peaks, path, args):
     lines = preamble(peaks, args)
 
@@ -156,42 +197,7 @@ def write_results(rows, peaks, path, args):
     for what, target, measured, ok in targets(rows):
         lines.append(f"| {what} | {target} | {measured} | "
                      f"{'n/a' if ok is None else 'yes' if ok else 'no'} |")
-    lines += ["", "## The products fastbp computes itself", "",
-              "The forward product Z = A·Wᵀ runs fastbp's dot-product kernels (`csrc/dot.c`, "
-              "AVX-512F, chosen at run time: every C[i, j] one dot product of a row of A and a "
-              "row of W, four rows by five units a tile, nothing packed) where the CPU has "
-              "them, at every size; the backward products go to OpenBLAS. Measured apart from "
-              "this run (1 thread, µs a product, OpenBLAS / dot.c, scipy-openblas32 0.3.34 on "
-              "this Zen 5): float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows "
-              "180 / 145, 64 rows (M's training) 77-92 / 59-67, 256×128·(128×10)ᵀ 9.6 / 3.5; "
-              "L's 256×784·(784×1024)ᵀ 2209 / 2242 and 256×1024·(1024×512)ᵀ 1377 / 1350 "
-              "(even); float64 256×784·(784×30)ᵀ (S's inference) 374 / 240, but 220 with "
-              "OpenBLAS on the transposed product (below), 128 rows 217 / 126 (128 "
-              "transposed), 200×64·(64×100)ᵀ (digits) 35 / 34, 200×100·(100×10)ᵀ 12.5 / 4.9 "
-              "(10.3 transposed). The kernels win or tie at every shape here but S's 256-row "
-              "product, where they lose 1.1× to the transposed OpenBLAS call (inference "
-              "cuts the batch into 128-row pieces, where they tie); they are kept at every "
-              "size so that a sample's output does not depend on the batch it comes in.",
-              "",
-              "Without them (other CPUs) the forward product goes to OpenBLAS as the others, "
-              "and so does every product but those of at most 128 multiply-adds "
-              "(`SMALL_GEMM` in `src/fastbp/_blas.pxd`), which a plain loop computes. Measured "
-              "apart from this run (rebuilds with other thresholds; 1 thread, ns per row): a "
-              "7-5-3 sigmoid network in online SGD (products of 15-35 multiply-adds) takes "
-              "135 ns a row of the compiled epoch with the loop and 430 with OpenBLAS for "
-              "all; with the loop for products up to 1024 multiply-adds instead, fits of "
-              "64-16-10 at batch 1 and 4, 64-100-10 and 20-30-5 are 4-37% slower and "
-              "7-5-3 5-13% faster, so the loop stops at 128. The old blocked GEMM with its "
-              "AVX2/AVX-512 micro-kernels reached about 64% of OpenBLAS at the real shapes "
-              "and is deleted.",
-              "",
-              "There, one orientation is chosen by shape: a float64 forward product with at "
-              "most 32 units and at least 64 rows is computed as Zᵀ = W·Aᵀ and transposed "
-              "(`gemm_abt` in `_blas.pxd`), because OpenBLAS is 1.14-1.43× faster that way "
-              "(784-30 at 256 rows: 231 against 169 µs; 100-10 at 200 rows: 11.9 against "
-              "8.4 µs; 1 thread, measured apart from this run). In float32, and from 100 "
-              "units on, it is not faster (0.71-1.09×), so it is not used there.",
-              ""]
+    lines += PRODUCTS_SECTION
     lines += ["", "S runs 5,000 samples per epoch, M 5,000, L 2,048 (bundled MNIST subset) "
               "unless --samples says otherwise. scikit-learn always trains a softmax/log-loss "
               "output, so its S row is not the same cost. "
