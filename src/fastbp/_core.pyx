@@ -172,13 +172,20 @@ def build_info():
 def all_finite(const floating[::1] x):
     """No NaN or inf in x (flat, contiguous): the input check of every call,
     a pass over x without the temporary array of np.isfinite(x).all()."""
-    cdef int ok
+    cdef bint ok
     with nogil:
-        if floating is float:
-            ok = fastbp_sall_finite(&x[0], x.shape[0]) if x.shape[0] else 1
-        else:
-            ok = fastbp_dall_finite(&x[0], x.shape[0]) if x.shape[0] else 1
-    return bool(ok)
+        ok = _finite(&x[0], x.shape[0])  # (x[0] is not read when x is empty)
+    return ok
+
+
+cdef inline bint _finite(const floating *x, Py_ssize_t n) noexcept nogil:
+    """No NaN or inf in x[:n] (all_finite's, and forward's on its rows)."""
+    if n == 0:
+        return True
+    if floating is float:
+        return fastbp_sall_finite(x, n)
+    else:
+        return fastbp_dall_finite(x, n)
 
 
 # ---------------------------------------------------------------- the plan
@@ -711,15 +718,6 @@ cdef inline void _infer_phase(const Net *net, const floating *P, const floating 
         if not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0]):
             net.flags[1 + t] = 1
     _forward_phase(net, P, x, n, t, T, NULL, NULL)
-
-
-cdef inline bint _finite(const floating *x, Py_ssize_t n) noexcept nogil:
-    if n == 0:
-        return True
-    if floating is float:
-        return fastbp_sall_finite(x, n)
-    else:
-        return fastbp_dall_finite(x, n)
 
 
 cdef void _bn_activate(const Net *net, const floating *P, floating *z, Py_ssize_t n,
