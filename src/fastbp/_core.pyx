@@ -1043,11 +1043,11 @@ cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) 
 # layers whose products are all small (<= SMALL_GEMM multiply-adds, as
 # small_gemm's: the from-scratch tutorial's 7-5-3 network, FANN's
 # incremental training).
-# There the phases' pieces, slices and generic product loops cost 2-3 times
-# the arithmetic itself; these two do the phases' arithmetic in their order
-# (the forward product is gemm_abt's; the others' sums over k in double,
-# from k = 0; the step w + (−lr)·(δ·a)), so they give the same bits
-# (tests/test_training.py compares the two with set_online_rows).
+# There the phases' pieces, slices and bookkeeping cost more than the
+# arithmetic itself; these two make the phases' calls of the products
+# (gemm_abt, gemm) and their element-wise steps in the same order, without
+# them, so they give the same bits (tests/test_training.py compares the two
+# with set_online_rows).
 cdef bint _online_rows = True
 
 
@@ -1107,41 +1107,32 @@ cdef void _online_forward(const Net *net, const floating *P, const floating *x,
 cdef void _online_update(const Net *net, floating *P, const floating *x,
                          double lr) noexcept nogil:
     """_delta_phase and plain SGD's _param_phase of the row x, after
-    _online_forward, on one thread."""
+    _online_forward, on one thread: their products (gemm's loops at these
+    sizes) and the bias step b −= lr·(0 + δ)."""
     cdef int l, L = net.n_layers
-    cdef Py_ssize_t i, j, k, n_in, n_out
+    cdef Py_ssize_t i, n_in, n_out
     cdef floating *deltas = <floating *> net.deltas
     cdef const floating *acts = <floating *> net.acts
-    cdef const floating *a_in
-    cdef floating *w
     cdef floating *b
     cdef floating *d
-    cdef double acc, d_i
-    cdef double step = <floating> -lr  # gemm's alpha
     cdef floating rate = <floating> lr
     for l in range(L - 1, 0, -1):  # BP2: δ_{l-1} = (δ_l·W_l) ⊙ σ'(a_l)
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        w = P + net.w_off[l]
-        d = deltas + net.a_off[l + 1]
-        for j in range(n_in):
-            acc = 0
-            for k in range(n_out):
-                acc = acc + <double> d[k] * w[k * n_in + j]
-            deltas[net.a_off[l] + j] = <floating> acc
+        gemm(False, False, 1, <int> n_in, <int> n_out, <floating> 1, deltas + net.a_off[l + 1],
+             <int> n_out, P + net.w_off[l], <int> n_in, <floating> 0, deltas + net.a_off[l],
+             <int> n_in)
         mul_activation_grad(deltas + net.a_off[l], acts + net.a_off[l], NULL, 1, n_in, n_in,
                             net.act[l - 1], 0)
     for l in range(L):  # BP3, BP4 and the step: W += (−lr)·δᵀ·a_in, b −= lr·(0 + δ)
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        a_in = x if l == 0 else acts + net.a_off[l]
-        w = P + net.w_off[l]
-        b = P + net.b_off[l]
         d = deltas + net.a_off[l + 1]
+        gemm(True, False, <int> n_out, <int> n_in, 1, <floating> -lr, d, <int> n_out,
+             x if l == 0 else acts + net.a_off[l], <int> n_in, <floating> 1, P + net.w_off[l],
+             <int> n_in)
+        b = P + net.b_off[l]
         for i in range(n_out):
-            d_i = d[i]
-            for j in range(n_in):
-                w[i * n_in + j] = <floating> (step * (d_i * a_in[j]) + w[i * n_in + j])
             b[i] -= rate * (<floating> 0 + d[i])
 
 
