@@ -15,23 +15,23 @@
  * are summed in the same tree. So a product cut into calls by rows or by
  * units gives the bits of the whole call, for any number of threads.
  *
- * AVX-512F only, chosen at run time (fastbp_dot_ready); elsewhere the core
- * calls the BLAS. Measured against scipy-openblas32 0.3.34 (1 thread, Zen 5;
+ * AVX-512F only, chosen at run time (fastbp_kernels_ready, kernels.h);
+ * elsewhere the core calls the BLAS. Measured against scipy-openblas32 0.3.34 (1 thread, Zen 5;
  * see _blas.pxd). */
 #include "dot.h"
 
-int fastbp_dot_on = 0;
+int fastbp_kernels_on = 0; /* for outer.c's kernels too */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 
-int fastbp_dot_ready(void)
+int fastbp_kernels_ready(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }
 
-/* Only the kernels below are compiled for AVX-512: fastbp_dot_ready runs on
+/* Only the kernels below are compiled for AVX-512: fastbp_kernels_ready runs on
  * any x86-64. */
 #pragma GCC push_options
 #pragma GCC target("avx512f")
@@ -156,7 +156,7 @@ DOT_ABT(fastbp_ddot_abt, double, tile_d)
 
 #else /* not x86-64 GCC: the core calls the BLAS for every product */
 
-int fastbp_dot_ready(void) { return 0; }
+int fastbp_kernels_ready(void) { return 0; }
 
 void fastbp_sdot_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc)

@@ -1,7 +1,5 @@
 /* dot.h: the forward product Z = A·Bᵀ as dot products along rows (see dot.c).
  *
- *   fastbp_dot_ready()   1 where the CPU runs the kernels (AVX-512F), else 0:
- *                        the core then calls the BLAS for every product
  *   fastbp_?dot_abt      C (m, n) = A (m, k) · B (n, k)ᵀ, row-major with
  *                        leading dimensions; C[i, j] is the dot product of
  *                        row i of A and row j of B, computed the same way
@@ -13,10 +11,8 @@
 
 #include <stddef.h>
 
-int fastbp_dot_ready(void);
-/* whether the core uses them: 0 until _core sets it at import (from
- * fastbp_dot_ready; tests switch it off to test the BLAS path too) */
-extern int fastbp_dot_on;
+#include "kernels.h" /* where they run, and the switch */
+
 void fastbp_sdot_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc);
 void fastbp_ddot_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t lda,

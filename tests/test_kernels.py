@@ -99,19 +99,19 @@ def _cpu_has_avx512f():
         return False
 
 
-def test_dot_kernels_are_on_where_the_cpu_runs_them():
-    """csrc/dot.c's forward products on x86-64 with AVX-512F (GCC builds),
-    the BLAS elsewhere; set_dot_kernel(False) selects the BLAS."""
+def test_own_kernels_are_on_where_the_cpu_runs_them():
+    """csrc/dot.c and csrc/outer.c on x86-64 with AVX-512F (GCC builds),
+    the BLAS elsewhere; set_own_kernels(False) selects the BLAS."""
     import platform
     info = _core.build_info()
     if platform.machine() == "x86_64" and "gcc" in info["compiler"] and _cpu_has_avx512f():
-        assert info["dot_kernel"]
-    previous = _core.set_dot_kernel(False)
+        assert info["own_kernels"]
+    previous = _core.set_own_kernels(False)
     try:
-        assert not _core.build_info()["dot_kernel"]
+        assert not _core.build_info()["own_kernels"]
     finally:
-        _core.set_dot_kernel(previous)
-    assert _core.build_info()["dot_kernel"] == info["dot_kernel"]
+        _core.set_own_kernels(previous)
+    assert _core.build_info()["own_kernels"] == info["own_kernels"]
 
 
 # Every tile shape and remainder of the dot-product kernels (MR = 4 rows, NR
@@ -120,7 +120,7 @@ def test_dot_kernels_are_on_where_the_cpu_runs_them():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [1, 7, 8, 9, 16, 17, 40])
 def test_forward_product_every_tile_and_remainder(k, dtype, dot):
-    previous = _core.set_dot_kernel(dot)
+    previous = _core.set_own_kernels(dot)
     try:
         rng = np.random.default_rng(k)
         for n_out in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11):
@@ -130,12 +130,47 @@ def test_forward_product_every_tile_and_remainder(k, dtype, dot):
             exact = X.astype(np.float64) @ net.weights[0].astype(np.float64).T + net.biases[0]
             out = net.forward(X)
             assert rel_err(out, exact) <= (1e-15 if dtype == "float64" else 3e-7), n_out
-            if dot and _core.build_info()["dot_kernel"]:
+            if dot and _core.build_info()["own_kernels"]:
                 # a row's outputs are the same bits in any batch, alone or not
                 for rows in (slice(0, 1), slice(5, 9), slice(4, 13)):
                     assert np.array_equal(net.forward(X[rows]), out[rows])
     finally:
-        _core.set_dot_kernel(previous)
+        _core.set_own_kernels(previous)
+
+
+# Every tile shape and remainder of the backward kernel (csrc/outer.c: 6
+# rows of C, 4 vectors of 16 floats of its columns, the last masked; float32,
+# sums of 32 terms or more): ∇W of 1-13 units (rows) by 1-100 inputs
+# (columns) over 40 rows, δ of 40 rows by 1-13 units over 33 outputs; as
+# gradients (C overwritten) and in plain SGD's epochs (W += −lr·∇W), and on
+# the BLAS path.
+@pytest.mark.parametrize("own", [True, False], ids=["own", "blas"])
+@pytest.mark.parametrize("n_in", [1, 15, 16, 17, 63, 64, 65, 100])
+def test_backward_products_every_tile_and_remainder(n_in, own):
+    previous = _core.set_own_kernels(own)
+    try:
+        rng = np.random.default_rng(n_in)
+        for hidden in (1, 2, 3, 4, 5, 6, 7, 12, 13):
+            net = fastbp.Network([n_in, hidden, 33], activation="tanh", dtype="float32",
+                                 seed=hidden)
+            X = rng.standard_normal((40, n_in)).astype(np.float32)
+            Y = rng.standard_normal((40, 33)).astype(np.float32)
+            _, ref_w, ref_b = reference.gradients(as64(net), X, Y)
+            _, gw, gb = net.gradients(X, Y)
+            for mine, ref in zip(gw + gb, ref_w + ref_b):
+                assert rel_err(mine, ref) <= 1e-4, (hidden, mine.shape)  # (sums that cancel)
+            # two batches: the first's step is fused into the product (the
+            # last batch of an epoch is not: its gradient norms are kept)
+            X2, Y2 = np.vstack([X, X[::-1]]), np.vstack([Y, Y[::-1]])
+            twin = as64(net)
+            ref_w, ref_b = reference.sgd_epoch(twin, X2, Y2, np.arange(80), 40, 0.1)
+            net.fit(X2, Y2, epochs=1, batch_size=40, lr=0.1, shuffle=False)
+            for mine, ref, start in zip(net.weights + net.biases, ref_w + ref_b,
+                                        twin.weights + twin.biases):
+                # the steps, which the rounding of W to float32 blurs least
+                assert rel_err(mine - start, ref - start) <= 1e-4, hidden
+    finally:
+        _core.set_own_kernels(previous)
 
 
 def test_forward_in_blocks_matches_one_block():

@@ -85,17 +85,18 @@ def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
 # Layers of 259 and 130 units are cut into several pieces, and so are 300 rows of
 # inference: with 2 or 3 threads each thread takes whole pieces, and
 # the BLAS sees the same calls whatever the count; 300-20 is cut by inputs.
+# In float32 their backward products take csrc/outer.c's kernel where it runs.
 @pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [300, 20, 3]], ids=["units", "inputs"])
 @pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
                                           "max_norm": 2.0}, {"batch_norm": True}],
                          ids=["sgd", "adam-l2-dropout-maxnorm", "batchnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("dot", [True, False], ids=["dot", "blas"])  # forward products
-def test_results_identical_for_1_2_and_3_threads(dot, dtype, options, sizes):
+@pytest.mark.parametrize("own", [True, False], ids=["own", "blas"])  # own kernels or the BLAS
+def test_results_identical_for_1_2_and_3_threads(own, dtype, options, sizes):
     options = dict(options)
     batch_norm = options.pop("batch_norm", False)
     results = []
-    previous = _core.set_dot_kernel(dot)
+    previous = _core.set_own_kernels(own)
     try:
         for n in (1, 2, 3, 1):
             set_threads(n)
@@ -107,7 +108,7 @@ def test_results_identical_for_1_2_and_3_threads(dot, dtype, options, sizes):
                                     **options)["loss"],
                             net.params.copy(), net.forward(X[:1])))
     finally:
-        _core.set_dot_kernel(previous)
+        _core.set_own_kernels(previous)
     set_threads(fastbp.get_num_threads())
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -124,12 +125,12 @@ def test_results_identical_for_1_2_and_3_threads(dot, dtype, options, sizes):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", HIDDEN)
-@pytest.mark.parametrize("dot", [True, False], ids=["dot", "blas"])  # forward products
-def test_online_rows_are_the_phases_bit_for_bit(dot, activation, dtype, weighted, cost, output,
+@pytest.mark.parametrize("own", [True, False], ids=["own", "blas"])  # own kernels or the BLAS
+def test_online_rows_are_the_phases_bit_for_bit(own, activation, dtype, weighted, cost, output,
                                                sizes, one_thread):
     assert all(a * b <= 128 for a, b in zip(sizes[:-1], sizes[1:]))  # small_gemm's
     results = []
-    previous = _core.set_dot_kernel(dot), _core.set_online_rows(True)
+    previous = _core.set_own_kernels(own), _core.set_online_rows(True)
     try:
         for online in (True, False):
             _core.set_online_rows(online)
@@ -141,7 +142,7 @@ def test_online_rows_are_the_phases_bit_for_bit(dot, activation, dtype, weighted
                               sample_weight=weights)
             results.append((net.params.copy(), history["loss"]))
     finally:
-        _core.set_dot_kernel(previous[0])
+        _core.set_own_kernels(previous[0])
         _core.set_online_rows(previous[1])
     assert not np.array_equal(results[0][0], make_net(sizes, activation, cost, dtype, seed=4,
                                                       output_activation=output,
@@ -248,7 +249,7 @@ def test_show_config(capsys):
     fastbp.show_config()
     out = capsys.readouterr().out
     for word in ("fastbp", "compiler", "OpenMP", "threads", "float32", "BLAS", "OpenBLAS",
-                 "scipy-openblas32", "BLAS kernel", "forward pass"):
+                 "scipy-openblas32", "BLAS kernel", "own kernels"):
         assert word in out
 
 

@@ -1,8 +1,8 @@
 # cython: language_level=3
 """The one fused-type wrapper over the tuned BLAS (csrc/blas.h), as
 scikit-learn's _cython_blas, and over fastbp's own kernels where they win
-(csrc/dot.c: the forward product): the rest of the core knows shapes, not
-who computes them.
+(csrc/dot.c: the forward product; csrc/outer.c: float32 backward products):
+the rest of the core knows shapes, not who computes them.
 
 Matrices are row-major (NumPy's C order) with a leading dimension; the call
 is turned into the column-major one by computing Cᵀ = op(B)ᵀ·op(A)ᵀ.
@@ -22,15 +22,22 @@ cdef extern from "blas.h" nogil:
     fastbp_dgemm_fn fastbp_dgemm
     void fastbp_blas_bind(void *sgemm, void *dgemm)
 
+cdef extern from "kernels.h" nogil:
+    int fastbp_kernels_ready()
+    int fastbp_kernels_on
+
 cdef extern from "dot.h" nogil:
-    int fastbp_dot_ready()
-    int fastbp_dot_on
     void fastbp_sdot_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a,
                          Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c,
                          Py_ssize_t ldc)
     void fastbp_ddot_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a,
                          Py_ssize_t lda, const double *b, Py_ssize_t ldb, double *c,
                          Py_ssize_t ldc)
+
+cdef extern from "outer.h" nogil:
+    void fastbp_souter(int trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
+                       const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb,
+                       float beta, float *c, Py_ssize_t ldc)
 
 
 # Products up to this many multiply-adds run in the loop below (but the
@@ -47,6 +54,23 @@ cdef extern from "dot.h" nogil:
 cdef enum:
     SMALL_GEMM = 128
 
+# The backward products (B not transposed) in float32 take csrc/outer.c's
+# kernel where the CPU runs it, for C of at most OUTER_MAX_ROWS rows and sums
+# of at least OUTER_MIN_K terms. Measured against scipy-openblas32 0.3.34 (1
+# thread, Zen 5, µs, OpenBLAS / outer.c, C = op(A)·B with C (m, n), sum of
+# k): ∇W pieces 64×784 of 64 rows (M) 31-33 / 26-28, 50×784 of 64 24.2 /
+# 20.6, 128×784 of 64 59 / 56, of 256 235 / 225, 10×1024 of 256 (L's last
+# layer) 72-95 / 24-26, 10×128 of 64 0.70-0.76 / 0.68-0.70; δ pieces
+# 256×512 of 1024 (L) 1133-1196 / 1076-1162, 128×512 of 1024 629 / 571.
+# It loses for more rows (512×784 of 256, L's ∇W pieces: 895-922 / 946-980)
+# and for short sums (64×784 of 10: 5.0 / 5.6; of 16: 9.6 / 10.4; 64×64 of
+# 10 or 32: 0.93-0.96×). In float64 it was not faster at the shapes of S
+# and the digits (0.88-1.15×), so there is none. The choice depends on the
+# shape of a piece only, so the bits do not depend on threads.
+cdef enum:
+    OUTER_MAX_ROWS = 256
+    OUTER_MIN_K = 32
+
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                       const floating *A, int lda, const floating *B, int ldb, floating beta,
@@ -57,6 +81,9 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
     cdef char tb = b'T' if trans_b else b'N'
     if <long> m * n * k <= SMALL_GEMM:
         small_gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    elif (floating is float and fastbp_kernels_on and not trans_b and m <= OUTER_MAX_ROWS
+          and k >= OUTER_MIN_K and (beta == 0 or beta == 1)):
+        fastbp_souter(trans_a, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     elif floating is float:
         fastbp_sgemm(&tb, &ta, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
     else:
@@ -64,7 +91,7 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
 
 
 # The forward product Z = A·Wᵀ takes the dot-product kernels of csrc/dot.c
-# where the CPU runs them (AVX-512F; fastbp_dot_on, set at import). Measured
+# where the CPU runs them (AVX-512F; fastbp_kernels_on, set at import). Measured
 # against scipy-openblas32 0.3.34 (1 thread, Zen 5, µs, OpenBLAS / dot.c):
 # float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows 180 / 145,
 # 64 rows 77-92 / 59-67 (M's training), 256×128·(128×10)ᵀ 9.6 / 3.5;
@@ -91,7 +118,7 @@ cdef inline void gemm_abt(int m, int n, int k, const floating *A, int lda,
     scratch: m·n numbers for Cᵀ where that is the faster way with the BLAS
     (NULL: never)."""
     cdef Py_ssize_t i, j
-    if fastbp_dot_on:  # every size: a row's outputs do not depend on its batch
+    if fastbp_kernels_on:  # every size: a row's outputs do not depend on its batch
         if floating is float:
             fastbp_sdot_abt(m, n, k, A, lda, B, ldb, C, ldc)
         else:

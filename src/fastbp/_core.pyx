@@ -10,8 +10,9 @@ Per layer l (weights W_l of shape (n_out, n_in), activation σ_l):
 Derivatives are taken from the stored activations (σ' of sigmoid is a(1-a)),
 so z is only kept for the output layer, where the stable costs need it.
 
-Products: each is a call of _blas.pxd (the tuned BLAS, or for the forward
-product csrc/dot.c's kernels where the CPU has AVX-512) on a piece of the
+Products: each is a call of _blas.pxd (the tuned BLAS, or where the CPU has
+AVX-512 fastbp's own: csrc/dot.c's for the forward product, csrc/outer.c's
+for float32 backward products of some shapes) on a piece of the
 layer's units, for all rows of the batch. How a layer is cut into pieces
 depends on its shape only (pieces_for), never on the thread count: a BLAS
 may round a column differently when it is computed in a call of another
@@ -48,7 +49,7 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport (SMALL_GEMM, fastbp_blas_bind, fastbp_dot_on, fastbp_dot_ready,
+from fastbp._blas cimport (SMALL_GEMM, fastbp_blas_bind, fastbp_kernels_on, fastbp_kernels_ready,
                            gemm, gemm_abt)
 from fastbp import _blas
 
@@ -143,16 +144,16 @@ COMPLETED, NONFINITE, INTERRUPTED = STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRU
 
 _sgemm, _dgemm = _blas.addresses()
 fastbp_blas_bind(<void *> <size_t> _sgemm, <void *> <size_t> _dgemm)
-fastbp_dot_on = fastbp_dot_ready()
+fastbp_kernels_on = fastbp_kernels_ready()
 
 
-def set_dot_kernel(bint on):
-    """Let the forward products take csrc/dot.c's kernels where the CPU runs
-    them (on, the default) or the BLAS always (off: for the tests of the
-    BLAS path on such a CPU). Returns the previous setting."""
-    global fastbp_dot_on
-    cdef bint previous = fastbp_dot_on
-    fastbp_dot_on = on and fastbp_dot_ready()
+def set_own_kernels(bint on):
+    """Let the products take fastbp's own kernels (csrc/dot.c, csrc/outer.c)
+    where the CPU runs them (on, the default) or the BLAS always (off: for
+    the tests of the BLAS path on such a CPU). Returns the previous setting."""
+    global fastbp_kernels_on
+    cdef bint previous = fastbp_kernels_on
+    fastbp_kernels_on = on and fastbp_kernels_ready()
     return previous
 
 
@@ -164,7 +165,7 @@ def build_info():
         "compiler": fastbp_compiler().decode(),
         "openmp": bool(fastbp_openmp_enabled()),
         "openmp_max_threads": fastbp_openmp_max_threads(),
-        "dot_kernel": bool(fastbp_dot_on),
+        "own_kernels": bool(fastbp_kernels_on),
         **_blas.info(),
     }
 

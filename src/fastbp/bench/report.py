@@ -106,7 +106,7 @@ PRODUCTS_SECTION = [
     "The forward product Z = A·Wᵀ runs fastbp's dot-product kernels (`csrc/dot.c`, "
     "AVX-512F, chosen at run time: every C[i, j] one dot product of a row of A and a "
     "row of W, four rows by five units a tile, nothing packed) where the CPU has "
-    "them, at every size; the backward products go to OpenBLAS. Measured apart from "
+    "them, at every size. Measured apart from "
     "this run (1 thread, µs a product, OpenBLAS / dot.c, scipy-openblas32 0.3.34 on "
     "this Zen 5): float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows "
     "180 / 145, 64 rows (M's training) 77-92 / 59-67, 256×128·(128×10)ᵀ 9.6 / 3.5; "
@@ -119,9 +119,21 @@ PRODUCTS_SECTION = [
     "cuts the batch into 128-row pieces, where they tie); they are kept at every "
     "size so that a sample's output does not depend on the batch it comes in.",
     "",
-    "Without them (other CPUs) the forward product goes to OpenBLAS as the others, "
-    "and so does every product but those of at most 128 multiply-adds "
-    "(`SMALL_GEMM` in `src/fastbp/_blas.pxd`), which a plain loop computes. Measured "
+    "The float32 backward products ∇W = δᵀ·A and δ·W run fastbp's sums-of-rows "
+    "kernel (`csrc/outer.c`, AVX-512F: row i of C the sum of B's rows scaled by "
+    "op(A)[i, p], six rows by 64 columns a tile, SGD's step applied to the tile "
+    "in registers, nothing packed) where C has at most 256 rows and the sums at "
+    "least 32 terms, and OpenBLAS elsewhere (float64 too). Measured apart from "
+    "this run (1 thread, µs, OpenBLAS / outer.c, C rows × columns, sum of k): "
+    "M's ∇W pieces 64×784 of 64 rows 31-33 / 26-28, 10×128 of 64 0.70-0.76 / "
+    "0.68-0.70; L's last ∇W 10×1024 of 256 72-95 / 24-26, its δ pieces 256×512 "
+    "of 1024 1133-1196 / 1076-1162. It loses at L's other ∇W pieces (512×784 of "
+    "256: 895-922 / 946-980), for short sums (64×784 of 10: 5.0 / 5.6) and at "
+    "the float64 shapes of S and the digits (0.88-1.15×), which stay OpenBLAS's.",
+    "",
+    "Without them (other CPUs) every product goes to OpenBLAS. Products of at "
+    "most 128 multiply-adds but the forward one (`SMALL_GEMM` in "
+    "`src/fastbp/_blas.pxd`) are computed by a plain loop on every CPU. Measured "
     "apart from this run (rebuilds with other thresholds; 1 thread, ns per row): a "
     "7-5-3 sigmoid network in online SGD (products of 15-35 multiply-adds) takes "
     "135 ns a row of the compiled epoch with the loop and 430 with OpenBLAS for "

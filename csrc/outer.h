@@ -1,0 +1,21 @@
+/* outer.h: the backward products as sums of rows (see outer.c).
+ *
+ *   fastbp_souter   C (m, n) = alpha·op(A)·B + beta·C, row-major with leading
+ *                   dimensions, op(A) = Aᵀ (trans_a) or A, (m, k); B (k, n)
+ *                   not transposed; beta 0 (C not read) or 1. C[i, j] is
+ *                   the sum of op(A)[i, p]·B[p, j] over p in order, computed
+ *                   the same way wherever (i, j) falls in a call, so the
+ *                   result does not depend on how the product is cut
+ */
+#ifndef FASTBP_OUTER_H
+#define FASTBP_OUTER_H
+
+#include <stddef.h>
+
+#include "kernels.h" /* where it runs, and the switch */
+
+void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                   const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                   float *c, ptrdiff_t ldc);
+
+#endif
