@@ -8,7 +8,8 @@
  * 24 registers while p runs over k, each step NV loads of B's row p and
  * MR broadcasts of A for MR·NV fused multiply-adds. Nothing is packed, and
  * the epilogue (alpha, and plain SGD's W += (−lr)·∇W with beta = 1) is
- * applied to the tile in registers.
+ * applied to the tile in registers; an optimizer's step is applied to each
+ * panel of 48 rows of ∇W just made, while it is in cache (`after`).
  *
  * C[i, j] does not depend on where (i, j) falls: it starts at 0, takes the
  * p in order, one fused multiply-add each (lanes past n masked), then the
@@ -64,8 +65,8 @@ static inline __attribute__((always_inline)) void tile(
         }
 }
 
-/* All tiles of the columns j .. j + NVC·16 - 1: MR rows at a time, then
- * the last m % MR */
+/* All tiles of the columns j .. j + NVC·16 - 1 (NVC a constant): MR rows
+ * at a time, then the last m % MR */
 #define TILE_AT(MRC, NVC) \
     tile(MRC, NVC, last, k, alpha, a + i * sa_i, sa_i, sa_p, b + j, ldb, beta, c + i * ldc + j, ldc)
 #define ROWS(NVC)                                                                          \
@@ -83,11 +84,11 @@ static inline __attribute__((always_inline)) void tile(
         }                                                                                  \
     } while (0)
 
-/* Columns in blocks of NV vectors (a block's rows of B stay in cache while
- * its tiles go by), then the last n % (NV·16) in 1 to NV vectors. */
-void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                   const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
-                   float *c, ptrdiff_t ldc)
+/* C[0:m] with columns in blocks of NV vectors (a block's rows of B stay in
+ * cache while its tiles go by), then the last n % (NV·16) in 1 to NV */
+static void panel(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                  const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                  float *c, ptrdiff_t ldc)
 {
     const ptrdiff_t sa_i = trans_a ? 1 : lda, sa_p = trans_a ? lda : 1;
     __mmask16 last = 0xFFFF;
@@ -106,16 +107,36 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
     }
 }
 
+/* With `after`, panels of PANEL rows of C, each handed to it when made
+ * (its rows in L2: the optimizer's step on them then finds them there) */
+#define PANEL (8 * MR)
+
+void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                   const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                   float *c, ptrdiff_t ldc, fastbp_tile_fn after, void *ctx)
+{
+    if (!after) {
+        panel(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < m; i += PANEL) {
+        const ptrdiff_t rows = m - i < PANEL ? m - i : PANEL;
+        panel(trans_a, rows, n, k, alpha, a + i * (trans_a ? 1 : lda), lda, b, ldb, beta,
+              c + i * ldc, ldc);
+        after(ctx, i, 0, rows, n);
+    }
+}
+
 #pragma GCC pop_options
 
 #else /* not x86-64 GCC: the core calls the BLAS for every product */
 
 void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
-                   float *c, ptrdiff_t ldc)
+                   float *c, ptrdiff_t ldc, fastbp_tile_fn after, void *ctx)
 {
     (void)trans_a, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
-    (void)ldb, (void)beta, (void)c, (void)ldc;
+    (void)ldb, (void)beta, (void)c, (void)ldc, (void)after, (void)ctx;
 }
 
 #endif

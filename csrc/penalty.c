@@ -6,7 +6,20 @@
 
 #define SIGN(x) (((x) > 0) - ((x) < 0))
 
-#define PENALTY_FUNCTIONS(T, ADD_PENALTY, SHRINK, MAX_NORM_ROWS)                          \
+#define PENALTY_FUNCTIONS(T, SUM_SQ, ADD_PENALTY, SHRINK, MAX_NORM_ROWS)                  \
+    FASTBP_CLONES double SUM_SQ(const T *restrict p, ptrdiff_t n)                         \
+    {                                                                                     \
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
+        ptrdiff_t i = 0;                                                                  \
+        for (; i + 8 <= n; i += 8)                                                        \
+            for (int k = 0; k < 8; ++k)                                                   \
+                lane[k] += (double)p[i + k] * (double)p[i + k];                           \
+        for (int k = 0; i < n; ++i, ++k)                                                  \
+            lane[k] += (double)p[i] * (double)p[i];                                       \
+        return ((lane[0] + lane[1]) + (lane[2] + lane[3]))                                \
+               + ((lane[4] + lane[5]) + (lane[6] + lane[7]));                             \
+    }                                                                                     \
+                                                                                          \
     FASTBP_CLONES void ADD_PENALTY(T *restrict g, const T *restrict p, ptrdiff_t n,      \
                                    double l1_, double l2_)                               \
     {                                                                                     \
@@ -27,22 +40,14 @@
     {                                                                                     \
         for (ptrdiff_t j = 0; j < rows; ++j) {                                            \
             T *w = p + j * n_in;                                                          \
-            double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
-            ptrdiff_t i = 0;                                                              \
-            for (; i + 8 <= n_in; i += 8)                                                 \
-                for (int k = 0; k < 8; ++k)                                               \
-                    lane[k] += (double)w[i + k] * (double)w[i + k];                       \
-            for (int k = 0; i < n_in; ++i, ++k)                                           \
-                lane[k] += (double)w[i] * (double)w[i];                                   \
-            double sq = ((lane[0] + lane[1]) + (lane[2] + lane[3]))                       \
-                        + ((lane[4] + lane[5]) + (lane[6] + lane[7]));                    \
+            const double sq = SUM_SQ(w, n_in);                                            \
             if (sq > c * c) {                                                             \
                 const T scale = (T)(c / sqrt(sq));                                        \
-                for (i = 0; i < n_in; ++i)                                                \
+                for (ptrdiff_t i = 0; i < n_in; ++i)                                      \
                     w[i] *= scale;                                                        \
             }                                                                             \
         }                                                                                 \
     }
 
-PENALTY_FUNCTIONS(double, fastbp_dadd_penalty, fastbp_dshrink, fastbp_dmax_norm_rows)
-PENALTY_FUNCTIONS(float, fastbp_sadd_penalty, fastbp_sshrink, fastbp_smax_norm_rows)
+PENALTY_FUNCTIONS(double, fastbp_dsum_sq, fastbp_dadd_penalty, fastbp_dshrink, fastbp_dmax_norm_rows)
+PENALTY_FUNCTIONS(float, fastbp_ssum_sq, fastbp_sadd_penalty, fastbp_sshrink, fastbp_smax_norm_rows)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _core, reference
+from fastbp import _core, optim, reference
 from fastbp.datasets import load_wheat_seeds, standardize, train_test_split
 
 from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err, set_threads
@@ -61,7 +61,6 @@ def test_history_reports_epoch_losses():
                          ids=["sgd", "sgd-l1-l2", "adam-l2-maxnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
-    from fastbp import _core, optim
     assert _core.input_pieces_for(300, 20) > 1 and _core.pieces_for(20) == 1
     net = make_net([300, 20, 3], "sigmoid", "cross_entropy", dtype, seed=3, init="auto")
     X, Y = make_data(net, 45)
@@ -113,6 +112,38 @@ def test_results_identical_for_1_2_and_3_threads(own, dtype, options, sizes):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
+
+
+# An optimizer steps W panel by panel as csrc/outer.c makes its float32
+# gradient (_core._steps_in_panels): element by element the arithmetic of the
+# step after the whole product, so the same bits. 2 and 3 batches an epoch
+# (the last one's step waits for the whole gradient: its norms are kept).
+@pytest.mark.parametrize("options", [
+    {"optimizer": "adam"}, {"optimizer": "adamw"}, {"optimizer": "rmsprop"},
+    {"optimizer": "momentum"}, {"optimizer": "adam", "l2": 1e-3},
+    {"optimizer": "adam", "l1": 1e-4, "max_norm": 1.0}, {"optimizer": "adam", "dropout": 0.2}],
+    ids=["adam", "adamw", "rmsprop", "momentum", "adam-l2", "adam-l1-maxnorm", "adam-dropout"])
+def test_panel_steps_are_the_steps_after_the_product(options, threads):
+    options = dict(options)
+    if options["optimizer"] == "momentum":  # a new one for each fit: it keeps state
+        options["optimizer"] = None
+    results = []
+    previous = _core.set_panel_steps(True)
+    try:
+        for panels in (True, False):
+            _core.set_panel_steps(panels)
+            # 70 and 300 units in pieces of 35-150 rows of W, 90 inputs
+            net = fastbp.Network([90, 300, 70, 5], activation="relu", cost="cross_entropy",
+                                 dtype="float32", seed=3)
+            X, Y = make_data(net, 150)
+            kwargs = dict(options, optimizer=options["optimizer"]
+                          or optim.SGD(lr=0.05, momentum=0.9))
+            history = net.fit(X, Y, epochs=2, batch_size=64, lr=0.01, seed=1, **kwargs)
+            results.append((net.params.copy(), history["loss"]))
+    finally:
+        _core.set_panel_steps(previous)
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
 
 
 # Online SGD of networks whose products are all small takes the online

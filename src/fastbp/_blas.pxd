@@ -35,9 +35,11 @@ cdef extern from "dot.h" nogil:
                          Py_ssize_t ldc)
 
 cdef extern from "outer.h" nogil:
+    ctypedef void (*fastbp_tile_fn)(void *ctx, Py_ssize_t i, Py_ssize_t j, Py_ssize_t rows,
+                                    Py_ssize_t cols) noexcept nogil
     void fastbp_souter(int trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                        const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb,
-                       float beta, float *c, Py_ssize_t ldc)
+                       float beta, float *c, Py_ssize_t ldc, fastbp_tile_fn after, void *ctx)
 
 
 # Products up to this many multiply-adds run in the loop below (but the
@@ -72,6 +74,13 @@ cdef enum:
     OUTER_MIN_K = 32
 
 
+cdef inline bint outer_runs(bint trans_b, int m, int n, int k) noexcept nogil:
+    """Does a float32 product of this shape (B transposed or not) take
+    csrc/outer.c's kernel?"""
+    return (fastbp_kernels_on and not trans_b and <long> m * n * k > SMALL_GEMM
+            and m <= OUTER_MAX_ROWS and k >= OUTER_MIN_K)
+
+
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                       const floating *A, int lda, const floating *B, int ldb, floating beta,
                       floating *C, int ldc) noexcept nogil:
@@ -81,9 +90,8 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
     cdef char tb = b'T' if trans_b else b'N'
     if <long> m * n * k <= SMALL_GEMM:
         small_gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
-    elif (floating is float and fastbp_kernels_on and not trans_b and m <= OUTER_MAX_ROWS
-          and k >= OUTER_MIN_K and (beta == 0 or beta == 1)):
-        fastbp_souter(trans_a, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    elif floating is float and outer_runs(trans_b, m, n, k) and (beta == 0 or beta == 1):
+        fastbp_souter(trans_a, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL)
     elif floating is float:
         fastbp_sgemm(&tb, &ta, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
     else:

@@ -50,7 +50,7 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 cnp.import_array()
 
 from fastbp._blas cimport (SMALL_GEMM, fastbp_blas_bind, fastbp_kernels_on, fastbp_kernels_ready,
-                           gemm, gemm_abt)
+                           fastbp_souter, gemm, gemm_abt, outer_runs)
 from fastbp import _blas
 
 cdef extern from "fastbp.h" nogil:
@@ -77,6 +77,8 @@ cdef extern from "optim.h" nogil:
                             Py_ssize_t n)
 
 cdef extern from "penalty.h" nogil:
+    double fastbp_dsum_sq(const double *p, Py_ssize_t n)
+    double fastbp_ssum_sq(const float *p, Py_ssize_t n)
     void fastbp_dadd_penalty(double *g, const double *p, Py_ssize_t n, double l1, double l2)
     void fastbp_sadd_penalty(float *g, const float *p, Py_ssize_t n, double l1, double l2)
     void fastbp_dshrink(double *p, Py_ssize_t n, double a, double b)
@@ -887,15 +889,69 @@ cdef void _weight_product(const Net *net, floating *P, floating *G, const floati
     cdef const floating *d = <floating *> net.deltas + net.a_off[l + 1] + lo
     cdef const floating *a_in = (x if l == 0 else <floating *> net.acts + net.a_off[l]) + k0
     cdef Py_ssize_t at = net.w_off[l] + lo * n_in + k0
+    cdef PanelStep step
     if tr != NULL and _fused(tr):
         if tr.l1 != 0 or tr.l2 != 0:
             for j in range(hi - lo):
                 _shrink(P + at + j * n_in, k1 - k0, tr.lr * tr.l2, tr.lr * tr.l1)
         gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> -tr.lr, d,
              <int> n_out, a_in, <int> n_in, <floating> 1, P + at, <int> n_in)
+    elif floating is float and _steps_in_panels(net, tr, l, hi - lo, n):
+        step.tr = tr
+        step.w = P + at
+        step.gw = G + at
+        step.n_in = n_in
+        step.at = at
+        fastbp_souter(True, hi - lo, k1 - k0, n, 1, d, n_out, a_in, n_in, 0, G + at, n_in,
+                      _step_panel, &step)
     else:
         gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> 1, d,
              <int> n_out, a_in, <int> n_in, <floating> 0, G + at, <int> n_in)
+
+
+cdef bint _panel_steps = True
+
+
+def set_panel_steps(bint on):
+    """Let optimizers step W panel by panel where _steps_in_panels allows (on,
+    the default) or after the whole product always (off: for the test that
+    compares the two bit for bit). Returns the previous setting."""
+    global _panel_steps
+    cdef bint previous = _panel_steps
+    _panel_steps = on
+    return previous
+
+
+cdef inline bint _steps_in_panels(const Net *net, const Train *tr, int l, Py_ssize_t units,
+                                 Py_ssize_t n) noexcept nogil:
+    """Does the optimizer step a float32 piece of `units` rows of W_l (n rows
+    of the batch) panel by panel, as csrc/outer.c makes its gradient
+    (_step_panel)? Where that kernel computes it, when nothing needs the
+    whole gradient first (gradient norms, DP noise) and the layer is cut by
+    units."""
+    return (_panel_steps and tr != NULL and tr.kind != FASTBP_PLAIN_SGD and tr.row_sq == NULL
+            and tr.noise_std == 0 and net.in_pieces[l] == 1
+            and outer_runs(False, <int> units, <int> net.sizes[l], <int> n))
+
+
+cdef struct PanelStep:  # what _step_panel needs of a piece of W and its gradient
+    const Train *tr
+    float *w
+    float *gw
+    Py_ssize_t n_in, at  # a row's length; the offset of w[0] in params
+
+
+cdef void _step_panel(void *ctx, Py_ssize_t i, Py_ssize_t j, Py_ssize_t rows,
+                      Py_ssize_t cols) noexcept nogil:
+    """The update of rows i:i+rows (whole rows: j = 0, cols = n_in) of a
+    piece of W whose gradient csrc/outer.c has just made (still in cache):
+    the L1/L2 terms, then the optimizer step, as _update_rows applies them
+    to the whole piece (element by element: the same bits)."""
+    cdef PanelStep *s = <PanelStep *> ctx
+    cdef Py_ssize_t at = i * s.n_in
+    if s.tr.l1 != 0 or s.tr.l2 != 0:
+        fastbp_sadd_penalty(s.gw + at, s.w + at, rows * cols, s.tr.l1, s.tr.l2)
+    _step_slice(s.tr, s.w + at, s.gw + at, s.at + at, rows * cols, NULL)
 
 
 cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
@@ -924,7 +980,9 @@ cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
             for j in range(lo, hi):
                 P[net.g_off[l] + j] -= lr * G[net.g_off[l] + j]
     else:
-        _update_rows(tr, w, gw, b, gb, hi - lo, n_in,
+        # (rows of 0 inputs: the weights, stepped panel by panel, are done)
+        _update_rows(tr, w, gw, b, gb, hi - lo,
+                     0 if floating is float and _steps_in_panels(net, tr, l, hi - lo, n) else n_in,
                      net.w_off[l] + lo * n_in, net.b_off[l] + lo,
                      tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
         if net.g_off[l] >= 0:  # γ: no penalty terms, as biases
@@ -941,14 +999,10 @@ cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
     """Diagnostics, regularization and the optimizer step of `rows` rows of W
     (at offset w_at of params) and their biases (at b_at)."""
     cdef Py_ssize_t i, j
-    cdef double sq
     if row_sq != NULL:
         # the plain gradient of the mean cost, before any penalty term
         for j in range(rows):
-            sq = <double> gb[j] * gb[j]
-            for i in range(n_in):
-                sq += <double> gw[j * n_in + i] * gw[j * n_in + i]
-            row_sq[j] = sq
+            row_sq[j] = <double> gb[j] * gb[j] + _sum_sq(gw + j * n_in, n_in)
     if tr.noise_std > 0:
         # DP-SGD: N(0, (σC)²) on the sum of clipped gradients, / batch rows
         for i in range(rows * n_in):
@@ -1020,12 +1074,18 @@ cdef double _batch_sums(const Net *net, Py_ssize_t n, const double *sw,
 cdef double _weight_sq(const Net *net, const floating *P) noexcept nogil:
     """Σ‖W_l‖² over the layers (weights, not biases), in order."""
     cdef int l
-    cdef Py_ssize_t i
     cdef double total = 0
     for l in range(net.n_layers):
-        for i in range(net.w_off[l], net.w_off[l] + net.sizes[l] * net.sizes[l + 1]):
-            total += <double> P[i] * P[i]
+        total += _sum_sq(P + net.w_off[l], net.sizes[l] * net.sizes[l + 1])
     return total
+
+
+cdef inline double _sum_sq(const floating *p, Py_ssize_t n) noexcept nogil:
+    """Σ p² in double (in 8 fixed lanes: penalty.c)."""
+    if floating is float:
+        return fastbp_ssum_sq(p, n)
+    else:
+        return fastbp_dsum_sq(p, n)
 
 
 cdef double _weight_sum(const double *sw, const Py_ssize_t *rows, Py_ssize_t n) noexcept nogil:
