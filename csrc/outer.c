@@ -113,7 +113,7 @@ static void panel(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alph
 
 void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
-                   float *c, ptrdiff_t ldc, fastbp_tile_fn after, void *ctx)
+                   float *c, ptrdiff_t ldc, fastbp_rows_fn after, void *ctx)
 {
     if (!after) {
         panel(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -123,7 +123,7 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
         const ptrdiff_t rows = m - i < PANEL ? m - i : PANEL;
         panel(trans_a, rows, n, k, alpha, a + i * (trans_a ? 1 : lda), lda, b, ldb, beta,
               c + i * ldc, ldc);
-        after(ctx, i, 0, rows, n);
+        after(ctx, i, rows);
     }
 }
 
@@ -133,7 +133,7 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
 
 void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
-                   float *c, ptrdiff_t ldc, fastbp_tile_fn after, void *ctx)
+                   float *c, ptrdiff_t ldc, fastbp_rows_fn after, void *ctx)
 {
     (void)trans_a, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
     (void)ldb, (void)beta, (void)c, (void)ldc, (void)after, (void)ctx;

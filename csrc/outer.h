@@ -6,10 +6,9 @@
  *                   the sum of op(A)[i, p]·B[p, j] over p in order, computed
  *                   the same way wherever (i, j) falls in a call, so the
  *                   result does not depend on how the product is cut.
- *                   With `after`, after(ctx, i, j, rows, cols) is called
- *                   as soon as C[i:i+rows, j:j+cols] is made, each element
- *                   once (the optimizer's step on a panel of ∇W in cache;
- *                   whole rows: j = 0, cols = n)
+ *                   With `after`, after(ctx, i, rows) is called as soon
+ *                   as rows i:i+rows of C are made, each row once (the
+ *                   optimizer's step on a panel of ∇W, in cache)
  */
 #ifndef FASTBP_OUTER_H
 #define FASTBP_OUTER_H
@@ -18,11 +17,10 @@
 
 #include "kernels.h" /* where it runs, and the switch */
 
-typedef void (*fastbp_tile_fn)(void *ctx, ptrdiff_t i, ptrdiff_t j, ptrdiff_t rows,
-                               ptrdiff_t cols);
+typedef void (*fastbp_rows_fn)(void *ctx, ptrdiff_t i, ptrdiff_t rows);
 
 void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
-                   float *c, ptrdiff_t ldc, fastbp_tile_fn after, void *ctx);
+                   float *c, ptrdiff_t ldc, fastbp_rows_fn after, void *ctx);
 
 #endif

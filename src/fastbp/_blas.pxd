@@ -35,11 +35,10 @@ cdef extern from "dot.h" nogil:
                          Py_ssize_t ldc)
 
 cdef extern from "outer.h" nogil:
-    ctypedef void (*fastbp_tile_fn)(void *ctx, Py_ssize_t i, Py_ssize_t j, Py_ssize_t rows,
-                                    Py_ssize_t cols) noexcept nogil
+    ctypedef void (*fastbp_rows_fn)(void *ctx, Py_ssize_t i, Py_ssize_t rows) noexcept nogil
     void fastbp_souter(int trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                        const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb,
-                       float beta, float *c, Py_ssize_t ldc, fastbp_tile_fn after, void *ctx)
+                       float beta, float *c, Py_ssize_t ldc, fastbp_rows_fn after, void *ctx)
 
 
 # Products up to this many multiply-adds run in the loop below (but the

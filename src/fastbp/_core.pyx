@@ -941,17 +941,16 @@ cdef struct PanelStep:  # what _step_panel needs of a piece of W and its gradien
     Py_ssize_t n_in, at  # a row's length; the offset of w[0] in params
 
 
-cdef void _step_panel(void *ctx, Py_ssize_t i, Py_ssize_t j, Py_ssize_t rows,
-                      Py_ssize_t cols) noexcept nogil:
-    """The update of rows i:i+rows (whole rows: j = 0, cols = n_in) of a
-    piece of W whose gradient csrc/outer.c has just made (still in cache):
-    the L1/L2 terms, then the optimizer step, as _update_rows applies them
-    to the whole piece (element by element: the same bits)."""
+cdef void _step_panel(void *ctx, Py_ssize_t i, Py_ssize_t rows) noexcept nogil:
+    """The update of rows i:i+rows of a piece of W whose gradient
+    csrc/outer.c has just made (still in cache): the L1/L2 terms, then the
+    optimizer step, as _update_rows applies them to the whole piece (element
+    by element: the same bits)."""
     cdef PanelStep *s = <PanelStep *> ctx
-    cdef Py_ssize_t at = i * s.n_in
+    cdef Py_ssize_t at = i * s.n_in, count = rows * s.n_in
     if s.tr.l1 != 0 or s.tr.l2 != 0:
-        fastbp_sadd_penalty(s.gw + at, s.w + at, rows * cols, s.tr.l1, s.tr.l2)
-    _step_slice(s.tr, s.w + at, s.gw + at, s.at + at, rows * cols, NULL)
+        fastbp_sadd_penalty(s.gw + at, s.w + at, count, s.tr.l1, s.tr.l2)
+    _step_slice(s.tr, s.w + at, s.gw + at, s.at + at, count, NULL)
 
 
 cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
