@@ -196,6 +196,38 @@ def test_second_concurrent_fit_is_refused_and_the_first_is_intact():
     assert np.array_equal(net.params, start.params), "the concurrent fit corrupted the network"
 
 
+def test_one_epoch_fits_are_fits_of_one_epoch_and_hold_the_model():
+    """trainer.OneEpochFits (the scikit-learn estimators' epoch loop): its
+    epochs are fit's one-epoch calls bit for bit, and the model is taken for
+    the whole loop (a fit from inside it is refused)."""
+    from fastbp import optim, trainer
+    from fastbp._settings import one_epoch
+    results = []
+    for loop in (True, False):
+        net = fastbp.Network([6, 9, 3], activation="relu", output_activation="softmax",
+                             cost="cross_entropy", seed=2)
+        X = np.random.default_rng(0).standard_normal((50, 6))
+        Y = np.eye(3)[np.random.default_rng(1).integers(0, 3, 50)]
+        opt = optim.Adam(lr=0.01)
+        orders = [np.random.default_rng(e).permutation(50).astype(np.intp) for e in range(4)]
+        losses = []
+        if loop:
+            with trainer.OneEpochFits(net, one_epoch(net, X, Y, opt, 16, 1e-3)) as fits:
+                for order in orders:
+                    losses.append(fits.epoch(order)["loss"][-1])
+                with pytest.raises(RuntimeError, match="another thread"):
+                    net.fit(X, Y, epochs=1)
+            assert net.fit_lock.acquire(blocking=False)  # released after the loop
+            net.fit_lock.release()
+        else:
+            for order in orders:
+                history = trainer.fit(net, one_epoch(net, X, Y, opt, 16, 1e-3, order=order))
+                losses.append(history["loss"][-1])
+        results.append((net.params.copy(), losses, opt.steps))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert results[0][1:] == results[1][1:]
+
+
 def test_ctrl_c_counts_the_updates_it_kept_as_optimizer_steps():
     """An Adam fit interrupted mid-epoch: its step count is the number of
     updates applied, and the parameters are those updates replayed."""

@@ -423,54 +423,66 @@ class _BaseMLP(BaseEstimator):
 
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
-        if self.solver == "rprop":
-            batch_size = n_samples
-        elif self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", stacklevel=4)
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        batch_size = self._batch_rows(n_samples)
 
+        # without sample weights an epoch is one compiled call, set up once:
+        # each batch's l2 = alpha / (its rows · weight_scale), and Σ_b ‖W_b‖²
+        # from the core (the accuracy is not read)
+        fits = (trainer.OneEpochFits(self._net, one_epoch(
+            self._net, X_train, Y_train, self._optimizer, batch_size, self.alpha / weight_scale,
+            l2_per_weight=True, weight_sq=np.zeros(1) if self.alpha else None, classes=False))
+            if sw_train is None else contextlib.nullcontext())
         try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:  # sklearn.utils.shuffle's draw, without its checks
-                    sample_idx = sample_idx[self._random_state.permutation(n_samples)]
-                self.loss_ = self._epoch(X_train, Y_train, sw_train,
-                                         sample_idx if self.shuffle else None, batch_size,
-                                         weight_scale)
-                self.n_iter_ += 1
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                if (self.solver == "sgd" and self.learning_rate == "invscaling"):
-                    self._learning_rate = (float(self.learning_rate_init)
-                                           / (self.t_ + 1) ** self.power_t)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = ("Validation score did not improve more than tol=%f for %d "
-                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
-                    else:
-                        msg = ("Training loss did not improve more than tol=%f for %d "
-                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
-                    if self._trigger_stopping(msg):
+            with fits:
+                self.n_iter_ = 0
+                for _ in range(self.max_iter):
+                    if self.shuffle:  # sklearn.utils.shuffle's draw, without its checks
+                        sample_idx = sample_idx[self._random_state.permutation(n_samples)]
+                    self.loss_ = self._epoch(X_train, Y_train, sw_train,
+                                             sample_idx if self.shuffle else None, batch_size,
+                                             weight_scale, fits)
+                    self.n_iter_ += 1
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if self.verbose:
+                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                    if (self.solver == "sgd" and self.learning_rate == "invscaling"):
+                        self._learning_rate = (float(self.learning_rate_init)
+                                               / (self.t_ + 1) ** self.power_t)
+                    if self._no_improvement_count > self.n_iter_no_change:
+                        if early_stopping:
+                            msg = ("Validation score did not improve more than tol=%f for %d "
+                                   "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                        else:
+                            msg = ("Training loss did not improve more than tol=%f for %d "
+                                   "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                        if self._trigger_stopping(msg):
+                            break
+                        self._no_improvement_count = 0
+                    if incremental:
                         break
-                    self._no_improvement_count = 0
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and "
-                                  "the optimization hasn't converged yet." % self.max_iter,
-                                  ConvergenceWarning, stacklevel=4)
+                    if self.n_iter_ == self.max_iter:
+                        warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and "
+                                      "the optimization hasn't converged yet." % self.max_iter,
+                                      ConvergenceWarning, stacklevel=4)
         except KeyboardInterrupt:
             # fastbp stopped at a batch boundary, with the last complete update
             warnings.warn("Training interrupted by user.", stacklevel=4)
         if early_stopping:
             self._restore_best()
+
+    def _batch_rows(self, n_samples):
+        """Rows per batch, as sklearn: batch_size clipped to [1, n_samples]
+        ("auto": min(200, n_samples)); iRprop+ is full batch."""
+        if self.solver == "rprop":
+            return n_samples
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped", stacklevel=5)
+        return int(np.clip(self.batch_size, 1, n_samples))
 
     def _restore_best(self):
         """Early stopping's best validated parameters; as sklearn, an error if
@@ -496,11 +508,11 @@ class _BaseMLP(BaseEstimator):
             print(msg + " Setting learning rate to %f" % self._learning_rate)
         return False
 
-    def _epoch(self, X, Y, sw, order, batch_size, weight_scale=1.0):
+    def _epoch(self, X, Y, sw, order, batch_size, weight_scale=1.0, fits=None):
         """One pass over (X, Y) in the row order `order` (None: as they are),
         in sklearn's batches, each trained with l2 = α/(its weight); returns
         the epoch's loss as sklearn reports it. sw None: every sample weighs
-        weight_scale."""
+        weight_scale, and `fits` (trainer.OneEpochFits) trains the epoch."""
         net, opt = self._net, self._optimizer
         if not _core.all_finite(net.params):
             return np.nan  # diverged under early stopping (below): sklearn trains on NaN
@@ -533,19 +545,18 @@ class _BaseMLP(BaseEstimator):
             w = None if sw is None else sw[a:z]
             if w is not None and not w.any():
                 continue  # no weight: fastbp skips such a batch, sklearn divides by zero
-            weight_sq = np.zeros(1) if self.alpha else None  # Σ_b ‖W_b‖², from the core
             try:
                 if sw is None:  # w_b = rows_b · weight_scale
-                    settings = one_epoch(net, X, Y, opt, size, self.alpha / weight_scale,
-                                         order=None if order is None else
-                                         np.ascontiguousarray(order, dtype=np.intp),
-                                         l2_per_weight=True, weight_sq=weight_sq,
-                                         classes=False)  # (its accuracy is not read)
+                    weight_sq = fits.s.weight_sq  # Σ_b ‖W_b‖², from the core
+                    if weight_sq is not None:
+                        weight_sq[0] = 0
+                    history = fits.epoch(None if order is None else
+                                         np.ascontiguousarray(order, dtype=np.intp))
                 else:
-                    settings = one_epoch(net, X[a:z], Y[a:z], opt, size,
-                                         self.alpha / float(batch_w[b0]), w / w.max(),
-                                         weight_sq=weight_sq, classes=False)
-                history = trainer.fit(net, settings)
+                    weight_sq = np.zeros(1) if self.alpha else None
+                    history = trainer.fit(net, one_epoch(
+                        net, X[a:z], Y[a:z], opt, size, self.alpha / float(batch_w[b0]),
+                        w / w.max(), weight_sq=weight_sq, classes=False))
             except FloatingPointError as e:
                 if self.early_stopping:
                     # as sklearn: the epochs go on with NaN weights (NaN loss
@@ -555,7 +566,7 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError("Solver produced non-finite parameter weights. The input "
                                  "data may contain large values and need to be "
                                  "preprocessed.") from e
-            data += history["loss"][0] * (z - a)  # the mean (weighted: one batch's)
+            data += history["loss"][-1] * (z - a)  # the mean (weighted: one batch's)
             if weight_sq is not None:  # rows_b / w_b: 1 / weight_scale, or one batch's
                 penalty += float(weight_sq[0]) * (1 / weight_scale if sw is None
                                                   else rows[b0] / batch_w[b0])

@@ -279,6 +279,39 @@ def fit(model, s: FitSettings) -> History:
         bar.close()
 
 
+class OneEpochFits:
+    """fit(model, s) one epoch at a time with its set-up made once, for a
+    front end's own epoch loop (the scikit-learn estimators: about 40 µs an
+    epoch less, of some 125 µs of Python an epoch on the digits example, whose
+    compiled epoch takes some 700). `with OneEpochFits(model,
+    s) as fits:` takes the model for the loop (a concurrent fit raises);
+    each fits.epoch(order) trains one epoch as `s` says (s.epochs == 1) with
+    the rows in `order` (intp; None: as they are) and returns the History of
+    the epochs so far."""
+
+    def __init__(self, model, s: FitSettings):
+        if s.epochs != 1:
+            raise ValueError(f"OneEpochFits trains one epoch a call; got epochs={s.epochs}")
+        self.model, self.s = model, s
+        self._taken = contextlib.ExitStack()
+
+    def __enter__(self):
+        with contextlib.ExitStack() as taking:
+            taking.enter_context(exclusive(self.model))
+            with self.model.compute_lock:
+                self.trainer = Trainer(self.model, self.s,
+                                       EpochEnd(self.s, self.model, _progress._NoBar()))
+            self._taken = taking.pop_all()
+        return self
+
+    def __exit__(self, *exc):
+        return self._taken.__exit__(*exc)
+
+    def epoch(self, order) -> History:
+        self.trainer.order = order
+        return self.trainer.run()
+
+
 def apply_update(model, flat, opt, l2, l1, max_norm, n_samples, on_nonfinite="raise"):
     """One update of the model's parameters from the gradient `flat` (params
     layout, overwritten), with a batch's arithmetic (Network.apply_gradients).
@@ -311,6 +344,7 @@ class Trainer:
 
     def __init__(self, model, s: FitSettings, end: EpochEnd):
         self.model, self.s, self.end = model, s, end
+        self.order = s.order  # the rows' order (None: drawn, or as they are)
         self.opt = opt = s.optimizer
         self.n = n = s.X.shape[0]
         self.batch_size = s.rows_per_batch
@@ -376,8 +410,8 @@ class Trainer:
         s, model, opt = self.s, self.model, self.opt
         refuse_non_finite(model)  # (a callback may have written NaN)
         lr = opt.lr if s.schedule is None else s.schedule.lr_at(epoch, opt.lr)
-        if s.order is not None:
-            order = s.order
+        if self.order is not None:
+            order = self.order
         else:
             order = (self.rng.permutation(self.n) if s.shuffle else np.arange(self.n)).astype(np.intp)
         memory = getattr(opt, "_loss_memory", None)  # iRprop+'s last objective

@@ -1,4 +1,5 @@
 """The base of fastbp's optimizers: hyper-parameter checks and state buffers."""
+import functools
 import numbers
 from dataclasses import dataclass, field, fields
 from typing import Dict, Optional
@@ -135,11 +136,9 @@ class Optimizer:
     def hyper(self):
         """The hyper-parameters csrc/optim.h reads, by their names there."""
         out = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            if f.metadata["hyper"] and f.name != "lr":
-                value = getattr(self, f.name)
-                out.update(zip(f.metadata["names"], value) if "names" in f.metadata
-                           else [(f.name, value)])
+        for name, names in _hyper_fields(type(self)):
+            value = getattr(self, name)
+            out.update(zip(names, value) if names else [(name, value)])
         return out
 
     def _hyper_for(self, n_samples):
@@ -164,3 +163,12 @@ class Optimizer:
     def _config(self):
         """The settings by name, as the constructor takes them."""
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=None)
+def _hyper_fields(cls):
+    """(field, its names in optim.h or None) of the fields of an optimizer
+    class that csrc/optim.h reads, once per class (dataclasses.fields takes
+    some microseconds, a front end's fit of an epoch calls hyper() once)."""
+    return tuple((f.name, f.metadata.get("names")) for f in fields(cls)
+                 if f.metadata["hyper"] and f.name != "lr")
