@@ -860,6 +860,7 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
     W are read by no other thread any more in this batch."""
     cdef int l, p, p0, p1, pieces
     cdef Py_ssize_t lo, hi
+    cdef bint stepped
     for l in range(net.n_layers):
         pieces = net.in_pieces[l]
         if pieces > 1:  # cut by inputs: columns lo:hi of all rows of W, then the rest
@@ -874,16 +875,19 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
         _own_pieces(pieces, t, T, &p0, &p1)
         for p in range(p0, p1):
             _piece(net.sizes[l + 1], pieces, p, &lo, &hi)
+            stepped = False  # (a layer cut by inputs has its products made above)
             if net.in_pieces[l] == 1:
-                _weight_product(net, P, G, x, n, tr, l, lo, hi, 0, net.sizes[l])
-            _param_rest(net, P, G, n, tr, l, lo, hi)
+                stepped = _weight_product(net, P, G, x, n, tr, l, lo, hi, 0, net.sizes[l])
+            _param_rest(net, P, G, n, tr, l, lo, hi, stepped)
 
 
-cdef void _weight_product(const Net *net, floating *P, floating *G, const floating *x,
+cdef bint _weight_product(const Net *net, floating *P, floating *G, const floating *x,
                           Py_ssize_t n, const Train *tr, int l, Py_ssize_t lo, Py_ssize_t hi,
                           Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
     """∇W[lo:hi, k0:k1] = δ[:, lo:hi]ᵀ·a_in[:, k0:k1] into G, or with plain SGD
-    W[lo:hi, k0:k1] += (−lr)·that, after the L1/L2 shrink of those weights."""
+    W[lo:hi, k0:k1] += (−lr)·that, after the L1/L2 shrink of those weights.
+    Returns whether the optimizer's step on those weights was made too
+    (panel by panel: _steps_in_panels), which _param_rest then skips."""
     cdef Py_ssize_t j, n_in = net.sizes[l], n_out = net.sizes[l + 1]
     # δ_l is (n, n_out), a_l is (n, n_in); W_l is (n_out, n_in)
     cdef const floating *d = <floating *> net.deltas + net.a_off[l + 1] + lo
@@ -904,9 +908,11 @@ cdef void _weight_product(const Net *net, floating *P, floating *G, const floati
         step.at = at
         fastbp_souter(True, hi - lo, k1 - k0, n, 1, d, n_out, a_in, n_in, 0, G + at, n_in,
                       _step_panel, &step)
+        return True
     else:
         gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> 1, d,
              <int> n_out, a_in, <int> n_in, <floating> 0, G + at, <int> n_in)
+    return False
 
 
 cdef bint _panel_steps = True
@@ -954,9 +960,11 @@ cdef void _step_panel(void *ctx, Py_ssize_t i, Py_ssize_t rows) noexcept nogil:
 
 
 cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
-                      const Train *tr, int l, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+                      const Train *tr, int l, Py_ssize_t lo, Py_ssize_t hi,
+                      bint stepped) noexcept nogil:
     """_param_phase for units lo:hi of layer l once their ∇W (or plain SGD's
-    step on W) is made: ∇b, and the update of their rows."""
+    step on W) is made: ∇b, and the update of their rows (of their biases
+    only when _weight_product `stepped` the weights)."""
     cdef Py_ssize_t i, j, n_in = net.sizes[l], n_out = net.sizes[l + 1]
     cdef const floating *d = <floating *> net.deltas + net.a_off[l + 1]
     cdef floating *w = P + net.w_off[l] + lo * n_in
@@ -980,8 +988,7 @@ cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
                 P[net.g_off[l] + j] -= lr * G[net.g_off[l] + j]
     else:
         # (rows of 0 inputs: the weights, stepped panel by panel, are done)
-        _update_rows(tr, w, gw, b, gb, hi - lo,
-                     0 if floating is float and _steps_in_panels(net, tr, l, hi - lo, n) else n_in,
+        _update_rows(tr, w, gw, b, gb, hi - lo, 0 if stepped else n_in,
                      net.w_off[l] + lo * n_in, net.b_off[l] + lo,
                      tr.row_sq + tr.unit_off[l] + lo if tr.row_sq != NULL else NULL)
         if net.g_off[l] >= 0:  # γ: no penalty terms, as biases
