@@ -24,6 +24,15 @@ TOL = {"float64": 1e-12, "float32": 1e-5}
 fastbp._threads.adaptive = False
 
 
+@pytest.fixture(params=[True, False], ids=["own", "blas"])
+def own(request):
+    """The test runs twice: with fastbp's own product kernels (csrc/dot.c,
+    csrc/outer.c) where the CPU runs them, and with the BLAS for every product."""
+    previous = _core.set_own_kernels(request.param)
+    yield request.param
+    _core.set_own_kernels(previous)
+
+
 def rel_err(a, b):
     """Norm-wise relative error ‖a − b‖ / max(‖a‖, ‖b‖), 0 when both vanish."""
     a = np.asarray(a, dtype=np.float64)

@@ -115,27 +115,46 @@ def test_own_kernels_are_on_where_the_cpu_runs_them():
 
 
 # Every tile shape and remainder of the dot-product kernels (MR = 4 rows, NR
-# = 5 units, 16 floats or 8 doubles of k at a time), and the BLAS path.
-@pytest.mark.parametrize("dot", [True, False], ids=["dot", "blas"])
+# = 5 units, 16 floats or 8 doubles of k at a time; they take products of
+# fewer than 32 rows or units), and the BLAS path.
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [1, 7, 8, 9, 16, 17, 40])
-def test_forward_product_every_tile_and_remainder(k, dtype, dot):
-    previous = _core.set_own_kernels(dot)
-    try:
-        rng = np.random.default_rng(k)
-        for n_out in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11):
-            net = fastbp.Network([k, n_out], activation="identity", dtype=dtype, seed=k)
-            net.biases[0][...] = rng.standard_normal(n_out)
-            X = rng.standard_normal((13, k)).astype(dtype)
-            exact = X.astype(np.float64) @ net.weights[0].astype(np.float64).T + net.biases[0]
-            out = net.forward(X)
-            assert rel_err(out, exact) <= (1e-15 if dtype == "float64" else 3e-7), n_out
-            if dot and _core.build_info()["own_kernels"]:
-                # a row's outputs are the same bits in any batch, alone or not
-                for rows in (slice(0, 1), slice(5, 9), slice(4, 13)):
-                    assert np.array_equal(net.forward(X[rows]), out[rows])
-    finally:
-        _core.set_own_kernels(previous)
+def test_forward_product_every_tile_and_remainder(k, dtype, own):
+    rng = np.random.default_rng(k)
+    for n_out in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11):
+        net = fastbp.Network([k, n_out], activation="identity", dtype=dtype, seed=k)
+        net.biases[0][...] = rng.standard_normal(n_out)
+        X = rng.standard_normal((13, k)).astype(dtype)
+        exact = X.astype(np.float64) @ net.weights[0].astype(np.float64).T + net.biases[0]
+        out = net.forward(X)
+        assert rel_err(out, exact) <= (1e-15 if dtype == "float64" else 3e-7), n_out
+        if own and _core.build_info()["own_kernels"]:
+            # a row's outputs are the same bits in any batch of under 32 rows
+            for rows in (slice(0, 1), slice(5, 9), slice(4, 13)):
+                assert np.array_equal(net.forward(X[rows]), out[rows])
+
+
+# Every tile shape and remainder of the packed forward kernel (csrc/outer.c's
+# fastbp_?outer_abt, from 32 rows and 32 units, 16 in float64): 6 rows of C
+# a tile, its units in blocks of 64 floats or 32 doubles (4 vectors, the
+# last masked), W packed by 16×16 (8×8) blocks, k's last block partial; and
+# the BLAS path. Integer data: every sum is exact, so the check is equality.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 7, 8, 9, 16, 17, 40])
+def test_packed_forward_product_every_tile_and_remainder(k, dtype, own):
+    rng = np.random.default_rng(k)
+    X = rng.integers(-3, 4, (41, k)).astype(dtype)
+    for n_out in (16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 129):
+        net = fastbp.Network([k, n_out], activation="identity", dtype=dtype, seed=k)
+        net.weights[0][...] = rng.integers(-2, 3, (n_out, k))
+        net.biases[0][...] = rng.integers(-2, 3, n_out)
+        exact = X @ net.weights[0].T + net.biases[0]
+        for rows in range(36, 42):  # every remainder of 6 rows
+            assert np.array_equal(net.forward(X[:rows]), exact[:rows]), (n_out, rows)
+        if own and _core.build_info()["own_kernels"]:
+            # a row's outputs are the same bits in any batch of 32 rows or more
+            inexact = rng.standard_normal((41, k)).astype(dtype)
+            assert np.array_equal(net.forward(inexact[9:41]), net.forward(inexact)[9:41])
 
 
 # Every tile shape and remainder of the backward kernel (csrc/outer.c: 6
@@ -144,33 +163,28 @@ def test_forward_product_every_tile_and_remainder(k, dtype, dot):
 # (columns) over 40 rows, δ of 40 rows by 1-13 units over 33 outputs; as
 # gradients (C overwritten) and in plain SGD's epochs (W += −lr·∇W), and on
 # the BLAS path.
-@pytest.mark.parametrize("own", [True, False], ids=["own", "blas"])
 @pytest.mark.parametrize("n_in", [1, 15, 16, 17, 63, 64, 65, 100])
 def test_backward_products_every_tile_and_remainder(n_in, own):
-    previous = _core.set_own_kernels(own)
-    try:
-        rng = np.random.default_rng(n_in)
-        for hidden in (1, 2, 3, 4, 5, 6, 7, 12, 13):
-            net = fastbp.Network([n_in, hidden, 33], activation="tanh",
-                                 output_activation="identity", dtype="float32", seed=hidden)
-            X = rng.standard_normal((40, n_in)).astype(np.float32)
-            Y = rng.standard_normal((40, 33)).astype(np.float32)
-            _, ref_w, ref_b = reference.gradients(as64(net), X, Y)
-            _, gw, gb = net.gradients(X, Y)
-            for mine, ref in zip(gw + gb, ref_w + ref_b):
-                assert rel_err(mine, ref) <= 1e-4, (hidden, mine.shape)  # (sums that cancel)
-            # two batches: the first's step is fused into the product (the
-            # last batch of an epoch is not: its gradient norms are kept)
-            X2, Y2 = np.vstack([X, X[::-1]]), np.vstack([Y, Y[::-1]])
-            twin = as64(net)
-            ref_w, ref_b = reference.sgd_epoch(twin, X2, Y2, np.arange(80), 40, 0.1)
-            net.fit(X2, Y2, epochs=1, batch_size=40, lr=0.1, shuffle=False)
-            for mine, ref, start in zip(net.weights + net.biases, ref_w + ref_b,
-                                        twin.weights + twin.biases):
-                # the steps, which the rounding of W to float32 blurs least
-                assert rel_err(mine - start, ref - start) <= 1e-4, hidden
-    finally:
-        _core.set_own_kernels(previous)
+    rng = np.random.default_rng(n_in)
+    for hidden in (1, 2, 3, 4, 5, 6, 7, 12, 13):
+        net = fastbp.Network([n_in, hidden, 33], activation="tanh",
+                             output_activation="identity", dtype="float32", seed=hidden)
+        X = rng.standard_normal((40, n_in)).astype(np.float32)
+        Y = rng.standard_normal((40, 33)).astype(np.float32)
+        _, ref_w, ref_b = reference.gradients(as64(net), X, Y)
+        _, gw, gb = net.gradients(X, Y)
+        for mine, ref in zip(gw + gb, ref_w + ref_b):
+            assert rel_err(mine, ref) <= 1e-4, (hidden, mine.shape)  # (sums that cancel)
+        # two batches: the first's step is fused into the product (the
+        # last batch of an epoch is not: its gradient norms are kept)
+        X2, Y2 = np.vstack([X, X[::-1]]), np.vstack([Y, Y[::-1]])
+        twin = as64(net)
+        ref_w, ref_b = reference.sgd_epoch(twin, X2, Y2, np.arange(80), 40, 0.1)
+        net.fit(X2, Y2, epochs=1, batch_size=40, lr=0.1, shuffle=False)
+        for mine, ref, start in zip(net.weights + net.biases, ref_w + ref_b,
+                                    twin.weights + twin.biases):
+            # the steps, which the rounding of W to float32 blurs least
+            assert rel_err(mine - start, ref - start) <= 1e-4, hidden
 
 
 def test_forward_in_blocks_matches_one_block():

@@ -90,24 +90,19 @@ def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
                                           "max_norm": 2.0}, {"batch_norm": True}],
                          ids=["sgd", "adam-l2-dropout-maxnorm", "batchnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("own", [True, False], ids=["own", "blas"])  # own kernels or the BLAS
 def test_results_identical_for_1_2_and_3_threads(own, dtype, options, sizes):
     options = dict(options)
     batch_norm = options.pop("batch_norm", False)
     results = []
-    previous = _core.set_own_kernels(own)
-    try:
-        for n in (1, 2, 3, 1):
-            set_threads(n)
-            net = fastbp.Network(sizes, activation="relu", cost="cross_entropy",
-                                 dtype=dtype, seed=6, batch_norm=batch_norm)
-            X, Y = make_data(net, 300)
-            results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),
-                            net.fit(X, Y, epochs=2, batch_size=64, lr=0.05, seed=1,
-                                    **options)["loss"],
-                            net.params.copy(), net.forward(X[:1])))
-    finally:
-        _core.set_own_kernels(previous)
+    for n in (1, 2, 3, 1):
+        set_threads(n)
+        net = fastbp.Network(sizes, activation="relu", cost="cross_entropy",
+                             dtype=dtype, seed=6, batch_norm=batch_norm)
+        X, Y = make_data(net, 300)
+        results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),
+                        net.fit(X, Y, epochs=2, batch_size=64, lr=0.05, seed=1,
+                                **options)["loss"],
+                        net.params.copy(), net.forward(X[:1])))
     set_threads(fastbp.get_num_threads())
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -156,12 +151,11 @@ def test_panel_steps_are_the_steps_after_the_product(options, threads):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", HIDDEN)
-@pytest.mark.parametrize("own", [True, False], ids=["own", "blas"])  # own kernels or the BLAS
 def test_online_rows_are_the_phases_bit_for_bit(own, activation, dtype, weighted, cost, output,
                                                sizes, one_thread):
     assert all(a * b <= 128 for a, b in zip(sizes[:-1], sizes[1:]))  # small_gemm's
     results = []
-    previous = _core.set_own_kernels(own), _core.set_online_rows(True)
+    previous = _core.set_online_rows(True)
     try:
         for online in (True, False):
             _core.set_online_rows(online)
@@ -173,8 +167,7 @@ def test_online_rows_are_the_phases_bit_for_bit(own, activation, dtype, weighted
                               sample_weight=weights)
             results.append((net.params.copy(), history["loss"]))
     finally:
-        _core.set_own_kernels(previous[0])
-        _core.set_online_rows(previous[1])
+        _core.set_online_rows(previous)
     assert not np.array_equal(results[0][0], make_net(sizes, activation, cost, dtype, seed=4,
                                                       output_activation=output,
                                                       init="auto").params)

@@ -39,6 +39,12 @@ cdef extern from "outer.h" nogil:
     void fastbp_souter(int trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                        const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb,
                        float beta, float *c, Py_ssize_t ldc, fastbp_rows_fn after, void *ctx)
+    void fastbp_souter_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a,
+                           Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c,
+                           Py_ssize_t ldc, float *pack)
+    void fastbp_douter_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a,
+                           Py_ssize_t lda, const double *b, Py_ssize_t ldb, double *c,
+                           Py_ssize_t ldc, double *pack)
 
 
 # Products up to this many multiply-adds run in the loop below (but the
@@ -97,15 +103,20 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
         fastbp_dgemm(&tb, &ta, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
 
 
-# The forward product Z = A·Wᵀ takes the dot-product kernels of csrc/dot.c
-# where the CPU runs them (AVX-512F; fastbp_kernels_on, set at import). Measured
-# against scipy-openblas32 0.3.34 (1 thread, Zen 5, µs, OpenBLAS / dot.c):
-# float32 256×784·(784×128)ᵀ (M's inference) 309 / 278, 128 rows 180 / 145,
-# 64 rows 77-92 / 59-67 (M's training), 256×128·(128×10)ᵀ 9.6 / 3.5;
-# 256×784·(784×1024)ᵀ (L) 2209 / 2242 and 256×1024·(1024×512)ᵀ 1377 / 1350;
-# float64 256×784·(784×30)ᵀ (S's inference) 374 / 240 (but 220 with the
-# transposition below), 128 rows 217 / 126 (128), 200×64·(64×100)ᵀ
-# (digits) 35 / 34, 200×100·(100×10)ᵀ 12.5 / 4.9 (10.3). Without them, OpenBLAS
+# The forward product Z = A·Wᵀ takes fastbp's own kernels where the CPU runs
+# them (AVX-512F; fastbp_kernels_on, set at import), at every size: from
+# PACKED_MIN_ROWS rows and PACKED_MIN_UNITS units (16 in float64) csrc/outer.c's
+# sums of rows of Wᵀ, W packed by blocks of 64 floats (32 doubles) into the
+# thread's `pack`; below, csrc/dot.c's dot products, which read W as it is.
+# Measured (1 thread, Zen 5, µs, OpenBLAS / dot.c / packed outer.c), float32:
+# 256×784·(784×128)ᵀ (M's inference) 309 / 249-265 / 225-238, 128 rows 180 /
+# 123-138 / 128, 64 rows (M's training) 77-92 / 61-66 / 61-67 (even); L's
+# 256×784·(784×512)ᵀ 1007-1134 / 896-1037 and 256×1024·(1024×512)ᵀ 1400-1500
+# / 1207-1331; 200×64·(64×100)ᵀ 19.5 / 12.7; but 16 rows 17.6 / 20.8, 256×16
+# of 784 34 / 39, 256×10 of 128 4.1 / 7.9. Float64: 256×784·(784×30)ᵀ (S's
+# inference) 374 / 196 / 128, 32 rows 22.0 / 17.9; 200×64·(64×100)ᵀ (the
+# digits) 35 / 31.6 / 26.2; 256×16 of 784 114 / 72; but 10 rows 6.4 / 7.4
+# (S's training), 200×100·(100×10)ᵀ 4.7 / 6.5. Without them, OpenBLAS
 # (column-major inside) makes Z's column count its M, and is slow in
 # float64 when that is small: computing Zᵀ = W·Aᵀ instead (M = rows) and
 # transposing is faster there, by 1.14-1.43× for units ≤ 30 and rows ≥ 64
@@ -114,19 +125,32 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating 
 # Each choice depends on the shape and the CPU only, so the bits do not
 # depend on threads.
 cdef enum:
+    PACKED_MIN_ROWS = 32
+    PACKED_MIN_UNITS = 32
+    PACKED_MIN_UNITS_DOUBLE = 16
+    PACK_UNITS = 64  # a block of packed units: a pack holds (inputs + 16)·64 numbers
     NARROW_UNITS = 32
     TRANSPOSE_MIN_ROWS = 64
 
 
 cdef inline void gemm_abt(int m, int n, int k, const floating *A, int lda,
                           const floating *B, int ldb, floating *C, int ldc,
-                          floating *scratch) noexcept nogil:
+                          floating *scratch, floating *pack) noexcept nogil:
     """C = A·Bᵀ (C is (m, n), A (m, k), B (n, k)): the forward product.
     scratch: m·n numbers for Cᵀ where that is the faster way with the BLAS
-    (NULL: never)."""
+    (NULL: never); pack: the thread's (k + 16)·PACK_UNITS numbers for packing
+    B (NULL: never packed)."""
     cdef Py_ssize_t i, j
-    if fastbp_kernels_on:  # every size: a row's outputs do not depend on its batch
-        if floating is float:
+    cdef int min_units = PACKED_MIN_UNITS
+    if floating is double:
+        min_units = PACKED_MIN_UNITS_DOUBLE
+    if fastbp_kernels_on:  # every size
+        if pack != NULL and m >= PACKED_MIN_ROWS and n >= min_units:
+            if floating is float:
+                fastbp_souter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack)
+            else:
+                fastbp_douter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack)
+        elif floating is float:
             fastbp_sdot_abt(m, n, k, A, lda, B, ldb, C, ldc)
         else:
             fastbp_ddot_abt(m, n, k, A, lda, B, ldb, C, ldc)

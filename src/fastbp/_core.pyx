@@ -42,14 +42,15 @@ import numpy as np
 
 from fastbp._activations cimport (IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH,
                                   activate, bias_activate,
-                                  mul_activation_grad, softmax_row)
+                                  mul_activation_grad, softmax_row,
+                                  softmax_rows)
 from fastbp._batchnorm cimport bn_backward, bn_forward
 from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost_row,
                             correct)
 
 cnp.import_array()
 
-from fastbp._blas cimport (SMALL_GEMM, fastbp_blas_bind, fastbp_kernels_on, fastbp_kernels_ready,
+from fastbp._blas cimport (PACK_UNITS, SMALL_GEMM, fastbp_blas_bind, fastbp_kernels_on, fastbp_kernels_ready,
                            fastbp_souter, gemm, gemm_abt, outer_runs)
 from fastbp import _blas
 
@@ -285,6 +286,7 @@ cdef class Plan:
     cdef readonly object correct  # int8 (cap,)
     cdef object kept              # uint8, laid out like acts: dropout's mask of the batch
     cdef object flags             # int32: [interrupt snapshot, then per thread: X not finite]
+    cdef object pack              # per thread, W packed for the forward product (_blas.pxd)
     cdef object zhat              # batch norm's ẑ, laid out like acts
     cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
 
@@ -329,6 +331,8 @@ cdef class Plan:
         self.correct = np.zeros(cap, dtype=np.int8)
         self.kept = np.zeros(total, dtype=np.uint8)
         self.flags = np.zeros(1 + n_threads, dtype=np.intc)
+        self.pack = aligned_zeros(n_threads * _pack_stride(self.sizes) if fastbp_kernels_ready()
+                                  else 1, self.dtype)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
         self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
@@ -361,6 +365,8 @@ cdef struct Net:
     signed char *correct
     unsigned char *kept
     int *flags
+    void *pack                # thread t's at pack + t·pack_stride numbers
+    Py_ssize_t pack_stride
     # batch norm
     bint batch_norm           # on some layer
     const Py_ssize_t *g_off
@@ -403,6 +409,8 @@ cdef Net _net(Plan plan):
     net.correct = <signed char *> cnp.PyArray_DATA(plan.correct)
     net.kept = <unsigned char *> cnp.PyArray_DATA(plan.kept)
     net.flags = <int *> cnp.PyArray_DATA(plan.flags)
+    net.pack = cnp.PyArray_DATA(plan.pack)
+    net.pack_stride = _pack_stride(plan.sizes) if fastbp_kernels_ready() else 0
     net.g_off = &plan.g_off[0]
     net.batch_norm = plan.batch_norm
     net.unit_off = &plan.unit_off[0]
@@ -417,6 +425,20 @@ cdef Net _net(Plan plan):
     net.bn_mode = BN_RUNNING
     plan.flags[...] = 0
     return net
+
+
+cdef Py_ssize_t _pack_stride(const Py_ssize_t[::1] sizes):
+    """A thread's numbers for packing any layer's W (gemm_abt), in whole
+    cache lines."""
+    return (max(sizes[:len(sizes) - 1]) + 16) * PACK_UNITS
+
+
+cdef inline floating *_pack(const Net *net, int t, const floating *like) noexcept nogil:
+    """Thread t's buffer for packing W (of the type of `like`), or NULL
+    where the kernels that pack do not run."""
+    if net.pack_stride == 0:
+        return NULL
+    return <floating *> net.pack + t * net.pack_stride
 
 
 cdef void _use_running(Net *net, double[:, ::1] running, int mode):
@@ -626,7 +648,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
             # scratch: this layer's slot of δ, not read until the backward pass
             gemm_abt(<int> n, <int> (hi - lo), <int> n_in, a_in, <int> n_in,
                      P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
-                     <floating *> net.deltas + net.a_off[l + 1] + lo * n)
+                     <floating *> net.deltas + net.a_off[l + 1] + lo * n, _pack(net, t, P))
             if net.g_off[l] >= 0:
                 _bn_activate(net, P, z, n, l, lo, hi)
             else:
@@ -654,7 +676,7 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
         _input_piece(n_in, pieces, p, &k0, &k1)
         gemm_abt(<int> n, <int> n_out, <int> (k1 - k0), a_in + k0, <int> n_in,
                  P + net.w_off[l] + k0, <int> n_in, z if p == 0 else part + (p - 1) * stride,
-                 <int> n_out, NULL)
+                 <int> n_out, NULL, _pack(net, t, P))
     _barrier(T)
     _slice(n, t, T, &r0, &r1)
     for p in range(1, pieces):
@@ -694,7 +716,7 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
             # scratch: the piece's slot of δ, unused in inference
             gemm_abt(<int> (r1 - r0), <int> n_out, <int> n_in, a_in, <int> n_in,
                      P + net.w_off[l], <int> n_in, z, <int> n_out,
-                     <floating *> net.deltas + net.a_off[l + 1] + r0 * n_out)
+                     <floating *> net.deltas + net.a_off[l + 1] + r0 * n_out, _pack(net, t, P))
             bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
                           r1 - r0, n_out, n_out, net.act[l])
     _barrier(T)
@@ -768,10 +790,13 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
     cdef const floating *z_L = <floating *> net.zout
     cdef floating lse = 0
     _slice(n, t, T, &r0, &r1)
+    if net.act[L - 1] == SOFTMAX:  # each row's log Σ e^z in loss[i] until its cost
+        softmax_rows(a_L + r0 * w, z_L + r0 * w, r1 - r0, w,
+                     net.loss + r0 if y != NULL else NULL)
     for i in range(r0, r1):
-        if net.act[L - 1] == SOFTMAX:
-            lse = softmax_row(a_L + i * w, z_L + i * w, w, y != NULL)
         if y != NULL:
+            if net.act[L - 1] == SOFTMAX:
+                lse = <floating> net.loss[i]
             r = y_rows[i] if y_rows != NULL else i
             net.loss[i] = cost_row(d_L + i * w, a_L + i * w, z_L + i * w, y + r * w,
                                    w, net.act[L - 1], net.cost,
@@ -1161,7 +1186,7 @@ cdef void _online_forward(const Net *net, const floating *P, const floating *x,
         a = acts + net.a_off[l + 1]
         z = z_L if l == L - 1 else a
         gemm_abt(1, <int> n_out, <int> n_in, a_in, <int> n_in, w, <int> n_in, z, <int> n_out,
-                 NULL)
+                 NULL, NULL)
         bias_activate(a, z, P + net.b_off[l], 1, n_out, n_out, net.act[l])
         a_in = a
     if net.act[L - 1] == SOFTMAX:
