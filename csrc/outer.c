@@ -1,25 +1,31 @@
-/* outer.c: the backward products C = alpha·op(A)·B + beta·C as sums of
- * rows of B (see outer.h).
+/* outer.c: products C = alpha·op(A)·B + beta·C as sums of rows of B (see
+ * outer.h): the float32 backward products, and the forward product of
+ * float32 and float64 with W packed.
  *
  * In both backward products B runs along C's columns in memory: ∇W = δᵀ·a_in
  * (B = a_in, a row per sample) and δ_in = δ·W (B = W, a row per unit). So
  * row i of C is a sum of B's rows, row p scaled by op(A)[i, p]: a tile of
- * MR rows of C and NV vectors of its columns (16 floats each) is held in
- * 24 registers while p runs over k, each step NV loads of B's row p and
- * MR broadcasts of A for MR·NV fused multiply-adds. Nothing is packed, and
- * the epilogue (alpha, and plain SGD's W += (−lr)·∇W with beta = 1) is
- * applied to the tile in registers; an optimizer's step is applied to each
- * panel of 48 rows of ∇W just made, while it is in cache (`after`).
+ * MR rows of C and NV vectors of its columns (16 floats or 8 doubles each)
+ * is held in 24 registers while p runs over k, each step NV loads of B's
+ * row p and MR broadcasts of A for MR·NV fused multiply-adds. Nothing is
+ * packed, and the epilogue (alpha, and plain SGD's W += (−lr)·∇W with beta
+ * = 1) is applied to the tile in registers; an optimizer's step is applied
+ * to each panel of 48 rows of ∇W just made, while it is in cache (`after`).
+ * The forward product Z = A·Wᵀ is one of these with B = Wᵀ, which the
+ * kernel packs a block of units at a time (fastbp_?outer_abt); its epilogue
+ * adds the bias and applies relu or leaky relu in registers.
  *
  * C[i, j] does not depend on where (i, j) falls: it starts at 0, takes the
  * p in order, one fused multiply-add each (lanes past n masked), then the
  * same epilogue. So a product cut into calls gives the bits of the whole
  * call, for any number of threads.
  *
- * float32 only, AVX-512F only, chosen at run time (kernels.h); where it is
- * used instead of the BLAS is decided by shape (_blas.pxd's gemm, with the
- * measurements). */
+ * AVX-512F only, chosen at run time (kernels.h); where it is used instead
+ * of the BLAS or csrc/dot.c is decided by shape (_blas.pxd's gemm and
+ * gemm_abt, with the measurements). */
 #include "outer.h"
+
+#include "fastbp.h" /* the activation codes */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -39,7 +45,8 @@
     static inline __attribute__((always_inline)) void NAME(                                \
         const int mr, const int nv, const MASK last, const ptrdiff_t k, const T alpha,     \
         const T *a, const ptrdiff_t sa_i, const ptrdiff_t sa_p, const T *b,                \
-        const ptrdiff_t ldb, const T beta, T *c, const ptrdiff_t ldc)                      \
+        const ptrdiff_t ldb, const T beta, T *c, const ptrdiff_t ldc, const T *bias,       \
+        const int act)                                                                     \
     {                                                                                      \
         V acc[MR][NV], y[NV];                                                              \
         _Pragma("GCC unroll 8") for (int i = 0; i < mr; ++i)                               \
@@ -56,13 +63,24 @@
                     acc[i][v] = _mm512_fmadd_##S(x, y[v], acc[i][v]);                      \
             }                                                                              \
         }                                                                                  \
-        const V va = _mm512_set1_##S(alpha);                                               \
+        const V va = _mm512_set1_##S(alpha), zero = _mm512_setzero_##S();                  \
+        const V slope = _mm512_set1_##S((T)FASTBP_LEAKY_SLOPE);                            \
         _Pragma("GCC unroll 8") for (int i = 0; i < mr; ++i)                               \
             _Pragma("GCC unroll 8") for (int v = 0; v < nv; ++v) {                         \
                 T *cv = c + i * ldc + v * W;                                               \
                 const MASK m = v + 1 < nv ? (MASK)~0u : last;                              \
-                const V r = beta == 0 ? _mm512_mul_##S(va, acc[i][v])                      \
+                V r = beta == 0 ? _mm512_mul_##S(va, acc[i][v])                            \
                     : _mm512_fmadd_##S(va, acc[i][v], _mm512_maskz_loadu_##S(m, cv));      \
+                if (bias) { /* _activations.pxd's bias_activate, in registers */            \
+                    r = _mm512_add_##S(r, _mm512_maskz_loadu_##S(m, bias + v * W));        \
+                    if (act == FASTBP_RELU) /* z > 0 ? z : 0 */                            \
+                        r = _mm512_maskz_mov_##S(_mm512_cmp_##S##_mask(r, zero, _CMP_GT_OQ), \
+                                                 r);                                       \
+                    else if (act == FASTBP_LEAKY_RELU) /* z > 0 ? z : slope·z */           \
+                        r = _mm512_mask_mov_##S(_mm512_mul_##S(slope, r),                  \
+                                                _mm512_cmp_##S##_mask(r, zero, _CMP_GT_OQ), \
+                                                r);                                        \
+                }                                                                          \
                 _mm512_mask_storeu_##S(cv, m, r);                                          \
             }                                                                              \
     }
@@ -74,7 +92,7 @@ TILE(tile_d, double, __m512d, 8, pd, __mmask8)
  * at a time, then the last m % MR */
 #define TILE_AT(TILE_FN, MRC, NVC)                                                         \
     TILE_FN(MRC, NVC, last, k, alpha, a + i * sa_i, sa_i, sa_p, b + j, ldb, beta,          \
-            c + i * ldc + j, ldc)
+            c + i * ldc + j, ldc, bias ? bias + j : NULL, act)
 #define ROWS(TILE_FN, NVC)                                                                 \
     do {                                                                                   \
         ptrdiff_t i = 0;                                                                   \
@@ -91,11 +109,13 @@ TILE(tile_d, double, __m512d, 8, pd, __mmask8)
     } while (0)
 
 /* C[0:m] with columns in blocks of NV vectors (a block's rows of B stay in
- * cache while its tiles go by), then the last n % (NV·W) in 1 to NV */
+ * cache while its tiles go by), then the last n % (NV·W) in 1 to NV; bias
+ * (NULL: none) and act (FASTBP_RELU, FASTBP_LEAKY_RELU or none) as in
+ * fastbp_?outer_abt */
 #define PANEL(NAME, T, W, MASK, TILE_FN)                                                   \
     static void NAME(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,          \
                      const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c,   \
-                     ptrdiff_t ldc)                                                        \
+                     ptrdiff_t ldc, const T *bias, int act)                                \
     {                                                                                      \
         const ptrdiff_t sa_i = trans_a ? 1 : lda, sa_p = trans_a ? lda : 1;                \
         MASK last = (MASK)~0u;                                                             \
@@ -126,13 +146,13 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
                    float *c, ptrdiff_t ldc, fastbp_rows_fn after, void *ctx)
 {
     if (!after) {
-        panel_s(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        panel_s(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, FASTBP_IDENTITY);
         return;
     }
     for (ptrdiff_t i = 0; i < m; i += PANEL_ROWS) {
         const ptrdiff_t rows = m - i < PANEL_ROWS ? m - i : PANEL_ROWS;
         panel_s(trans_a, rows, n, k, alpha, a + i * (trans_a ? 1 : lda), lda, b, ldb, beta,
-                c + i * ldc, ldc);
+                c + i * ldc, ldc, NULL, FASTBP_IDENTITY);
         after(ctx, i, rows);
     }
 }
@@ -200,7 +220,8 @@ static inline __attribute__((always_inline)) void transpose8_d(
 
 #define OUTER_ABT(NAME, T, W, PANEL_FN, TRANSPOSE_FN)                                      \
     void NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t lda,            \
-              const T *b, ptrdiff_t ldb, T *c, ptrdiff_t ldc, T *pack)                     \
+              const T *b, ptrdiff_t ldb, T *c, ptrdiff_t ldc, T *pack, const T *bias,      \
+              int act)                                                                     \
     {                                                                                      \
         for (ptrdiff_t j = 0; j < n; j += NV * W) {                                        \
             const ptrdiff_t units = n - j < NV * W ? n - j : NV * W;                       \
@@ -209,7 +230,8 @@ static inline __attribute__((always_inline)) void transpose8_d(
                     TRANSPOSE_FN(b + (j + u) * ldb + p, ldb, pack + p * NV * W + u,        \
                                  NV * W, units - u < W ? (int)(units - u) : W,             \
                                  k - p < W ? (int)(k - p) : W);                            \
-            PANEL_FN(0, m, units, k, 1, a, lda, pack, NV * W, 0, c + j, ldc);              \
+            PANEL_FN(0, m, units, k, 1, a, lda, pack, NV * W, 0, c + j, ldc,               \
+                     bias ? bias + j : NULL, act);                                         \
         }                                                                                  \
     }
 
@@ -229,17 +251,19 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
 }
 
 void fastbp_souter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
-                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float *pack)
+                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float *pack,
+                       const float *bias, int act)
 {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-    (void)pack;
+    (void)pack, (void)bias, (void)act;
 }
 
 void fastbp_douter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t lda,
-                       const double *b, ptrdiff_t ldb, double *c, ptrdiff_t ldc, double *pack)
+                       const double *b, ptrdiff_t ldb, double *c, ptrdiff_t ldc, double *pack,
+                       const double *bias, int act)
 {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-    (void)pack;
+    (void)pack, (void)bias, (void)act;
 }
 
 #endif

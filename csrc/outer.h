@@ -10,11 +10,13 @@
  *                   as rows i:i+rows of C are made, each row once (the
  *                   optimizer's step on a panel of ∇W, in cache)
  *   fastbp_?outer_abt
- *                   the forward product C (m, n) = A (m, k) · B (n, k)ᵀ, B's
- *                   rows packed by blocks into `pack` (k·64 floats, k·32
+ *                   the forward product C (m, n) = σ(A (m, k) · B (n, k)ᵀ + b),
+ *                   B's rows packed by blocks into `pack` (k·64 floats, k·32
  *                   doubles: a buffer of the caller's thread); C[i, j] the
  *                   sum of A[i, p]·B[j, p] over p in order, the same
- *                   wherever (i, j) falls in a call
+ *                   wherever (i, j) falls in a call, then + bias[j] and σ:
+ *                   FASTBP_RELU, FASTBP_LEAKY_RELU, or none (any other
+ *                   code); with bias NULL, neither
  */
 #ifndef FASTBP_OUTER_H
 #define FASTBP_OUTER_H
@@ -30,8 +32,10 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
                    float *c, ptrdiff_t ldc, fastbp_rows_fn after, void *ctx);
 
 void fastbp_souter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
-                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float *pack);
+                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float *pack,
+                       const float *bias, int act);
 void fastbp_douter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t lda,
-                       const double *b, ptrdiff_t ldb, double *c, ptrdiff_t ldc, double *pack);
+                       const double *b, ptrdiff_t ldb, double *c, ptrdiff_t ldc, double *pack,
+                       const double *bias, int act);
 
 #endif

@@ -157,6 +157,42 @@ def test_packed_forward_product_every_tile_and_remainder(k, dtype, own):
             assert np.array_equal(net.forward(inexact[9:41]), net.forward(inexact)[9:41])
 
 
+# The packed forward kernel's epilogue: a hidden layer's bias and relu,
+# leaky relu or identity applied in registers (_core._fusable), in inference
+# by pieces of rows (units <= rows) and of units (more units than rows), as
+# bias_activate does them. An identity output layer passes the hidden
+# activations on exactly (W = I, b = 0).
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "identity", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_packed_forward_product_fuses_bias_and_activation(activation, dtype, own):
+    rng = np.random.default_rng(5)
+    X = rng.integers(-3, 4, (41, 17)).astype(dtype)
+    for hidden in (32, 33, 40, 64, 65, 100):
+        net = fastbp.Network([17, hidden, hidden], activation=activation,
+                             output_activation="identity", dtype=dtype)
+        net.weights[0][...] = rng.integers(-2, 3, (hidden, 17))
+        net.biases[0][...] = rng.integers(-2, 3, hidden)
+        net.weights[1][...] = np.eye(hidden)
+        net.biases[1][...] = 0
+        z = X @ net.weights[0].T + net.biases[0]
+        slope = np.asarray(0.01, dtype)
+        expected = {"relu": np.where(z > 0, z, 0), "leaky_relu": np.where(z > 0, z, slope * z),
+                    "identity": z, "tanh": np.tanh(z)}[activation]
+        for rows in (36, 41):
+            out = net.forward(X[:rows])
+            if activation == "tanh":  # libm's, not NumPy's
+                assert rel_err(out, expected[:rows]) <= TOL[dtype]
+            else:
+                assert np.array_equal(out, expected[:rows]), (hidden, rows)
+        # with batch norm nothing is fused: σ comes after the normalization
+        normed = fastbp.Network([17, hidden, 3], activation=activation, dtype=dtype,
+                                batch_norm=True, seed=hidden)
+        out = normed.forward(X)
+        previous = _core.set_own_kernels(False)
+        assert rel_err(out, normed.forward(X)) <= TOL[dtype]
+        _core.set_own_kernels(previous)
+
+
 # Every tile shape and remainder of the backward kernel (csrc/outer.c: 6
 # rows of C, 4 vectors of 16 floats of its columns, the last masked; float32,
 # sums of 32 terms or more): ∇W of 1-13 units (rows) by 1-100 inputs

@@ -41,10 +41,10 @@ cdef extern from "outer.h" nogil:
                        float beta, float *c, Py_ssize_t ldc, fastbp_rows_fn after, void *ctx)
     void fastbp_souter_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a,
                            Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c,
-                           Py_ssize_t ldc, float *pack)
+                           Py_ssize_t ldc, float *pack, const float *bias, int act)
     void fastbp_douter_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a,
                            Py_ssize_t lda, const double *b, Py_ssize_t ldb, double *c,
-                           Py_ssize_t ldc, double *pack)
+                           Py_ssize_t ldc, double *pack, const double *bias, int act)
 
 
 # Products up to this many multiply-adds run in the loop below (but the
@@ -133,13 +133,16 @@ cdef enum:
     TRANSPOSE_MIN_ROWS = 64
 
 
-cdef inline void gemm_abt(int m, int n, int k, const floating *A, int lda,
+cdef inline bint gemm_abt(int m, int n, int k, const floating *A, int lda,
                           const floating *B, int ldb, floating *C, int ldc,
-                          floating *scratch, floating *pack) noexcept nogil:
+                          floating *scratch, floating *pack, const floating *bias,
+                          int act) noexcept nogil:
     """C = A·Bᵀ (C is (m, n), A (m, k), B (n, k)): the forward product.
     scratch: m·n numbers for Cᵀ where that is the faster way with the BLAS
     (NULL: never); pack: the thread's (k + 16)·PACK_UNITS numbers for packing
-    B (NULL: never packed)."""
+    B (NULL: never packed). Where B is packed, C = σ(A·Bᵀ + bias) instead
+    (bias not NULL; σ: relu, leaky relu or, for any other code, none) and
+    the result is True: bias_activate's work, done in registers."""
     cdef Py_ssize_t i, j
     cdef int min_units = PACKED_MIN_UNITS
     if floating is double:
@@ -147,10 +150,11 @@ cdef inline void gemm_abt(int m, int n, int k, const floating *A, int lda,
     if fastbp_kernels_on:  # every size
         if pack != NULL and m >= PACKED_MIN_ROWS and n >= min_units:
             if floating is float:
-                fastbp_souter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack)
+                fastbp_souter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack, bias, act)
             else:
-                fastbp_douter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack)
-        elif floating is float:
+                fastbp_douter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack, bias, act)
+            return bias != NULL
+        if floating is float:
             fastbp_sdot_abt(m, n, k, A, lda, B, ldb, C, ldc)
         else:
             fastbp_ddot_abt(m, n, k, A, lda, B, ldb, C, ldc)
@@ -162,6 +166,7 @@ cdef inline void gemm_abt(int m, int n, int k, const floating *A, int lda,
                 C[i * ldc + j] = scratch[j * m + i]
     else:
         gemm(False, True, m, n, k, <floating> 1, A, lda, B, ldb, <floating> 0, C, ldc)
+    return False
 
 
 cdef inline void small_gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,

@@ -618,6 +618,14 @@ cdef inline void _slice(Py_ssize_t total, int t, int T, Py_ssize_t *lo,
     hi[0] = min(total, lo[0] + chunk)
 
 
+cdef inline bint _fusable(const Net *net, int l) noexcept nogil:
+    """Can layer l's bias and σ be applied in the forward product's
+    registers (gemm_abt)? For hidden layers (whose z is their a) without
+    batch norm, of the activations the kernel has."""
+    return (l < net.n_layers - 1 and net.g_off[l] < 0
+            and (net.act[l] == RELU or net.act[l] == LEAKY_RELU or net.act[l] == IDENTITY))
+
+
 # ---------------------------------------------------- phases of one batch
 # Each is run by every thread t of the T in the team, on n <= cap rows, and
 # ends with a barrier where its results are needed by other threads.
@@ -646,10 +654,13 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         for p in range(p0, p1):
             _piece(n_out, net.pieces[l], p, &lo, &hi)
             # scratch: this layer's slot of δ, not read until the backward pass
-            gemm_abt(<int> n, <int> (hi - lo), <int> n_in, a_in, <int> n_in,
-                     P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
-                     <floating *> net.deltas + net.a_off[l + 1] + lo * n, _pack(net, t, P))
-            if net.g_off[l] >= 0:
+            # (True: biased and activated in the product's registers)
+            if gemm_abt(<int> n, <int> (hi - lo), <int> n_in, a_in, <int> n_in,
+                        P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
+                        <floating *> net.deltas + net.a_off[l + 1] + lo * n, _pack(net, t, P),
+                        P + net.b_off[l] + lo if _fusable(net, l) else NULL, net.act[l]):
+                pass
+            elif net.g_off[l] >= 0:
                 _bn_activate(net, P, z, n, l, lo, hi)
             else:
                 bias_activate(acts + net.a_off[l + 1] + lo, z + lo, P + net.b_off[l] + lo,
@@ -676,7 +687,7 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
         _input_piece(n_in, pieces, p, &k0, &k1)
         gemm_abt(<int> n, <int> n_out, <int> (k1 - k0), a_in + k0, <int> n_in,
                  P + net.w_off[l] + k0, <int> n_in, z if p == 0 else part + (p - 1) * stride,
-                 <int> n_out, NULL, _pack(net, t, P))
+                 <int> n_out, NULL, _pack(net, t, P), NULL, IDENTITY)
     _barrier(T)
     _slice(n, t, T, &r0, &r1)
     for p in range(1, pieces):
@@ -714,11 +725,13 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
             a_in = (x if l == 0 else acts + net.a_off[l]) + r0 * n_in
             z = (<floating *> net.zout if l == L - 1 else acts + net.a_off[l + 1]) + r0 * n_out
             # scratch: the piece's slot of δ, unused in inference
-            gemm_abt(<int> (r1 - r0), <int> n_out, <int> n_in, a_in, <int> n_in,
-                     P + net.w_off[l], <int> n_in, z, <int> n_out,
-                     <floating *> net.deltas + net.a_off[l + 1] + r0 * n_out, _pack(net, t, P))
-            bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
-                          r1 - r0, n_out, n_out, net.act[l])
+            if not gemm_abt(<int> (r1 - r0), <int> n_out, <int> n_in, a_in, <int> n_in,
+                            P + net.w_off[l], <int> n_in, z, <int> n_out,
+                            <floating *> net.deltas + net.a_off[l + 1] + r0 * n_out,
+                            _pack(net, t, P), P + net.b_off[l] if _fusable(net, l) else NULL,
+                            net.act[l]):
+                bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
+                              r1 - r0, n_out, n_out, net.act[l])
     _barrier(T)
 
 
@@ -1186,7 +1199,7 @@ cdef void _online_forward(const Net *net, const floating *P, const floating *x,
         a = acts + net.a_off[l + 1]
         z = z_L if l == L - 1 else a
         gemm_abt(1, <int> n_out, <int> n_in, a_in, <int> n_in, w, <int> n_in, z, <int> n_out,
-                 NULL, NULL)
+                 NULL, NULL, NULL, IDENTITY)
         bias_activate(a, z, P + net.b_off[l], 1, n_out, n_out, net.act[l])
         a_in = a
     if net.act[L - 1] == SOFTMAX:
