@@ -3,6 +3,7 @@
 Default: $OMP_NUM_THREADS if set, else every core this process may run on.
 Results never depend on it (see fastbp._core), only the speed does.
 """
+import functools
 import os
 import threading
 import warnings
@@ -110,3 +111,18 @@ def threads_for(macs_per_batch, pieces):
     if not adaptive:
         return _num_threads
     return max(1, min(_num_threads, pieces, macs_per_batch // MIN_WORK_PER_THREAD))
+
+
+@functools.lru_cache(maxsize=64)
+def batch_work(sizes, cap):
+    """(multiply-adds, the most pieces a product is cut into) of a batch of
+    `cap` rows through layers of `sizes`: what threads_for weighs, made once
+    a shape (a forward call would spend microseconds on it)."""
+    macs = cap * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    # no more threads than the most pieces a product is cut into (of a
+    # layer's units or inputs in training, of the rows in inference):
+    # another one would only wait at the barriers, with a batch copy
+    pieces = max([_core.pieces_for(cap)]
+                 + [max(_core.pieces_for(b), _core.input_pieces_for(a, b))
+                    for a, b in zip(sizes[:-1], sizes[1:])])
+    return macs, pieces

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._layout import ParamList, layout
-from ._threads import forget_dead_owners, threads_for
+from ._threads import batch_work, forget_dead_owners, threads_for
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
                           check_seed, check_sizes, check_targets, check_values, encode_labels,
@@ -139,14 +139,7 @@ class Model:
         """Work buffers for batches of up to `cap` rows, made once and reused;
         on at most `most_threads` threads if given (a caller that runs
         several at once), else on what fastbp's setting gives this work."""
-        macs = cap * sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
-        # no more threads than the most pieces a product is cut into (of a
-        # layer's units or inputs in training, of the rows in inference):
-        # another one would only wait at the barriers, with a batch copy
-        pieces = max([_core.pieces_for(cap)]
-                     + [max(_core.pieces_for(b), _core.input_pieces_for(a, b))
-                        for a, b in zip(self._sizes[:-1], self._sizes[1:])])
-        threads = threads_for(macs, pieces)
+        threads = threads_for(*batch_work(tuple(self._sizes), cap))
         key = (cap, min(threads, most_threads) if most_threads else threads)
         plan = self._plans.get(key)
         if plan is None:
