@@ -50,8 +50,9 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport (PACK_UNITS, SMALL_GEMM, fastbp_blas_bind, fastbp_kernels_on, fastbp_kernels_ready,
-                           fastbp_souter, gemm, gemm_abt, outer_runs)
+from fastbp._blas cimport (PACK_UNITS, PACKED_MIN_UNITS_DOUBLE, SMALL_GEMM, fastbp_blas_bind,
+                           fastbp_kernels_on, fastbp_kernels_ready, fastbp_souter, gemm,
+                           gemm_abt, outer_runs)
 from fastbp import _blas
 
 cdef extern from "fastbp.h" nogil:
@@ -331,8 +332,7 @@ cdef class Plan:
         self.correct = np.zeros(cap, dtype=np.int8)
         self.kept = np.zeros(total, dtype=np.uint8)
         self.flags = np.zeros(1 + n_threads, dtype=np.intc)
-        self.pack = aligned_zeros(n_threads * _pack_stride(self.sizes) if fastbp_kernels_ready()
-                                  else 1, self.dtype)
+        self.pack = aligned_zeros(max(1, n_threads * _pack_stride(self.sizes)), self.dtype)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
         self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
@@ -410,7 +410,7 @@ cdef Net _net(Plan plan):
     net.kept = <unsigned char *> cnp.PyArray_DATA(plan.kept)
     net.flags = <int *> cnp.PyArray_DATA(plan.flags)
     net.pack = cnp.PyArray_DATA(plan.pack)
-    net.pack_stride = _pack_stride(plan.sizes) if fastbp_kernels_ready() else 0
+    net.pack_stride = _pack_stride(plan.sizes)
     net.g_off = &plan.g_off[0]
     net.batch_norm = plan.batch_norm
     net.unit_off = &plan.unit_off[0]
@@ -428,9 +428,16 @@ cdef Net _net(Plan plan):
 
 
 cdef Py_ssize_t _pack_stride(const Py_ssize_t[::1] sizes):
-    """A thread's numbers for packing any layer's W (gemm_abt), in whole
-    cache lines."""
-    return (max(sizes[:len(sizes) - 1]) + 16) * PACK_UNITS
+    """A thread's numbers for packing the W of any layer wide enough for the
+    packed kernel (gemm_abt), in whole cache lines; 0 where none is, or
+    where the CPU does not run it."""
+    cdef Py_ssize_t l, inputs = -1
+    for l in range(sizes.shape[0] - 1):
+        if sizes[l + 1] >= PACKED_MIN_UNITS_DOUBLE:  # (<= float32's PACKED_MIN_UNITS)
+            inputs = max(inputs, sizes[l])
+    if inputs < 0 or not fastbp_kernels_ready():
+        return 0
+    return (inputs + 16) * PACK_UNITS
 
 
 cdef inline floating *_pack(const Net *net, int t, const floating *like) noexcept nogil:
