@@ -45,8 +45,9 @@ def show_config():
         f"  BLAS library:   {info['blas_library']} (scipy-openblas32, {info['blas_threads']} thread "
         "of its own per call)",
         f"  BLAS kernel:    {info['blas_kernel']} (OpenBLAS picks it for this CPU; OPENBLAS_CORETYPE overrides)",
-        "  own kernels:    " + ("AVX-512, forward products (csrc/dot.c) and float32 backward "
-                                 "products of some shapes (csrc/outer.c)" if info["own_kernels"]
+        "  own kernels:    " + ("AVX-512, forward products (csrc/outer.c with W packed from "
+                                 "32 rows, csrc/dot.c below) and float32 backward products "
+                                 "of some shapes (csrc/outer.c)" if info["own_kernels"]
                                  else "none, the BLAS for every product (they need AVX-512F "
                                  "and a GCC build)"),
     ]
