@@ -158,18 +158,12 @@ cdef inline floating softmax_row(floating *a, const floating *z, Py_ssize_t widt
 cdef inline void softmax_rows(floating *a, const floating *z, Py_ssize_t rows,
                               Py_ssize_t width, double *lse) noexcept nogil:
     """softmax_row of `rows` rows one after another in a and z; with lse (not
-    NULL) their log Σ e^z into lse[0:rows]. The e^x of narrow rows are taken
-    in one call over the block, e^((z − m) − 0), the bits of softmax_row's
-    e^(z − m): a call a row costs more than its few elements (a 10-unit
+    NULL) their log Σ e^z into lse[0:rows]. The e^x are taken in one call
+    over the block, e^((z − m) − 0), the bits of softmax_row's e^(z − m): a
+    call a row costs more than a narrow row's few elements (a 10-unit
     output layer: 2-4% of a batch of inference)."""
     cdef Py_ssize_t i, j
     cdef floating m
-    if width >= VECTOR_MIN:
-        for i in range(rows):
-            m = softmax_row(a + i * width, z + i * width, width, lse != NULL)
-            if lse != NULL:
-                lse[i] = m
-        return
     for i in range(rows):
         m = _row_max(z + i * width, width)
         for j in range(width):

@@ -288,6 +288,7 @@ cdef class Plan:
     cdef object kept              # uint8, laid out like acts: dropout's mask of the batch
     cdef object flags             # int32: [interrupt snapshot, then per thread: X not finite]
     cdef object pack              # per thread, W packed for the forward product (_blas.pxd)
+    cdef Py_ssize_t pack_stride   # numbers of pack a thread (0: no packing)
     cdef object zhat              # batch norm's ẑ, laid out like acts
     cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
 
@@ -332,7 +333,8 @@ cdef class Plan:
         self.correct = np.zeros(cap, dtype=np.int8)
         self.kept = np.zeros(total, dtype=np.uint8)
         self.flags = np.zeros(1 + n_threads, dtype=np.intc)
-        self.pack = aligned_zeros(max(1, n_threads * _pack_stride(self.sizes)), self.dtype)
+        self.pack_stride = _pack_stride(self.sizes)
+        self.pack = aligned_zeros(max(1, n_threads * self.pack_stride), self.dtype)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
         self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
@@ -410,7 +412,7 @@ cdef Net _net(Plan plan):
     net.kept = <unsigned char *> cnp.PyArray_DATA(plan.kept)
     net.flags = <int *> cnp.PyArray_DATA(plan.flags)
     net.pack = cnp.PyArray_DATA(plan.pack)
-    net.pack_stride = _pack_stride(plan.sizes)
+    net.pack_stride = plan.pack_stride
     net.g_off = &plan.g_off[0]
     net.batch_norm = plan.batch_norm
     net.unit_off = &plan.unit_off[0]
@@ -645,6 +647,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
     by 1/(1−p). Row i is sample rows[i] of the data (keys the dropout mask)."""
     # x is (n, sizes[0]); layer l's activations are (n, sizes[l]) at acts + a_off[l]
     cdef int l, p, p0, p1, L = net.n_layers
+    cdef bint fused
     cdef Py_ssize_t lo, hi, n_in, n_out
     cdef floating *acts = <floating *> net.acts
     cdef const floating *a_in
@@ -661,15 +664,15 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         for p in range(p0, p1):
             _piece(n_out, net.pieces[l], p, &lo, &hi)
             # scratch: this layer's slot of δ, not read until the backward pass
-            # (True: biased and activated in the product's registers)
-            if gemm_abt(<int> n, <int> (hi - lo), <int> n_in, a_in, <int> n_in,
-                        P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
-                        <floating *> net.deltas + net.a_off[l + 1] + lo * n, _pack(net, t, P),
-                        P + net.b_off[l] + lo if _fusable(net, l) else NULL, net.act[l]):
-                pass
-            elif net.g_off[l] >= 0:
+            # fused: biased and activated in the product's registers
+            fused = gemm_abt(<int> n, <int> (hi - lo), <int> n_in, a_in, <int> n_in,
+                             P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
+                             <floating *> net.deltas + net.a_off[l + 1] + lo * n,
+                             _pack(net, t, P),
+                             P + net.b_off[l] + lo if _fusable(net, l) else NULL, net.act[l])
+            if net.g_off[l] >= 0:
                 _bn_activate(net, P, z, n, l, lo, hi)
-            else:
+            elif not fused:
                 bias_activate(acts + net.a_off[l + 1] + lo, z + lo, P + net.b_off[l] + lo,
                               n, hi - lo, n_out, net.act[l])
             if l < L - 1 and _dropped(tr, l):
