@@ -104,3 +104,30 @@ def test_fastbp_bench_runs_in_a_fresh_process_in_an_empty_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "## Digits shape" in results or "| digits | all | not installed" in results
+
+
+def test_the_rows_of_a_section_take_turns_and_a_failing_run_is_its_rows_status(monkeypatch):
+    from fastbp.bench import sections
+    monkeypatch.setattr(sections, "WARM", 0.0)  # (one untimed call each turn)
+    calls = []
+
+    def run(name, fail_at=None):
+        def fn():
+            calls.append(name)
+            if fail_at is not None and calls.count(name) == fail_at:
+                raise RuntimeError(f"{name} broke")
+        return fn
+    rows = [dict(status="ok", runs=dict(a=run("a"))),
+            dict(status="ok", runs=dict(b=run("b"), c=run("c"))),
+            dict(status="ok", runs=dict(d=run("d", fail_at=3))),
+            dict(status="not installed")]
+    sections.in_turns(rows, 3)
+    # each turn: the run untimed, then timed; round after round, row after row
+    assert calls == (["a", "a", "b", "b", "c", "c", "d", "d"]
+                     + ["a", "a", "b", "b", "c", "c", "d"]  # d's third call raises
+                     + ["a", "a", "b", "b", "c", "c"])
+    assert [len(t) for t in rows[0]["times"].values()] == [3]
+    assert [len(t) for t in rows[1]["times"].values()] == [3, 3]
+    assert rows[2]["status"] == "failed: RuntimeError: d broke"
+    assert rows[3]["status"] == "not installed" and rows[3]["times"] == {}
+    assert not any("runs" in r for r in rows)  # the peers are let go

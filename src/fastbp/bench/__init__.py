@@ -10,8 +10,11 @@ bench/run.py, a thin wrapper, writes bench/RESULTS.md and bench/results.png
 of the checkout; --out names another file. The data are what fastbp bundles
 (the MNIST subset) and scikit-learn's own digits: nothing is downloaded.
 
-What it measures, all in this one process (each peer is built just before it
-is timed and dropped after, so no peer's threads spin while another runs):
+What it measures, all in this one process. The peers of a section are built
+together, then take turns: each round times one call of every one of them,
+after 0.3 s of untimed calls of its own (its data back in cache, its threads
+awake, the last peer's threads gone quiet), so that a slow spell of a shared
+machine falls on all of them alike. They are dropped when their section ends.
 
 - GEMM peak per dtype: the best GFLOP/s of NumPy matmul over a few large
   products (2048², 3072², 4096×1024·1024×4096) with NumPy's BLAS at 2
@@ -48,16 +51,16 @@ is timed and dropped after, so no peer's threads spin while another runs):
   RMSprop, l2, l1, dropout and max_norm, % slower than SGD.
 - Targets: each row target / measured / reached, ratios within this run.
 
-Each timing is repeated (--repeats, default 5) after a warm-up (which also
-excludes JAX's compilation); rows give the median and the min–max of
-samples/s. A peer that is not installed or fails is a row that says so.
+Each row is timed --repeats times (default 5), in as many rounds; the
+untimed calls before each timing also exclude JAX's compilation. Rows give
+the median and the min–max of samples/s. A peer that is not installed or fails is a row that says so.
 Prints one line per (config, peer) and writes RESULTS.md and, with
 matplotlib, results.png beside it. Its timings are never taken inside pytest
 (the tests run it once, as a tiny smoke run).
 
 The modules: common (configurations, timing, BLAS threads, the machine line
 and the GEMM peak), peers (each peer's training and inference), sections
-(the rows of each section, printed as measured), report (targets,
+(the rows of each section, set up, then timed in turns), report (targets,
 RESULTS.md, the chart), runner (the options and the run).
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: on some machines here these are set in

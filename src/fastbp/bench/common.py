@@ -56,11 +56,9 @@ def forward_flops_per_sample(sizes):
     return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def timed(fn, repeats, warm_up=True):
-    """Seconds of each of `repeats` runs of fn(), after one warm-up run
-    (unless warm_up is False)."""
-    if warm_up:
-        fn()
+def timed(fn, repeats):
+    """Seconds of each of `repeats` runs of fn(), after one untimed run."""
+    fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The peers the benchmark times, each built just before it is timed: fastbp,
+"""The peers the benchmark times, each built when its section is set up: fastbp,
 the NumPy reference, PyTorch, JAX, scikit-learn and ONNX Runtime. A peer that
 is not installed raises NotInstalled, which its row reports."""
 import warnings

@@ -5,7 +5,7 @@ import numpy as np
 
 from .common import (ACCURACY_TOLERANCE, CONFIGS, DIGITS_BATCHES, FASTBP_EPOCHS, INFER_BATCH,
                      THREADS, machine, peaks_text, peer_versions, write_lines)
-from .sections import spread
+from .sections import WARM, spread
 
 
 def find(rows, section, config, peer, **match):
@@ -92,7 +92,8 @@ def preamble(peaks, args):
     """The lines above the tables: the command, the machine, the peers, the peak."""
     return ["# fastbp benchmark results", "",
             f"Written by `{args.written_by}` on {time.strftime('%Y-%m-%d')}; median of "
-            f"{args.repeats} repeats after a warm-up (min–max in brackets), in one process. "
+            f"{args.repeats} timings (min–max in brackets), in one process; the peers of a section "
+            f"take turns, one timing each a round, each after {WARM:g} s of untimed calls of its own. "
             "Committed runs are made with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset: "
             "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py`.", "",
             f"Machine: {machine()}", "", f"Peers: {peer_versions()}", "",
@@ -194,7 +195,7 @@ def write_results(rows, peaks, path, args):
           ["threads", "estimator", "fit s", "(min–max)", "× scikit-learn", "test accuracy",
            "epochs"], ["---:", "---"] + ["---:"] * 5,
           lambda r: [str(r["threads"]), r["peer"], f"{r['seconds']:.3f}",
-                     f"{min(r['times']):.3f}–{max(r['times']):.3f}",
+                     f"{min(r['times']['fit']):.3f}–{max(r['times']['fit']):.3f}",
                      cell(r, "speedup", "{:.2f}"), f"{r['accuracy']:.4f}", str(r["n_iter"])])
     table("digits", "## Digits shape, 64-100-10 relu/softmax float64, SGD, 1 thread: "
           "compiled epoch vs NumPy matrix code", None,

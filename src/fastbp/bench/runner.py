@@ -10,7 +10,7 @@ from ..datasets import load_mnist_5k
 from .common import (CONFIGS, GEMM_SHAPES, SECTIONS, THREADS, gemm_peak, machine, peaks_text,
                      peer_versions)
 from .report import plot, write_results
-from .sections import run_config, run_digits_shape, run_options, run_sklearn_example
+from .sections import WARM, run_config, run_digits_shape, run_options, run_sklearn_example
 
 DESCRIPTION = ("fastbp's benchmark suite: training and inference throughput against NumPy, "
                "PyTorch, JAX, scikit-learn and ONNX Runtime (a peer that is not installed is "
@@ -50,8 +50,8 @@ def add_arguments(parser, out="RESULTS.md", command="fastbp bench"):
     the command line RESULTS.md names."""
     where = out if os.path.isabs(out) else f"{out}, in the current folder"
     parser.add_argument("--repeats", type=_positive_int, default=None, metavar="N",
-                        help="timings per row, each set after a warm-up "
-                        "(default: 5; 2 with --quick)")
+                        help=f"timings per row, each after {WARM:g} s of untimed calls, the "
+                        "rows of a section taking turns (default: 5; 2 with --quick)")
     parser.add_argument("--samples", type=_positive_int, default=None, metavar="N",
                         help="training samples per epoch of S, M and L "
                         "(default: 5,000, L 2,048; 1,000 with --quick)")

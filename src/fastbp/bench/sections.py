@@ -1,8 +1,10 @@
-"""Running the sections (S, M, L, options, D, digits): each timing a row,
-printed as it is measured; a peer's failure is its row's status."""
+"""Running the sections (S, M, L, options, D, digits): the rows of a section
+are set up, then take turns (in_turns), and are printed when the section is
+measured; a peer's failure is its row's status."""
 import gc
 import math
 import statistics
+import time
 import warnings
 
 import numpy as np
@@ -45,21 +47,65 @@ def rate_fields(rates, flops, peak):
                 peak=rate * flops / 1e9 / peak)
 
 
-def train_row(name, cfg, label, peer, threads, X, Y, repeats, peak):
+# Seconds of a run's own calls before each of its timings: by then the
+# threads of the peer before have stopped spinning (OpenBLAS's spin 2^28
+# time-stamp ticks, about 0.1 s, and a spinning thread takes half a core from
+# the next peer's), and the run's own threads and data are as warm as in
+# repeats one after another (measured: with a single untimed call before
+# each timing, fastbp's 2-thread inference at batch 256, a call of about a
+# millisecond, ran slower than its 1 thread).
+WARM = 0.3
+
+
+def in_turns(rows, repeats):
+    """Time every set-up row's runs (r["runs"]: name -> function) for
+    `repeats` rounds, the rows of a section taking turns: a slow spell of the
+    shared machine then falls on every peer alike, and the ratios of one run
+    stay fair. Each turn calls the run untimed for WARM seconds (once at
+    least), then times one call. The seconds go to r["times"][name]; a run that
+    raises makes its row's status."""
+    for r in rows:
+        r["times"] = {}
+    for _ in range(repeats):
+        for r in rows:
+            if r["status"] != "ok":
+                continue
+            try:
+                for name, fn in r["runs"].items():
+                    end = time.perf_counter() + WARM
+                    while time.perf_counter() < end:
+                        fn()
+                    r["times"].setdefault(name, []).extend(timed(fn, 1))  # (after a call)
+            except Exception as e:
+                r["status"] = why(e)
+    for r in rows:
+        r.pop("runs", None)  # the peers' models and data, no longer needed
+    gc.collect()
+
+
+def train_row(name, cfg, label, peer, threads, X, Y):
     def measure():
         train, epochs = peer(cfg, X, Y, threads)
-        rates = [len(X) * epochs / t for t in timed(train, repeats)]
-        return rate_fields(rates, flops_per_sample(cfg[0]), peak)
+        return dict(runs=dict(train=train), epochs=epochs)
     return measured_row(measure, section="train", config=name, peer=label, n=len(X))
 
 
-def infer_row(name, cfg, label, peer, threads, X, repeats, peak):
+def train_rates(r, cfg, peak):
+    r.update(rate_fields([r["n"] * r["epochs"] / t for t in r["times"]["train"]],
+                         flops_per_sample(cfg[0]), peak))
+
+
+def infer_row(name, cfg, label, peer, threads, X):
     def measure():
         batches, whole = peer(cfg, X, threads)
-        rates = [len(X) / t for t in timed(batches, repeats)]
-        return dict(rate_fields(rates, forward_flops_per_sample(cfg[0]), peak),
-                    whole=len(X) / statistics.median(timed(whole, repeats)))
+        return dict(runs=dict(batches=batches, whole=whole))
     return measured_row(measure, section="infer", config=name, peer=label, n=len(X))
+
+
+def infer_rates(r, cfg, peak):
+    r.update(rate_fields([r["n"] / t for t in r["times"]["batches"]],
+                         forward_flops_per_sample(cfg[0]), peak),
+             whole=r["n"] / statistics.median(r["times"]["whole"]))
 
 
 def relative(rows, key="rate", base="numpy", out="x_numpy"):
@@ -89,16 +135,24 @@ def run_config(name, cfg, X_all, y_all, args, peaks):
     X = np.ascontiguousarray(X_all[:n], dtype=dtype)
     Y = np.eye(10, dtype=dtype)[y_all[:n]]
     peak = peaks[dtype][0]
-    train = [train_row(name, cfg, label, peer, threads, X, Y, args.repeats, peak)
+    train = [train_row(name, cfg, label, peer, threads, X, Y)
              for label, peer, threads in TRAIN_PEERS]
+    in_turns(train, args.repeats)
+    for r in train:
+        if r["status"] == "ok":
+            train_rates(r, cfg, peak)
     relative(train)
     one = next((r for r in train if r["peer"] == "fastbp 1 thread" and r["status"] == "ok"), None)
     for r in train:
         if r["status"] == "ok" and r["peer"].startswith("fastbp") and one:
             r["scaling"] = r["rate"] / one["rate"]
         print_rate_row(r, "train")
-    infer = [infer_row(name, cfg, label, peer, threads, X, args.repeats, peak)
+    infer = [infer_row(name, cfg, label, peer, threads, X)
              for label, peer, threads in INFER_PEERS]
+    in_turns(infer, args.repeats)
+    for r in infer:
+        if r["status"] == "ok":
+            infer_rates(r, cfg, peak)
     relative(infer)
     for r in infer:
         print_rate_row(r, "infer")
@@ -107,10 +161,8 @@ def run_config(name, cfg, X_all, y_all, args, peaks):
 
 def run_options(name, cfg, X_all, y_all, args):
     """fastbp, THREADS threads: SGD and the training options, % slower than
-    SGD. The options take turns, one timing each a round (after a warm-up
-    each), so that a slow spell of a shared machine falls on all of them;
-    an option's slowdown is the median over the rounds of its time over
-    SGD's in the same round."""
+    SGD, taking turns (in_turns); an option's slowdown is the median over
+    the rounds of its time over SGD's in the same round."""
     n = args.samples or (5000 if name != "L" else 2048)
     X = np.ascontiguousarray(X_all[:n], dtype=cfg[5])
     Y = np.eye(10, dtype=cfg[5])[y_all[:n]]
@@ -123,19 +175,16 @@ def run_options(name, cfg, X_all, y_all, args):
                 set_num_threads(THREADS)
                 net.fit(X, Y, epochs=FASTBP_EPOCHS, batch_size=cfg[4], lr=LR, shuffle=False,
                         **kwargs)
-            train()  # the warm-up
-            return dict(train=train, times=[])
+            return dict(runs=dict(train=train))
         rows.append(measured_row(measure, section="options", config=name, peer=label))
-    for _ in range(args.repeats):
-        for r in rows:
-            if r["status"] == "ok":
-                r["times"] += timed(r["train"], 1, warm_up=False)
-    sgd = rows[0] if rows[0]["status"] == "ok" else None
+    in_turns(rows, args.repeats)
+    sgd = rows[0]["times"]["train"] if rows[0]["status"] == "ok" else None
     for r in rows:
         if r["status"] == "ok":
-            r["rates"] = [n * FASTBP_EPOCHS / t for t in r["times"]]
+            times = r["times"]["train"]
+            r["rates"] = [n * FASTBP_EPOCHS / t for t in times]
             r["rate"] = statistics.median(r["rates"])
-            r["slower"] = (statistics.median(t / t0 for t, t0 in zip(r["times"], sgd["times"])) - 1
+            r["slower"] = (statistics.median(t / t0 for t, t0 in zip(times, sgd)) - 1
                            if sgd else None)
             slower = f"{100 * r['slower']:+6.1f}% time vs SGD" if sgd else ""
             print(f"{name} options {r['peer']:18s} {r['rate']:>11,.0f} samples/s "
@@ -162,40 +211,41 @@ def run_sklearn_example(args):
         return [row]
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    for threads in (1, THREADS):
-        pair = []
-        for label, make in (("sklearn", lambda: SkMLP(hidden_layer_sizes=(100,), random_state=0)),
-                            ("fastbp.sklearn", lambda: FbMLP(hidden_layer_sizes=(100,),
-                                                             random_state=0, n_threads=threads))):
-            def measure():
-                fitted = []
 
-                def fit():
-                    clf = make()
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", ConvergenceWarning)
-                        if label == "sklearn":
-                            with blas_threads(threads):
-                                clf.fit(X_train, y_train)
-                        else:
+    def row(label, threads):
+        def measure():
+            fitted = []
+
+            def fit():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    if label == "sklearn":
+                        clf = SkMLP(hidden_layer_sizes=(100,), random_state=0)
+                        with blas_threads(threads):
                             clf.fit(X_train, y_train)
-                    fitted.append(clf)
-                times = timed(fit, args.repeats)
-                return dict(seconds=statistics.median(times), times=times,
-                            accuracy=fitted[-1].score(X_test, y_test), n_iter=fitted[-1].n_iter_)
-            pair.append(measured_row(measure, section="D", config="D", peer=label,
-                                     threads=threads))
-        sk = pair[0] if pair[0]["status"] == "ok" else None
-        for r in pair:
-            if r["status"] == "ok":
-                r["speedup"] = sk["seconds"] / r["seconds"] if sk else None
-                print(f"D {r['peer']:15s} {threads} thread{'s' if threads > 1 else ' '} fit "
-                      f"{r['seconds']:7.3f} s ({min(r['times']):.3f}–{max(r['times']):.3f}) "
-                      f"{fmt_x(r['speedup'])} scikit-learn  test accuracy {r['accuracy']:.4f}  "
-                      f"{r['n_iter']} epochs", flush=True)
-            else:
-                print(f"D {r['peer']:15s} {threads} thread(s) {r['status']}", flush=True)
-        rows += pair
+                    else:
+                        clf = FbMLP(hidden_layer_sizes=(100,), random_state=0, n_threads=threads)
+                        clf.fit(X_train, y_train)
+                fitted[:] = [clf]
+            return dict(runs=dict(fit=fit), fitted=fitted)
+        return measured_row(measure, section="D", config="D", peer=label, threads=threads)
+    rows = [row(label, threads) for threads in (1, THREADS)
+            for label in ("sklearn", "fastbp.sklearn")]
+    in_turns(rows, args.repeats)
+    for sk, fb in (rows[:2], rows[2:]):
+        for r in (sk, fb):
+            if r["status"] != "ok":
+                print(f"D {r['peer']:15s} {r['threads']} thread(s) {r['status']}", flush=True)
+                continue
+            clf = r.pop("fitted")[0]
+            r.update(seconds=statistics.median(r["times"]["fit"]),
+                     accuracy=clf.score(X_test, y_test), n_iter=clf.n_iter_)
+            r["speedup"] = (statistics.median(sk["times"]["fit"]) / r["seconds"]
+                            if sk["status"] == "ok" else None)
+            print(f"D {r['peer']:15s} {r['threads']} thread{'s' if r['threads'] > 1 else ' '} "
+                  f"fit {r['seconds']:7.3f} s ({min(r['times']['fit']):.3f}–{max(r['times']['fit']):.3f}) "
+                  f"{fmt_x(r['speedup'])} scikit-learn  test accuracy {r['accuracy']:.4f}  "
+                  f"{r['n_iter']} epochs", flush=True)
     return rows
 
 
@@ -220,11 +270,15 @@ def run_digits_shape(args):
         for label, peer in (("fastbp", fastbp_train), ("numpy", numpy_train)):
             def measure():
                 train, epochs = peer(c, X, Y, 1)
-                us = [1e6 * t / (epochs * n_batches) for t in timed(train, args.repeats)]
-                return dict(us=statistics.median(us), uss=us)
+                return dict(runs=dict(train=train), epochs=epochs)
             pair[label] = measured_row(measure, section="digits", config=f"64-100-10 batch {batch}",
                                        peer=label, batch=batch)
             rows.append(pair[label])
+        in_turns(pair.values(), args.repeats)
+        for r in pair.values():
+            if r["status"] == "ok":
+                r["uss"] = [1e6 * t / (r["epochs"] * n_batches) for t in r["times"]["train"]]
+                r["us"] = statistics.median(r["uss"])
         fb, npy = pair["fastbp"], pair["numpy"]
         if fb["status"] == "ok" and npy["status"] == "ok":
             fb["x_numpy"] = npy["us"] / fb["us"]
