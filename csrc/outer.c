@@ -13,7 +13,9 @@
  * to each panel of 48 rows of ∇W just made, while it is in cache (`after`).
  * The forward product Z = A·Wᵀ is one of these with B = Wᵀ, which the
  * kernel packs a block of units at a time (fastbp_?outer_abt); its epilogue
- * adds the bias and applies relu or leaky relu in registers.
+ * adds the bias and applies relu or leaky relu in registers, and can tell
+ * whether any A·Wᵀ was NaN or ±inf (as it is wherever a row of A is: the
+ * finiteness check of the input, at no pass over it).
  *
  * C[i, j] does not depend on where (i, j) falls: it starts at 0, takes the
  * p in order, one fused multiply-add each (lanes past n masked), then the
@@ -46,9 +48,10 @@
         const int mr, const int nv, const MASK last, const ptrdiff_t k, const T alpha,     \
         const T *a, const ptrdiff_t sa_i, const ptrdiff_t sa_p, const T *b,                \
         const ptrdiff_t ldb, const T beta, T *c, const ptrdiff_t ldc, const T *bias,       \
-        const int act)                                                                     \
+        const int act, int *nonfinite)                                                     \
     {                                                                                      \
         V acc[MR][NV], y[NV];                                                              \
+        MASK bad = 0;                                                                      \
         _Pragma("GCC unroll 8") for (int i = 0; i < mr; ++i)                               \
             _Pragma("GCC unroll 8") for (int v = 0; v < nv; ++v)                           \
                 acc[i][v] = _mm512_setzero_##S();                                          \
@@ -71,6 +74,9 @@
                 const MASK m = v + 1 < nv ? (MASK)~0u : last;                              \
                 V r = beta == 0 ? _mm512_mul_##S(va, acc[i][v])                            \
                     : _mm512_fmadd_##S(va, acc[i][v], _mm512_maskz_loadu_##S(m, cv));      \
+                if (nonfinite) /* r − r is NaN where r is NaN or ±inf, else 0 */           \
+                    bad |= m & _mm512_cmp_##S##_mask(_mm512_sub_##S(r, r), zero,           \
+                                                     _CMP_UNORD_Q);                        \
                 if (bias) { /* _activations.pxd's bias_activate, in registers */            \
                     r = _mm512_add_##S(r, _mm512_maskz_loadu_##S(m, bias + v * W));        \
                     if (act == FASTBP_RELU) /* z > 0 ? z : 0 */                            \
@@ -83,6 +89,8 @@
                 }                                                                          \
                 _mm512_mask_storeu_##S(cv, m, r);                                          \
             }                                                                              \
+        if (bad)                                                                           \
+            *nonfinite = 1;                                                                \
     }
 
 TILE(tile_s, float, __m512, 16, ps, __mmask16)
@@ -92,7 +100,7 @@ TILE(tile_d, double, __m512d, 8, pd, __mmask8)
  * at a time, then the last m % MR */
 #define TILE_AT(TILE_FN, MRC, NVC)                                                         \
     TILE_FN(MRC, NVC, last, k, alpha, a + i * sa_i, sa_i, sa_p, b + j, ldb, beta,          \
-            c + i * ldc + j, ldc, bias ? bias + j : NULL, act)
+            c + i * ldc + j, ldc, bias ? bias + j : NULL, act, nonfinite)
 #define ROWS(TILE_FN, NVC)                                                                 \
     do {                                                                                   \
         ptrdiff_t i = 0;                                                                   \
@@ -110,12 +118,12 @@ TILE(tile_d, double, __m512d, 8, pd, __mmask8)
 
 /* C[0:m] with columns in blocks of NV vectors (a block's rows of B stay in
  * cache while its tiles go by), then the last n % (NV·W) in 1 to NV; bias
- * (NULL: none) and act (FASTBP_RELU, FASTBP_LEAKY_RELU or none) as in
- * fastbp_?outer_abt */
+ * (NULL: none), act (FASTBP_RELU, FASTBP_LEAKY_RELU or none) and nonfinite
+ * (NULL: not looked for) as in fastbp_?outer_abt */
 #define PANEL(NAME, T, W, MASK, TILE_FN)                                                   \
     static void NAME(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,          \
                      const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c,   \
-                     ptrdiff_t ldc, const T *bias, int act)                                \
+                     ptrdiff_t ldc, const T *bias, int act, int *nonfinite)                \
     {                                                                                      \
         const ptrdiff_t sa_i = trans_a ? 1 : lda, sa_p = trans_a ? lda : 1;                \
         MASK last = (MASK)~0u;                                                             \
@@ -146,13 +154,13 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
                    float *c, ptrdiff_t ldc, fastbp_rows_fn after, void *ctx)
 {
     if (!after) {
-        panel_s(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, FASTBP_IDENTITY);
+        panel_s(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, FASTBP_IDENTITY, NULL);
         return;
     }
     for (ptrdiff_t i = 0; i < m; i += PANEL_ROWS) {
         const ptrdiff_t rows = m - i < PANEL_ROWS ? m - i : PANEL_ROWS;
         panel_s(trans_a, rows, n, k, alpha, a + i * (trans_a ? 1 : lda), lda, b, ldb, beta,
-                c + i * ldc, ldc, NULL, FASTBP_IDENTITY);
+                c + i * ldc, ldc, NULL, FASTBP_IDENTITY, NULL);
         after(ctx, i, rows);
     }
 }
@@ -221,8 +229,10 @@ static inline __attribute__((always_inline)) void transpose8_d(
 #define OUTER_ABT(NAME, T, W, PANEL_FN, TRANSPOSE_FN)                                      \
     void NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t lda,            \
               const T *b, ptrdiff_t ldb, T *c, ptrdiff_t ldc, T *pack, const T *bias,      \
-              int act)                                                                     \
+              int act, int *nonfinite)                                                     \
     {                                                                                      \
+        if (nonfinite)                                                                     \
+            *nonfinite = 0;                                                                \
         for (ptrdiff_t j = 0; j < n; j += NV * W) {                                        \
             const ptrdiff_t units = n - j < NV * W ? n - j : NV * W;                       \
             for (ptrdiff_t u = 0; u < units; u += W)                                       \
@@ -231,7 +241,7 @@ static inline __attribute__((always_inline)) void transpose8_d(
                                  NV * W, units - u < W ? (int)(units - u) : W,             \
                                  k - p < W ? (int)(k - p) : W);                            \
             PANEL_FN(0, m, units, k, 1, a, lda, pack, NV * W, 0, c + j, ldc,               \
-                     bias ? bias + j : NULL, act);                                         \
+                     bias ? bias + j : NULL, act, nonfinite);                              \
         }                                                                                  \
     }
 
@@ -252,18 +262,18 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
 
 void fastbp_souter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float *pack,
-                       const float *bias, int act)
+                       const float *bias, int act, int *nonfinite)
 {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-    (void)pack, (void)bias, (void)act;
+    (void)pack, (void)bias, (void)act, (void)nonfinite;
 }
 
 void fastbp_douter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t lda,
                        const double *b, ptrdiff_t ldb, double *c, ptrdiff_t ldc, double *pack,
-                       const double *bias, int act)
+                       const double *bias, int act, int *nonfinite)
 {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-    (void)pack, (void)bias, (void)act;
+    (void)pack, (void)bias, (void)act, (void)nonfinite;
 }
 
 #endif

@@ -16,7 +16,12 @@
  *                   sum of A[i, p]·B[j, p] over p in order, the same
  *                   wherever (i, j) falls in a call, then + bias[j] and σ:
  *                   FASTBP_RELU, FASTBP_LEAKY_RELU, or none (any other
- *                   code); with bias NULL, neither
+ *                   code); with bias NULL, neither. With nonfinite (not
+ *                   NULL), *nonfinite = whether any A·Bᵀ (before the bias)
+ *                   is NaN or ±inf: it is in every column of a row of A that
+ *                   holds a NaN or ±inf (x·w is NaN or ±inf for any w, 0
+ *                   included, and so is any sum with it), and where a
+ *                   finite row's sum overflows
  */
 #ifndef FASTBP_OUTER_H
 #define FASTBP_OUTER_H
@@ -33,9 +38,9 @@ void fastbp_souter(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alp
 
 void fastbp_souter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float *pack,
-                       const float *bias, int act);
+                       const float *bias, int act, int *nonfinite);
 void fastbp_douter_abt(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t lda,
                        const double *b, ptrdiff_t ldb, double *c, ptrdiff_t ldc, double *pack,
-                       const double *bias, int act);
+                       const double *bias, int act, int *nonfinite);
 
 #endif

@@ -170,14 +170,22 @@ def test_bad_X(net, method, case):
 
 # forward checks X's finiteness in the core, each thread its rows as it
 # reads them: rows of every thread and block, by pieces of rows (units <=
-# rows), by units (a layer wider than the last block) and with batch norm.
-@pytest.mark.parametrize("sizes,batch_norm", [([6, 4, 3], False), ([6, 700, 3], False),
-                                              ([6, 5, 3], True)],
-                         ids=["by-rows", "by-units", "batch-norm"])
+# rows), by units (a layer wider than the last block) and with batch norm;
+# by rows with a first layer of 40 units, the packed kernel's product tells
+# (csrc/outer.c), before the bias and relu (which would make −inf a 0), and
+# with the BLAS (own=False) X itself is checked.
+@pytest.mark.parametrize("sizes,batch_norm,activation",
+                         [([6, 4, 3], False, "sigmoid"), ([6, 700, 3], False, "sigmoid"),
+                          ([6, 5, 3], True, "sigmoid"), ([6, 40, 3], False, "sigmoid"),
+                          ([6, 40, 3], False, "relu")],
+                         ids=["by-rows", "by-units", "batch-norm", "packed", "packed-relu"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_forward_finds_a_non_finite_input_anywhere(sizes, batch_norm, dtype, threads):
+def test_forward_finds_a_non_finite_input_anywhere(sizes, batch_norm, activation, dtype,
+                                                   threads, own):
     from fastbp.model import EVAL_BLOCK
-    net = Network(sizes, dtype=dtype, batch_norm=batch_norm, seed=0)
+    net = Network(sizes, activation, dtype=dtype, batch_norm=batch_norm, seed=0)
+    if activation == "relu":  # x = −inf makes every z −inf, and relu every a 0
+        np.abs(net.weights[0], out=net.weights[0])
     n = EVAL_BLOCK + 300
     X = np.random.default_rng(0).standard_normal((n, 6))
     assert np.isfinite(net.forward(X)).all()
@@ -192,6 +200,11 @@ def test_forward_finds_a_non_finite_input_anywhere(sizes, batch_norm, dtype, thr
         bad[n - 2, 3] = 1e39
         with pytest.raises(ValueError, match="too large for float32"):
             net.predict(bad)
+    # finite inputs whose sums overflow are no error (the kernel's NaN or inf
+    # sends the core to X, which is finite)
+    huge = np.full((n, 6), np.finfo(dtype).max)
+    huge[::2] *= -1
+    assert net.forward(huge).shape == (n, 3)
 
 
 BAD_Y = {

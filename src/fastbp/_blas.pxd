@@ -41,10 +41,12 @@ cdef extern from "outer.h" nogil:
                        float beta, float *c, Py_ssize_t ldc, fastbp_rows_fn after, void *ctx)
     void fastbp_souter_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a,
                            Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c,
-                           Py_ssize_t ldc, float *pack, const float *bias, int act)
+                           Py_ssize_t ldc, float *pack, const float *bias, int act,
+                           int *nonfinite)
     void fastbp_douter_abt(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a,
                            Py_ssize_t lda, const double *b, Py_ssize_t ldb, double *c,
-                           Py_ssize_t ldc, double *pack, const double *bias, int act)
+                           Py_ssize_t ldc, double *pack, const double *bias, int act,
+                           int *nonfinite)
 
 
 # Products up to this many multiply-adds run in the loop below (but the
@@ -136,13 +138,16 @@ cdef enum:
 cdef inline bint gemm_abt(int m, int n, int k, const floating *A, int lda,
                           const floating *B, int ldb, floating *C, int ldc,
                           floating *scratch, floating *pack, const floating *bias,
-                          int act) noexcept nogil:
+                          int act, int *nonfinite) noexcept nogil:
     """C = A·Bᵀ (C is (m, n), A (m, k), B (n, k)): the forward product.
     scratch: m·n numbers for Cᵀ where that is the faster way with the BLAS
     (NULL: never); pack: the thread's (k + 16)·PACK_UNITS numbers for packing
     B (NULL: never packed). Where B is packed, C = σ(A·Bᵀ + bias) instead
     (bias not NULL; σ: relu, leaky relu or, for any other code, none) and
-    the result is True: bias_activate's work, done in registers."""
+    the result is True: bias_activate's work, done in registers; and there,
+    with nonfinite, *nonfinite = whether any of A·Bᵀ is NaN or ±inf (as in
+    a row of A that holds one: outer.h). Elsewhere *nonfinite is left as it
+    was (the caller's sign that nobody looked)."""
     cdef Py_ssize_t i, j
     cdef int min_units = PACKED_MIN_UNITS
     if floating is double:
@@ -150,9 +155,9 @@ cdef inline bint gemm_abt(int m, int n, int k, const floating *A, int lda,
     if fastbp_kernels_on:  # every size
         if pack != NULL and m >= PACKED_MIN_ROWS and n >= min_units:
             if floating is float:
-                fastbp_souter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack, bias, act)
+                fastbp_souter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack, bias, act, nonfinite)
             else:
-                fastbp_douter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack, bias, act)
+                fastbp_douter_abt(m, n, k, A, lda, B, ldb, C, ldc, pack, bias, act, nonfinite)
             return bias != NULL
         if floating is float:
             fastbp_sdot_abt(m, n, k, A, lda, B, ldb, C, ldc)

@@ -669,7 +669,8 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
                              P + net.w_off[l] + lo * n_in, <int> n_in, z + lo, <int> n_out,
                              <floating *> net.deltas + net.a_off[l + 1] + lo * n,
                              _pack(net, t, P),
-                             P + net.b_off[l] + lo if _fusable(net, l) else NULL, net.act[l])
+                             P + net.b_off[l] + lo if _fusable(net, l) else NULL, net.act[l],
+                             NULL)
             if net.g_off[l] >= 0:
                 _bn_activate(net, P, z, n, l, lo, hi)
             elif not fused:
@@ -697,7 +698,7 @@ cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *
         _input_piece(n_in, pieces, p, &k0, &k1)
         gemm_abt(<int> n, <int> n_out, <int> (k1 - k0), a_in + k0, <int> n_in,
                  P + net.w_off[l] + k0, <int> n_in, z if p == 0 else part + (p - 1) * stride,
-                 <int> n_out, NULL, _pack(net, t, P), NULL, IDENTITY)
+                 <int> n_out, NULL, _pack(net, t, P), NULL, IDENTITY, NULL)
     _barrier(T)
     _slice(n, t, T, &r0, &r1)
     for p in range(1, pieces):
@@ -716,10 +717,13 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
     """Inference without batch norm: rows are independent, so the batch is
     cut into pieces of rows, each taken through every layer by one thread
     with no barrier between layers (A_{l+1}[rows] = σ(A_l[rows]·W_lᵀ + b)).
-    With check, a piece's rows of x are checked finite first (net.flags[1 +
-    t] = 1 if not), while they come into this core's cache for its product.
-    The output's softmax is left to _output_phase."""
+    With check, net.flags[1 + t] = 1 if a piece's rows of x are not all
+    finite: the packed kernel of the first product tells, at no cost, that
+    none of x·W₀ᵀ is NaN or ±inf, so x is finite; only where it does not
+    look, or finds one (x's or an overflow), x itself is checked. The
+    output's softmax is left to _output_phase."""
     cdef int l, p, p0, p1, L = net.n_layers, pieces = _pieces_for(n)
+    cdef int nonfinite
     cdef Py_ssize_t r0, r1, n_in, n_out
     cdef floating *acts = <floating *> net.acts
     cdef const floating *a_in
@@ -727,8 +731,7 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
     _own_pieces(pieces, t, T, &p0, &p1)
     for p in range(p0, p1):
         _piece(n, pieces, p, &r0, &r1)
-        if check and not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0]):
-            net.flags[1 + t] = 1
+        nonfinite = -1  # -1: the product's kernel did not look
         for l in range(L):
             n_in = net.sizes[l]
             n_out = net.sizes[l + 1]
@@ -739,9 +742,12 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
                             P + net.w_off[l], <int> n_in, z, <int> n_out,
                             <floating *> net.deltas + net.a_off[l + 1] + r0 * n_out,
                             _pack(net, t, P), P + net.b_off[l] if _fusable(net, l) else NULL,
-                            net.act[l]):
+                            net.act[l], &nonfinite if check and l == 0 else NULL):
                 bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
                               r1 - r0, n_out, n_out, net.act[l])
+        if (check and nonfinite != 0
+                and not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0])):
+            net.flags[1 + t] = 1
     _barrier(T)
 
 
@@ -1209,7 +1215,7 @@ cdef void _online_forward(const Net *net, const floating *P, const floating *x,
         a = acts + net.a_off[l + 1]
         z = z_L if l == L - 1 else a
         gemm_abt(1, <int> n_out, <int> n_in, a_in, <int> n_in, w, <int> n_in, z, <int> n_out,
-                 NULL, NULL, NULL, IDENTITY)
+                 NULL, NULL, NULL, IDENTITY, NULL)
         bias_activate(a, z, P + net.b_off[l], 1, n_out, n_out, net.act[l])
         a_in = a
     if net.act[L - 1] == SOFTMAX:

@@ -254,7 +254,8 @@ class Model:
             With batch norm, normalized by the running estimates.
         """
         # given: for its ndim, once it passed the check; X's finiteness is
-        # checked by the core as its threads read it (a pass over X fewer)
+        # checked by the core: by the first product's kernel, or as its
+        # threads read X (a pass over X fewer, or none)
         given, X = X, self.checked_inputs(X, finite=False)
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         with self.compute_lock:
