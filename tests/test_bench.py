@@ -131,3 +131,16 @@ def test_the_rows_of_a_section_take_turns_and_a_failing_run_is_its_rows_status(m
     assert rows[2]["status"] == "failed: RuntimeError: d broke"
     assert rows[3]["status"] == "not installed" and rows[3]["times"] == {}
     assert not any("runs" in r for r in rows)  # the peers are let go
+
+
+def test_results_say_what_limits_each_target_missed():
+    from fastbp.bench import report
+    every = report.targets([])  # every target, none measured: nothing to explain
+    assert report.limits(every) == []
+    missed = [(what, target, "x", False) for what, target, _, _ in every]
+    notes = report.limits(missed)
+    assert notes[:3] == ["", "## What limits the targets missed", ""]
+    # each limit is said once, and each is some missed target's
+    assert sorted(notes[3:]) == sorted(f"- {text}" for _, text in report.LIMITS)
+    s_peak = [t for t in missed if t[0] == "S" and "peak" in t[1]]
+    assert report.limits(s_peak)[3].startswith("- S trains on one thread")

@@ -82,6 +82,72 @@ def targets(rows):
     return out
 
 
+# What holds back each target a run can miss: (config, words of its target) ->
+# the limit, measured apart from the runs on the 2-core AVX-512 Zen 5 these
+# were made on (perf, timings of the parts); printed for the targets missed.
+LIMITS = [
+    (("S", "peak"), "S trains on one thread: its batch of 10 rows is 238k multiply-adds, "
+     "and two threads would meet at a barrier every ~2 µs (they were 1.13-1.28× faster in "
+     "processes that ran only S, 0.73× in full bench processes), so a batch under 500k "
+     "multiply-adds a thread stays on one (`_threads.MIN_WORK_PER_THREAD`). One thread "
+     "runs S at 50-54 GFLOP/s, 50-59% of one core's share of the float64 peak (92-100 in "
+     "the six full runs of this code): 40% of both cores' peak would take 1.4-1.6× that "
+     "from a second thread."),
+    (("M", "peak"), "One thread runs M at 167-181 GFLOP/s, 77-89% of one core's share of "
+     "the float32 peak; two threads reached 1.02-1.52× of one in the six full runs of this "
+     "code. A batch of 64 rows takes ~90 µs on two threads and crosses five barriers, and "
+     "perf finds 10-16% of each thread's samples waiting in them (2 threads, pinned to the "
+     "cores or not): among what they wait for, the 10-unit output layer's forward product "
+     "and ∇W run on one thread."),
+    (("M", "JAX"), "As M's share of the peak: the second thread (1.02-1.52× of one)."),
+    (("L", "peak"), "One thread runs L at 176-188 GFLOP/s, 81-92% of one core's share of "
+     "the peak, its kernels at 200-230: packing W for the forward products takes 3.7% of "
+     "the time, OpenBLAS's copies of its operands at L's 512-unit ∇W pieces 3.4%, the "
+     "element-wise passes and ∇b about 2% (perf, 1 thread); two threads reached 1.65-1.92× "
+     "of one in the six full runs of this code (88.3% of the peak at best; 89.0% in a run "
+     "of L alone)."),
+    (("L", "JAX"), "As L's share of the peak; JAX's epoch reached 63-78% of it in the six "
+     "full runs of this code."),
+    (("L", "threads"), "L's threads meet at a barrier after each layer's phase of a batch "
+     "of 5-7 ms; two threads reached 1.65-1.92× of one in the six full runs of this code, "
+     "as the host's load varied."),
+    (("any", "ONNX"), "ONNX Runtime packs the weights once, when it loads the model; "
+     "fastbp's forward packs each thread's W at every call (4.8% of M's inference on one "
+     "thread, perf), as a Network's parameters are arrays its user may write between calls."),
+    (("M", "adam"), "Adam's step takes a square root and a division a weight: 15-17 µs for "
+     "M's 100k weights on one thread (0.15-0.17 ns a weight, timed apart), its two moments "
+     "(800 KB) read and written each batch, where SGD's step is fused into the ∇W product; "
+     "M's batch takes ~90 µs on two threads."),
+    (("L", "adam"), "Adam's step at L reads and writes about 60 MB a batch (parameters, "
+     "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
+     "1.1-1.5 ms at the ~40 GB/s a core streams here, against 6.3-6.7 ms for SGD's whole "
+     "batch."),
+    (("any", "l2"), "l2's term is added to each weight's gradient in the optimizer's "
+     "step (a multiply-add a weight, no pass of its own): +1.9% to +6.9% at M and −11% to "
+     "+1.4% at L in the six full runs of this code."),
+    (("any", "dropout"), "Dropout draws a mask bit a unit and row and applies it to the "
+     "activations and deltas: −7.6% to +3.5% at M and −7.8% to +14.3% at L in the six "
+     "full runs of this code."),
+    (("D", "scikit-learn"), "fastbp.sklearn spends about 85 µs of Python an epoch "
+     "(its epoch loop, scikit-learn's), besides the compiled epoch's ~100 µs a batch "
+     "of 200."),
+]
+
+
+def limits(reached):
+    """RESULTS.md's lines on what limits each target this run missed."""
+    missed = [(what, target) for what, target, _, ok in reached if ok is False]
+    notes = []
+    for what, target in missed:
+        text = next((t for (config, word), t in LIMITS
+                     if config in (what.split(",")[0], "any") and word in target), None)
+        if text and text not in notes:
+            notes.append(text)
+    if not notes:
+        return []
+    return ["", "## What limits the targets missed", ""] + [f"- {t}" for t in notes]
+
+
 # ------------------------------------------------------------ RESULTS.md and chart
 
 def cell(r, key, fmt):
@@ -122,7 +188,11 @@ PRODUCTS_SECTION = [
     "do not pay back (float32 16 rows of 784-128: 17.6 / 20.8; float64 10 rows of "
     "784-30, S's training: 6.4 / 7.4), and narrow layers run dot.c (256×10 of 128: "
     "4.1 / 7.9). So a row's output can differ in its last bits with the number of "
-    "rows it is computed with (under 32 or not), never with the thread count.",
+    "rows it is computed with (under 32 or not), never with the thread count. In "
+    "inference the first product's tiles also tell whether any of X·W₀ᵀ is NaN or ±inf, "
+    "as it is for a row of X that holds one: that is forward's finiteness check of X, "
+    "which reads X again only where the packed kernel did not run or found one (M's "
+    "inference, old and new builds alternating: +2-7% on 1 thread, +4-10% on 2).",
     "",
     "The float32 backward products ∇W = δᵀ·A and δ·W run fastbp's sums-of-rows "
     "kernel (`csrc/outer.c`, AVX-512F: row i of C the sum of B's rows scaled by "
@@ -211,9 +281,11 @@ def write_results(rows, peaks, path, args):
                      cell(r, "slower", "{:+.1%}").rstrip("%")])
     lines += ["", f"## Targets ({THREADS} threads unless said; ratios within this run)", "",
               "| config | target | measured | reached |", "|---|---|---|---|"]
-    for what, target, measured, ok in targets(rows):
+    reached = targets(rows)
+    for what, target, measured, ok in reached:
         lines.append(f"| {what} | {target} | {measured} | "
                      f"{'n/a' if ok is None else 'yes' if ok else 'no'} |")
+    lines += limits(reached)
     lines += PRODUCTS_SECTION
     lines += ["", "S runs 5,000 samples per epoch, M 5,000, L 2,048 (bundled MNIST subset) "
               "unless --samples says otherwise. scikit-learn always trains a softmax/log-loss "
