@@ -53,7 +53,8 @@ machine falls on all of them alike. They are dropped when their section ends.
 
 Each row is timed --repeats times (default 5), in as many rounds; the
 untimed calls before each timing also exclude JAX's compilation. Rows give
-the median and the min–max of samples/s. A peer that is not installed or fails is a row that says so.
+the median and the min–max of samples/s. A peer that is not installed or
+fails is a row that says so.
 Prints one line per (config, peer) and writes RESULTS.md and, with
 matplotlib, results.png beside it. Its timings are never taken inside pytest
 (the tests run it once, as a tiny smoke run).

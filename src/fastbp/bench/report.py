@@ -90,8 +90,8 @@ LIMITS = [
      "and two threads would meet at a barrier every ~2 µs (they were 1.13-1.28× faster in "
      "processes that ran only S, 0.73× in full bench processes), so a batch under 500k "
      "multiply-adds a thread stays on one (`_threads.MIN_WORK_PER_THREAD`). One thread "
-     "runs S at 50-54 GFLOP/s, 50-59% of one core's share of the float64 peak (92-100 in "
-     "the six full runs of this code): 40% of both cores' peak would take 1.4-1.6× that "
+     "runs S at 50-54 GFLOP/s, 53-59% of one core's share of the float64 peak (92-100 in "
+     "the six full runs of this code): 40% of both cores' peak would take 1.4-1.5× that "
      "from a second thread."),
     (("M", "peak"), "One thread runs M at 167-181 GFLOP/s, 77-89% of one core's share of "
      "the float32 peak; two threads reached 1.02-1.52× of one in the six full runs of this "
@@ -122,8 +122,9 @@ LIMITS = [
      "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
      "1.1-1.5 ms at the ~40 GB/s a core streams here, against 6.3-6.7 ms for SGD's whole "
      "batch."),
-    (("any", "l2"), "l2's term is added to each weight's gradient in the optimizer's "
-     "step (a multiply-add a weight, no pass of its own): +1.9% to +6.9% at M and −11% to "
+    (("any", "l2"), "With SGD, l2 shrinks each piece of W just before the ∇W product "
+     "that updates it (a pass over the piece, which the product then finds in cache; with "
+     "an optimizer, its term joins each panel's step): +1.9% to +6.9% at M and −11% to "
      "+1.4% at L in the six full runs of this code."),
     (("any", "dropout"), "Dropout draws a mask bit a unit and row and applies it to the "
      "activations and deltas: −7.6% to +3.5% at M and −7.8% to +14.3% at L in the six "

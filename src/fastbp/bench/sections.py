@@ -48,12 +48,11 @@ def rate_fields(rates, flops, peak):
 
 
 # Seconds of a run's own calls before each of its timings: by then the
-# threads of the peer before have stopped spinning (OpenBLAS's spin 2^28
-# time-stamp ticks, about 0.1 s, and a spinning thread takes half a core from
-# the next peer's), and the run's own threads and data are as warm as in
-# repeats one after another (measured: with a single untimed call before
-# each timing, fastbp's 2-thread inference at batch 256, a call of about a
-# millisecond, ran slower than its 1 thread).
+# threads of the peer before have stopped spinning (OpenBLAS's spin for 2^28
+# time-stamp ticks, about 0.1 s, before they sleep), and the run's own
+# threads and data are as warm as in repeats one after another (measured:
+# with a single untimed call before each timing, fastbp's 2-thread inference
+# at batch 256, a call of about a millisecond, ran slower than its 1 thread).
 WARM = 0.3
 
 
