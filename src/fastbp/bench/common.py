@@ -56,9 +56,13 @@ def forward_flops_per_sample(sizes):
     return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def timed(fn, repeats):
-    """Seconds of each of `repeats` runs of fn(), after one untimed run."""
+def timed(fn, repeats, warm=0.0):
+    """Seconds of each of `repeats` runs of fn(), after untimed runs for
+    `warm` seconds (one at least)."""
+    end = time.perf_counter() + warm
     fn()
+    while time.perf_counter() < end:
+        fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -4,7 +4,6 @@ measured; a peer's failure is its row's status."""
 import gc
 import math
 import statistics
-import time
 import warnings
 
 import numpy as np
@@ -71,10 +70,7 @@ def in_turns(rows, repeats):
                 continue
             try:
                 for name, fn in r["runs"].items():
-                    end = time.perf_counter() + WARM
-                    while time.perf_counter() < end:
-                        fn()
-                    r["times"].setdefault(name, []).extend(timed(fn, 1))  # (after a call)
+                    r["times"].setdefault(name, []).extend(timed(fn, 1, WARM))
             except Exception as e:
                 r["status"] = why(e)
     for r in rows:
