@@ -124,3 +124,9 @@ def every_network(test):
                  pytest.mark.parametrize("dtype", DTYPES)):
         test = mark(test)
     return test
+
+
+def seeds_of_fit(seed):
+    """The dropout and noise seeds Network.fit derives from its `seed`."""
+    seq = np.random.default_rng(seed).bit_generator.seed_seq
+    return [int(seq.spawn(1)[0].generate_state(1, np.uint64)[0]) for _ in range(2)]

@@ -13,7 +13,7 @@ import pytest
 import fastbp
 from fastbp import reference
 
-from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err
+from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err, seeds_of_fit
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -26,12 +26,6 @@ def test_grad_norms_equal_norms_of_explicit_gradients(activation, cost, dtype):
     norms = net.per_sample_grad_norms(X, Y)
     assert norms.shape == (9,) and norms.dtype == np.float64
     assert rel_err(norms, explicit) <= (1e-13 if dtype == "float64" else 1e-5)
-
-
-def seeds_of_fit(seed):
-    """The dropout and noise seeds Network.fit derives from its `seed`."""
-    seq = np.random.default_rng(seed).bit_generator.seed_seq
-    return [int(seq.spawn(1)[0].generate_state(1, np.uint64)[0]) for _ in range(2)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

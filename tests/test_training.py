@@ -7,7 +7,8 @@ import fastbp
 from fastbp import _core, optim, reference
 from fastbp.datasets import load_wheat_seeds, standardize, train_test_split
 
-from conftest import COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err, set_threads
+from conftest import (COSTS, DTYPES, HIDDEN, TOL, as64, make_data, make_net, rel_err,
+                      seeds_of_fit, set_threads)
 
 
 @pytest.mark.parametrize("batch", [1, 7, 64])
@@ -81,11 +82,50 @@ def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
         assert rel_err(mine, ref) <= (1e-11 if dtype == "float64" else 1e-4)
 
 
+# A network of two layers whose hidden layer is cut by units (130 in 2 pieces)
+# and whose 3 outputs are cut by rows (batches of 70: 2 pieces of 35): ∇W_1
+# is cut by its inputs as the hidden units are, and no barrier follows δ_0
+# (_core._grad_input_pieces); each update path through it, and DP-SGD's
+# clipping, which keeps that barrier.
+@pytest.mark.parametrize("options", [
+    {}, {"l1": 1e-3, "l2": 1e-2}, {"max_norm": 0.5}, {"dropout": 0.3},
+    {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5}, {"clip": 0.3, "noise": 0.7}],
+    ids=["sgd", "sgd-l1-l2", "sgd-maxnorm", "sgd-dropout", "adam-l2-maxnorm", "dp"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_cut_by_rows_matches_reference(options, dtype, threads):
+    assert _core.pieces_for(130) == 2 and _core.pieces_for(3) == 1
+    assert _core.input_pieces_for(40, 130) == 1
+    net = make_net([40, 130, 3], "relu", "cross_entropy", dtype, seed=4, init="auto")
+    X, Y = make_data(net, 140)
+    oracle = as64(net)
+    loss, gw, gb = net.gradients(X[:70], Y[:70])
+    ref_loss, ref_gw, ref_gb = reference.gradients(oracle, X[:70], Y[:70])
+    assert loss == pytest.approx(ref_loss, rel=TOL[dtype])
+    for mine, ref in zip(gw + gb, ref_gw + ref_gb):
+        assert rel_err(mine, ref) <= TOL[dtype]
+    kw = dict(options)
+    opt = optim.Adam(lr=0.01) if kw.pop("optimizer", None) else None
+    drop_seed, noise_seed = seeds_of_fit(5)
+    dropout = kw.pop("dropout", 0.0)
+    clip = kw.pop("clip", None)
+    ref_w, ref_b, _ = reference.train_epoch(
+        oracle, X, Y, np.arange(140), 70, opt.lr if opt else 0.1, optimizer=opt,
+        state=opt and opt._initial_state(oracle.params), seed=drop_seed,
+        dropout=[dropout, 0.0] if dropout else None, clip=clip, noise_seed=noise_seed, **kw)
+    net.fit(X, Y, epochs=1, batch_size=70, shuffle=False, seed=5, dropout=dropout,
+            **({"clip_per_sample": clip} if clip else {}),
+            **({"optimizer": optim.Adam(lr=0.01)} if opt else {"lr": 0.1}), **kw)
+    for mine, ref in zip(net.weights + net.biases, ref_w + ref_b):
+        assert rel_err(mine, ref) <= (1e-11 if dtype == "float64" else 1e-4)
+
+
 # Layers of 259 and 130 units are cut into several pieces, and so are 300 rows of
-# inference: with 2 or 3 threads each thread takes whole pieces, and
+# inference and batches of 64 at the 3 outputs: with 2 or 3 threads each
+# thread takes whole pieces, and
 # the BLAS sees the same calls whatever the count; 300-20 is cut by inputs.
 # In float32 their backward products take csrc/outer.c's kernel where it runs.
-@pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [300, 20, 3]], ids=["units", "inputs"])
+@pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [9, 130, 3], [300, 20, 3]],
+                         ids=["units", "units-2-layers", "inputs"])
 @pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
                                           "max_norm": 2.0}, {"batch_norm": True}],
                          ids=["sgd", "adam-l2-dropout-maxnorm", "batchnorm"])

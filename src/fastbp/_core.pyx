@@ -23,7 +23,9 @@ parallel region, its phases separated by barriers. Each thread takes whole
 pieces of every layer: it computes those columns of Z and of the deltas,
 and the gradient and the optimizer step of those rows of W, which therefore
 stay in its core's cache from one batch to the next. The cost (softmax over
-whole rows) is split by rows. Inference without batch norm cuts the batch
+whole rows) is split by rows, and so is an output layer too narrow to cut
+by units (10 classes), whose rows go straight on to their cost on the same
+thread (_output_by_rows). Inference without batch norm cuts the batch
 into pieces of rows instead, which go through every layer with no barrier.
 The compiled side assumes inputs validated by fastbp._validation; it
 allocates nothing once a Plan exists.
@@ -50,7 +52,7 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport (PACK_UNITS, PACKED_MIN_UNITS_DOUBLE, SMALL_GEMM, fastbp_blas_bind,
+from fastbp._blas cimport (PACK_UNITS, PACKED_MIN_ROWS, PACKED_MIN_UNITS_DOUBLE, SMALL_GEMM, fastbp_blas_bind,
                            fastbp_kernels_on, fastbp_kernels_ready, fastbp_souter, gemm,
                            gemm_abt, outer_runs)
 from fastbp import _blas
@@ -627,6 +629,71 @@ cdef inline void _slice(Py_ssize_t total, int t, int T, Py_ssize_t *lo,
     hi[0] = min(total, lo[0] + chunk)
 
 
+# An output layer of one piece of units (10 classes) would be computed by one
+# thread while the others wait at a barrier; it is cut by rows instead, and
+# each thread takes its rows on to their cost in _output_phase with no
+# barrier in between. The pieces depend on the batch's size only (the bits
+# then do not depend on the threads) and have at least PACKED_MIN_ROWS rows
+# (a row's outputs are then the same bits in any batch of that many rows or
+# more: the packed kernel computes each piece, or dot.c every size).
+
+
+cdef inline bint _output_by_rows(const Net *net) noexcept nogil:
+    cdef int l = net.n_layers - 1
+    return net.pieces[l] == 1 and net.in_pieces[l] == 1 and net.g_off[l] < 0
+
+
+cdef inline int _output_row_pieces(Py_ssize_t n) noexcept nogil:
+    """The pieces of n rows of an output layer cut by rows."""
+    cdef int pieces = 1
+    while pieces < _max_pieces and n >= 2 * pieces * PACKED_MIN_ROWS:
+        pieces *= 2
+    return pieces
+
+
+cdef inline void _output_rows(const Net *net, Py_ssize_t n, int t, int T, Py_ssize_t *r0,
+                              Py_ssize_t *r1) noexcept nogil:
+    """The rows r0:r1 whose cost thread t of T computes: those of its pieces
+    of the output layer's product where it is cut by rows, else a
+    contiguous part (the cost of a row does not depend on the cut)."""
+    cdef int p0, p1, pieces
+    cdef Py_ssize_t lo, hi
+    if not _output_by_rows(net):
+        _slice(n, t, T, r0, r1)
+        return
+    pieces = _output_row_pieces(n)
+    _own_pieces(pieces, t, T, &p0, &p1)
+    r0[0] = r1[0] = 0
+    if p1 > p0:
+        _piece(n, pieces, p0, r0, &hi)
+        _piece(n, pieces, p1 - 1, &lo, r1)
+
+
+cdef inline int _grad_input_pieces(const Net *net, int l) noexcept nogil:
+    """The pieces of inputs layer l's ∇W is cut into (1: cut by units): a
+    layer cut by inputs; or the output layer of a network of two layers,
+    when it is cut by rows and its hidden layer by units (784-128-10): its
+    inputs then take the pieces of the hidden units, so that each thread
+    makes the columns of W_1 (and with plain SGD steps them) that it read
+    for its δ_0, which no other thread reads: no barrier is needed after
+    δ_0 (_delta_phase)."""
+    if net.in_pieces[l] > 1:
+        return net.in_pieces[l]
+    if (l == 1 and net.n_layers == 2 and _output_by_rows(net) and net.pieces[0] > 1
+            and net.in_pieces[0] == 1):
+        return net.pieces[0]
+    return 1
+
+
+cdef inline void _grad_input_piece(const Net *net, int l, int pieces, int p, Py_ssize_t *lo,
+                                   Py_ssize_t *hi) noexcept nogil:
+    """Piece p of layer l's inputs in _grad_input_pieces' cut."""
+    if net.in_pieces[l] > 1:
+        _input_piece(net.sizes[l], pieces, p, lo, hi)
+    else:
+        _piece(net.sizes[l], pieces, p, lo, hi)
+
+
 cdef inline bint _fusable(const Net *net, int l) noexcept nogil:
     """Can layer l's bias and σ be applied in the forward product's
     registers (gemm_abt)? For hidden layers (whose z is their a) without
@@ -646,7 +713,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
     dropout (training only) hidden units are dropped and the kept ones scaled
     by 1/(1−p). Row i is sample rows[i] of the data (keys the dropout mask)."""
     # x is (n, sizes[0]); layer l's activations are (n, sizes[l]) at acts + a_off[l]
-    cdef int l, p, p0, p1, L = net.n_layers
+    cdef int l, p, p0, p1, pieces, L = net.n_layers
     cdef bint fused
     cdef Py_ssize_t lo, hi, n_in, n_out
     cdef floating *acts = <floating *> net.acts
@@ -659,6 +726,20 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         z = <floating *> net.zout if l == L - 1 else acts + net.a_off[l + 1]
         if net.in_pieces[l] > 1:
             _forward_by_inputs(net, P, a_in, z, n, l, t, T, tr, rows)
+            continue
+        if l == L - 1 and _output_by_rows(net):
+            # this thread's pieces of rows, which its _output_phase takes on
+            # (the same rows): no barrier between them
+            pieces = _output_row_pieces(n)
+            _own_pieces(pieces, t, T, &p0, &p1)
+            for p in range(p0, p1):
+                _piece(n, pieces, p, &lo, &hi)
+                gemm_abt(<int> (hi - lo), <int> n_out, <int> n_in, a_in + lo * n_in, <int> n_in,
+                         P + net.w_off[l], <int> n_in, z + lo * n_out, <int> n_out,
+                         <floating *> net.deltas + net.a_off[l + 1] + lo * n_out,
+                         _pack(net, t, P), NULL, net.act[l], NULL)
+                bias_activate(acts + net.a_off[l + 1] + lo * n_out, z + lo * n_out,
+                              P + net.b_off[l], hi - lo, n_out, n_out, net.act[l])
             continue
         _own_pieces(net.pieces[l], t, T, &p0, &p1)
         for p in range(p0, p1):
@@ -818,7 +899,7 @@ cdef void _output_phase(const Net *net, const floating *y, const Py_ssize_t *y_r
     cdef floating *d_L = <floating *> net.deltas + net.a_off[L]
     cdef const floating *z_L = <floating *> net.zout
     cdef floating lse = 0
-    _slice(n, t, T, &r0, &r1)
+    _output_rows(net, n, t, T, &r0, &r1)
     if net.act[L - 1] == SOFTMAX:  # each row's log Σ e^z in loss[i] until its cost
         softmax_rows(a_L + r0 * w, z_L + r0 * w, r1 - r0, w,
                      net.loss + r0 if y != NULL else NULL)
@@ -864,7 +945,10 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                             net.bn_inv + net.unit_off[l - 1], net.bn_s1 + net.unit_off[l - 1],
                             net.bn_s2 + net.unit_off[l - 1], G + net.g_off[l - 1],
                             G + net.b_off[l - 1])
-        _barrier(T)
+        # δ_0 is read by no other thread when ∇W_1 is cut by these pieces
+        # (but by DP-SGD's clipping, which needs every row's whole gradient)
+        if l > 1 or _grad_input_pieces(net, 1) == 1 or (tr != NULL and tr.clip > 0):
+            _barrier(T)
 
 
 cdef void _clip_phase(const Net *net, const floating *x, Py_ssize_t n, const Train *tr,
@@ -914,15 +998,19 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
     W are read by no other thread any more in this batch."""
     cdef int l, p, p0, p1, pieces
     cdef Py_ssize_t lo, hi
-    cdef bint stepped
+    cdef bint stepped, by_inputs
     for l in range(net.n_layers):
-        pieces = net.in_pieces[l]
-        if pieces > 1:  # cut by inputs: columns lo:hi of all rows of W, then the rest
+        pieces = _grad_input_pieces(net, l)
+        by_inputs = pieces > 1
+        if by_inputs:  # columns lo:hi of all rows of W, then the rest
             _own_pieces(pieces, t, T, &p0, &p1)
             for p in range(p0, p1):
-                _input_piece(net.sizes[l], pieces, p, &lo, &hi)
+                _grad_input_piece(net, l, pieces, p, &lo, &hi)
                 _weight_product(net, P, G, x, n, tr, l, 0, net.sizes[l + 1], lo, hi)
-            _barrier(T)
+            # the rest steps whole rows of W from G, but plain SGD's (done
+            # in the products) and ∇b (of the deltas)
+            if tr != NULL and (not _fused(tr) or tr.max_norm > 0):
+                _barrier(T)
             pieces = 1
         else:
             pieces = net.pieces[l]
@@ -930,7 +1018,7 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
         for p in range(p0, p1):
             _piece(net.sizes[l + 1], pieces, p, &lo, &hi)
             stepped = False  # (a layer cut by inputs has its products made above)
-            if net.in_pieces[l] == 1:
+            if not by_inputs:
                 stepped = _weight_product(net, P, G, x, n, tr, l, lo, hi, 0, net.sizes[l])
             _param_rest(net, P, G, n, tr, l, lo, hi, stepped)
 
@@ -990,7 +1078,7 @@ cdef inline bint _steps_in_panels(const Net *net, const Train *tr, int l, Py_ssi
     whole gradient first (gradient norms, DP noise) and the layer is cut by
     units."""
     return (_panel_steps and tr != NULL and tr.kind != FASTBP_PLAIN_SGD and tr.row_sq == NULL
-            and tr.noise_std == 0 and net.in_pieces[l] == 1
+            and tr.noise_std == 0 and _grad_input_pieces(net, l) == 1
             and outer_runs(False, <int> units, <int> net.sizes[l], <int> n))
 
 
