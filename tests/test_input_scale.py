@@ -37,6 +37,21 @@ def test_raw_pixels_warn_for_relu_too():
     assert len(caught) == 1 and "close to 0" in str(caught[0].message)
 
 
+# x² overflows in X's precision (the column sums are taken in it): inf, far
+# from 1 all the same, and no overflow warning of NumPy's on the way
+@pytest.mark.parametrize("dtype,huge", [("float32", 1e20), ("float64", 1e160)])
+def test_inputs_whose_squares_overflow_warn_of_scale_only(dtype, huge):
+    X = np.random.default_rng(0).uniform(-1, 1, (40, 3)).astype(dtype)
+    X[::3, 1] = huge
+    net = fastbp.Network([3, 4, 2], activation="relu", output_activation="softmax",
+                         cost="cross_entropy", dtype=dtype, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.fit(X, np.arange(40) % 2, epochs=1, lr=1e-30)
+    assert [w.category for w in caught] == [fastbp.InputScaleWarning]
+    assert "far larger than 1" in str(caught[0].message)
+
+
 @pytest.mark.parametrize("scaled", ["standardized wheat", "pixels in [0, 1]", "[-1, 1]"])
 def test_scaled_inputs_do_not_warn(scaled):
     if scaled == "standardized wheat":

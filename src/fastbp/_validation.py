@@ -256,8 +256,11 @@ def warn_if_unscaled(X, activation, stacklevel=3):
     if sys._getframe(stacklevel - 1).f_globals.get("__name__") == "fastbp.sklearn":
         return
     rows = X[:: max(1, X.shape[0] // _SAMPLE_ROWS)]
-    with np.errstate(over="ignore"):  # |x| > 1e154: inf, which is far from 1 too
-        rms = np.sqrt(np.mean(np.square(rows, dtype=np.float64), axis=0))
+    # in X's own precision (no float64 copy of the rows: 3x faster, 1% of a
+    # fit of M's 3 epochs); |x| > 1e19 in float32, 1e154 in float64: inf,
+    # which is far from 1 too
+    with np.errstate(over="ignore"):
+        rms = np.sqrt(np.einsum("ij,ij->j", rows, rows) / rows.shape[0])
     largest = float(rms.max()) if rms.size else 1.0
     if SCALE_LOW <= largest <= SCALE_HIGH:
         return
