@@ -694,6 +694,21 @@ cdef inline void _grad_input_piece(const Net *net, int l, int pieces, int p, Py_
         _piece(net.sizes[l], pieces, p, lo, hi)
 
 
+cdef inline bint _batch_ends_in_barrier(const Net *net, const Train *tr,
+                                        bint weight_sums) noexcept nogil:
+    """Must train_epoch's threads wait for each other at the end of a batch?
+    Not for a network of two layers whose ∇W_1 is cut by the hidden layer's
+    pieces (_grad_input_pieces), without batch norm, DP-SGD's clipping,
+    iRprop+'s cost memory or per-batch weight sums (with weight_sums): up to
+    the next batch's first barrier (after its hidden layer) a thread reads
+    and writes only what it alone uses in the batch before (its rows of W_0
+    and b_0, its columns of a_1, δ_0 and of the dropout mask, its copy of x),
+    and W_1, b_1, δ_1 and the costs are read after that barrier."""
+    return not (net.n_layers == 2 and net.in_pieces[1] == 1 and _grad_input_pieces(net, 1) > 1
+                and not net.batch_norm and tr.clip == 0 and tr.loss_memory == NULL
+                and not weight_sums)
+
+
 cdef inline bint _fusable(const Net *net, int l) noexcept nogil:
     """Can layer l's bias and σ be applied in the forward product's
     registers (gemm_abt)? For hidden layers (whose z is their a) without
@@ -1531,6 +1546,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef Train tr = _train(settings, params.shape[0],
                            np.float32 if floating is float else np.float64, net.unit_off)
     cdef bint online = _online_fits(&net, &tr)
+    cdef bint end_barrier = _batch_ends_in_barrier(&net, &tr, weight_sq != NULL)
     # results, written by thread 0: total, correct, batches, updates, reason
     cdef double result[5]
     result[:] = [0, 0, 0, 0, STOP_COMPLETED]
@@ -1569,8 +1585,6 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 if x == xb:
                     for i in range(nb):
                         memcpy(xb + i * w_in, &X[order[start + i], 0], w_in * sizeof(floating))
-                if t == 0:
-                    net.flags[0] = watch_interrupt and fastbp_interrupted()
                 batch_weight = _weight_sum(sw, &order[start], nb)
                 if batch_weight == 0:  # all weights zero: nothing to learn here
                     done = done + 1
@@ -1582,11 +1596,18 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     batch_sq = _weight_sq(&net, &params[0])
                 one_row = online and nb == 1 and T == 1 and mine.row_sq == NULL
                 if one_row:
+                    net.flags[0] = watch_interrupt and fastbp_interrupted()
                     _online_forward(&net, &params[0], x, &Y[order[start], 0],
                                     <floating> ((1 / batch_weight) * sw[order[start]]
                                                 if sw != NULL else 1 / batch_weight))
                 else:
                     _forward_phase(&net, &params[0], x, nb, t, T, &mine, &order[start])
+                    # the Ctrl-C snapshot, read by all after _output_phase's
+                    # barrier; written after the forward pass's first one,
+                    # which all threads pass only when they have read the
+                    # last batch's (with no barrier at the batch's end)
+                    if t == 0:
+                        net.flags[0] = watch_interrupt and fastbp_interrupted()
                     _output_phase(&net, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, t, T)
                 # assigned here so that Cython makes it private to each
                 # thread (a variable only passed by address stays shared)
@@ -1611,7 +1632,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                         if clip > 0:
                             _clip_phase(&net, x, nb, &mine, t, T)
                         _param_phase(&net, &params[0], &grads[0], x, nb, &mine, t, T)
-                        _barrier(T)  # the next batch overwrites what others read
+                        if end_barrier:
+                            _barrier(T)  # the next batch overwrites what others read
                     if t == 0:
                         if tr.loss_memory != NULL:  # read by all before the barriers above
                             tr.loss_memory[0] = batch_total / batch_weight + penalty
