@@ -13,6 +13,9 @@ import pytest
 
 import fastbp
 from fastbp import Network, check_gradients
+from fastbp._validation import is_classification
+
+from conftest import DTYPES
 
 SIZES = [4, 5, 3]          # 4 inputs, 3 outputs
 N = 6                      # samples; batch_size=4 in fit leaves a partial batch
@@ -526,3 +529,19 @@ def test_compiled_finiteness_check(dtype):
                 x = np.ones(n, dtype=dtype)
                 x[where] = bad
                 assert not _core.all_finite(x)
+
+
+# Targets are classes (accuracy is reported) when their rows are one-hot, or
+# 0/1 in one column; each condition of is_classification's check on its own.
+@pytest.mark.parametrize("Y,expected", [
+    ([[0, 1, 0], [1, 0, 0]], True),
+    ([[1], [0], [1]], True),
+    ([[0.5, 0.5, 0], [1, 0, 0]], False),        # sums to 1 with no 1
+    ([[1, 1, 0], [0, 0, 0]], False),            # as many 1s as rows, not one a row
+    ([[1, 0.5, -0.5], [0, 1, 0]], False),       # a negative number
+    ([[1, 0, 0], [0, 2, 0]], False),
+    ([[0.5], [1]], False),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_hot_targets_are_classes(Y, expected, dtype):
+    assert is_classification(np.array(Y, dtype=dtype)) is expected
