@@ -243,7 +243,7 @@ class InputScaleWarning(UserWarning):
 # below which every input is nearly zero. Raw wheat seeds (RMS up to 15) and
 # 0-255 pixels are beyond; standardized data and [0, 1] pixels are not.
 SCALE_HIGH, SCALE_LOW = 4.0, 1e-2
-_SAMPLE_ROWS = 1000  # rows looked at: enough to see the scale, cheap for any X
+_SAMPLE_ROWS = 256  # rows looked at: enough to see the scale, cheap for any X (M: 0.1 ms)
 
 
 def warn_if_unscaled(X, activation, stacklevel=3):
@@ -256,9 +256,8 @@ def warn_if_unscaled(X, activation, stacklevel=3):
     if sys._getframe(stacklevel - 1).f_globals.get("__name__") == "fastbp.sklearn":
         return
     rows = X[:: max(1, X.shape[0] // _SAMPLE_ROWS)]
-    # in X's own precision (no float64 copy of the rows: 3x faster, 1% of a
-    # fit of M's 3 epochs); |x| > 1e19 in float32, 1e154 in float64: inf,
-    # which is far from 1 too
+    # in X's own precision (no float64 copy of the rows: 3x faster); |x| >
+    # 1e19 in float32, 1e154 in float64: inf, which is far from 1 too
     with np.errstate(over="ignore"):
         rms = np.sqrt(np.einsum("ij,ij->j", rows, rows) / rows.shape[0])
     largest = float(rms.max()) if rms.size else 1.0
