@@ -58,8 +58,9 @@ def test_history_reports_epoch_losses():
 # many inputs is cut by inputs, its partial products added in piece order
 # (fastbp._core.input_pieces_for); each update path through such a layer.
 @pytest.mark.parametrize("options", [{}, {"l1": 1e-3, "l2": 1e-2},
+                                     {"optimizer": "adam", "l1": 1e-4, "l2": 1e-3},
                                      {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5}],
-                         ids=["sgd", "sgd-l1-l2", "adam-l2-maxnorm"])
+                         ids=["sgd", "sgd-l1-l2", "adam-l1-l2", "adam-l2-maxnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
     assert _core.input_pieces_for(300, 20) > 1 and _core.pieces_for(20) == 1
@@ -89,8 +90,9 @@ def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
 # clipping, which keeps that barrier.
 @pytest.mark.parametrize("options", [
     {}, {"l1": 1e-3, "l2": 1e-2}, {"max_norm": 0.5}, {"dropout": 0.3},
-    {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5}, {"clip": 0.3, "noise": 0.7}],
-    ids=["sgd", "sgd-l1-l2", "sgd-maxnorm", "sgd-dropout", "adam-l2-maxnorm", "dp"])
+    {"optimizer": "adam", "l1": 1e-4, "l2": 1e-3}, {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5},
+    {"clip": 0.3, "noise": 0.7}],
+    ids=["sgd", "sgd-l1-l2", "sgd-maxnorm", "sgd-dropout", "adam-l1-l2", "adam-l2-maxnorm", "dp"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_output_cut_by_rows_matches_reference(options, dtype, threads):
     assert _core.pieces_for(130) == 2 and _core.pieces_for(3) == 1
@@ -126,9 +128,10 @@ def test_output_cut_by_rows_matches_reference(options, dtype, threads):
 # In float32 their backward products take csrc/outer.c's kernel where it runs.
 @pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [9, 130, 3], [300, 20, 3]],
                          ids=["units", "units-2-layers", "inputs"])
-@pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
-                                          "max_norm": 2.0}, {"batch_norm": True}],
-                         ids=["sgd", "adam-l2-dropout-maxnorm", "batchnorm"])
+@pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l1": 1e-4, "dropout": 0.2},
+                                     {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
+                                      "max_norm": 2.0}, {"batch_norm": True}],
+                         ids=["sgd", "adam-l1-dropout", "adam-l2-dropout-maxnorm", "batchnorm"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_results_identical_for_1_2_and_3_threads(own, dtype, options, sizes):
     options = dict(options)

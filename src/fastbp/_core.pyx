@@ -1022,9 +1022,11 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
             for p in range(p0, p1):
                 _grad_input_piece(net, l, pieces, p, &lo, &hi)
                 _weight_product(net, P, G, x, n, tr, l, 0, net.sizes[l + 1], lo, hi)
-            # the rest steps whole rows of W from G, but plain SGD's (done
-            # in the products) and ∇b (of the deltas)
-            if tr != NULL and (not _fused(tr) or tr.max_norm > 0):
+                if _steps_by_columns(tr):
+                    _step_columns(net, P, G, tr, l, lo, hi)
+            # the rest is ∇b (of the deltas) and the steps of whole rows of W:
+            # those after their whole gradient only
+            if tr != NULL and (tr.max_norm > 0 or not (_fused(tr) or _steps_by_columns(tr))):
                 _barrier(T)
             pieces = 1
         else:
@@ -1032,7 +1034,8 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
         _own_pieces(pieces, t, T, &p0, &p1)
         for p in range(p0, p1):
             _piece(net.sizes[l + 1], pieces, p, &lo, &hi)
-            stepped = False  # (a layer cut by inputs has its products made above)
+            # (a layer cut by inputs has its products made above)
+            stepped = by_inputs and _steps_by_columns(tr)
             if not by_inputs:
                 stepped = _weight_product(net, P, G, x, n, tr, l, lo, hi, 0, net.sizes[l])
             _param_rest(net, P, G, n, tr, l, lo, hi, stepped)
@@ -1070,6 +1073,31 @@ cdef bint _weight_product(const Net *net, floating *P, floating *G, const floati
         gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> 1, d,
              <int> n_out, a_in, <int> n_in, <floating> 0, G + at, <int> n_in)
     return False
+
+
+cdef inline bint _steps_by_columns(const Train *tr) noexcept nogil:
+    """Does an optimizer step each piece of a layer cut by inputs as soon as
+    its columns of the gradient are made (_step_columns), with no barrier
+    for whole rows? Where its step and the L1/L2 terms are element by
+    element (the same bits in any grouping): not with gradient norms, DP
+    noise or max-norm, which take whole rows."""
+    return (tr != NULL and not _fused(tr) and tr.row_sq == NULL and tr.noise_std == 0
+            and tr.max_norm == 0)
+
+
+cdef void _step_columns(const Net *net, floating *P, floating *G, const Train *tr, int l,
+                        Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """The L1/L2 terms and the optimizer's step of columns k0:k1 of every row
+    of W_l, as _update_rows applies them to whole rows (_steps_by_columns)."""
+    cdef Py_ssize_t j, at, n_in = net.sizes[l]
+    for j in range(net.sizes[l + 1]):
+        at = net.w_off[l] + j * n_in + k0
+        if tr.l1 != 0 or tr.l2 != 0:
+            if floating is float:
+                fastbp_sadd_penalty(G + at, P + at, k1 - k0, tr.l1, tr.l2)
+            else:
+                fastbp_dadd_penalty(G + at, P + at, k1 - k0, tr.l1, tr.l2)
+        _step_slice(tr, P + at, G + at, at, k1 - k0, NULL)
 
 
 cdef bint _panel_steps = True
