@@ -87,47 +87,53 @@ def targets(rows):
 # were made on (perf, timings of the parts); printed for the targets missed.
 LIMITS = [
     (("S", "peak"), "S trains on one thread: its batch of 10 rows is 238k multiply-adds, "
-     "and two threads would meet at a barrier every ~2 µs (they were 1.13-1.28× faster in "
-     "processes that ran only S, 0.73× in full bench processes), so a batch under 500k "
-     "multiply-adds a thread stays on one (`_threads.MIN_WORK_PER_THREAD`). One thread "
-     "runs S at 50-54 GFLOP/s, 53-59% of one core's share of the float64 peak (92-100 in "
-     "the six full runs of this code): 40% of both cores' peak would take 1.4-1.5× that "
-     "from a second thread."),
-    (("M", "peak"), "One thread runs M at 167-181 GFLOP/s, 77-89% of one core's share of "
-     "the float32 peak; two threads reached 1.02-1.52× of one in the six full runs of this "
-     "code. A batch of 64 rows takes ~90 µs on two threads and crosses five barriers, and "
-     "perf finds 10-16% of each thread's samples waiting in them (2 threads, pinned to the "
-     "cores or not): among what they wait for, the 10-unit output layer's forward product "
-     "and ∇W run on one thread."),
-    (("M", "JAX"), "As M's share of the peak: the second thread (1.02-1.52× of one)."),
-    (("L", "peak"), "One thread runs L at 176-188 GFLOP/s, 81-92% of one core's share of "
+     "and two threads meet at a barrier every ~2-3 µs, so a batch under 500k multiply-adds "
+     "a thread stays on one (`_threads.MIN_WORK_PER_THREAD`). Forced onto two (2026-12-02, "
+     "this code), S ran 1.19× as fast as one in a bench process of the S section, and "
+     "0.97-1.30× in five processes of its own (two of them about equal), which is not "
+     "enough to make it the default. One thread runs S at 46-62 GFLOP/s, 51-61% of one "
+     "core's share of the float64 peak (183-206 in the six full runs of this code): 40% of "
+     "both cores' peak would take 1.3-1.6× that from a second thread."),
+    (("M", "peak"), "One thread runs M at 190-195 GFLOP/s, 81-92% of one core's share of "
+     "the float32 peak (417-477 in the six full runs of this code); two threads reached "
+     "1.63-1.90× of one. A batch of 64 rows takes ~75 µs on two threads and crosses two "
+     "barriers with SGD (three with Adam): after the hidden layer's forward product and "
+     "after the costs; the 10-unit output layer is cut by rows, its ∇W by the hidden "
+     "layer's pieces, and no barrier ends a batch. What remains is each thread's share "
+     "of the host's slow spells: 69.0-81.7% of the peak in the six runs."),
+    (("M", "JAX"), "As M's share of the peak: the second thread (1.63-1.90× of one)."),
+    (("L", "peak"), "One thread runs L at 199-220 GFLOP/s, 88-97% of one core's share of "
      "the peak, its kernels at 200-230: packing W for the forward products takes 3.7% of "
      "the time, OpenBLAS's copies of its operands at L's 512-unit ∇W pieces 3.4%, the "
-     "element-wise passes and ∇b about 2% (perf, 1 thread); two threads reached 1.65-1.92× "
-     "of one in the six full runs of this code (88.3% of the peak at best; 89.0% in a run "
-     "of L alone)."),
-    (("L", "JAX"), "As L's share of the peak; JAX's epoch reached 63-78% of it in the six "
+     "element-wise passes and ∇b about 2% (perf, 1 thread); two threads reached 1.71-2.00× "
+     "of one in the six full runs of this code, and 79.0-90.3% of the peak."),
+    (("L", "JAX"), "As L's share of the peak; JAX's epoch reached 70-77% of it in the six "
      "full runs of this code."),
     (("L", "threads"), "L's threads meet at a barrier after each layer's phase of a batch "
-     "of 5-7 ms; two threads reached 1.65-1.92× of one in the six full runs of this code, "
+     "of 5-7 ms; two threads reached 1.71-2.00× of one in the six full runs of this code, "
      "as the host's load varied."),
     (("any", "ONNX"), "ONNX Runtime packs the weights once, when it loads the model; "
      "fastbp's forward packs each thread's W at every call (4.8% of M's inference on one "
-     "thread, perf), as a Network's parameters are arrays its user may write between calls."),
+     "thread, perf), as a Network's parameters are arrays its user may write between "
+     "calls. Both run near the peak at M and L (fastbp 68-99% of it in the six full runs "
+     "of this code), so the ratio swings with the host's load: 0.97-1.13× at M, "
+     "0.91-1.17× at L."),
     (("M", "adam"), "Adam's step takes a square root and a division a weight: 15-17 µs for "
      "M's 100k weights on one thread (0.15-0.17 ns a weight, timed apart), its two moments "
-     "(800 KB) read and written each batch, where SGD's step is fused into the ∇W product; "
-     "M's batch takes ~90 µs on two threads."),
+     "(800 KB) read and written each batch and its gradient written and read again, where "
+     "SGD's step is fused into the ∇W product; M's SGD batch takes ~75 µs on two threads. "
+     "+11.8% to +25.8% in the three full runs since each thread steps its own columns of "
+     "the output layer's weights (no barrier for whole rows)."),
     (("L", "adam"), "Adam's step at L reads and writes about 60 MB a batch (parameters, "
      "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
-     "1.1-1.5 ms at the ~40 GB/s a core streams here, against 6.3-6.7 ms for SGD's whole "
-     "batch."),
+     "1.1-1.5 ms at the ~40 GB/s a core streams here, against 5.7-6.8 ms for SGD's whole "
+     "batch (+7.0% to +19.3% in the three full runs of the final code)."),
     (("any", "l2"), "With SGD, l2 shrinks each piece of W just before the ∇W product "
      "that updates it (a pass over the piece, which the product then finds in cache; with "
-     "an optimizer, its term joins each panel's step): +1.9% to +6.9% at M and −11% to "
-     "+1.4% at L in the six full runs of this code."),
+     "an optimizer, its term joins each panel's step): −12.5% to +21.7% at M and −1.8% to "
+     "+2.8% at L in the six full runs of this code."),
     (("any", "dropout"), "Dropout draws a mask bit a unit and row and applies it to the "
-     "activations and deltas: −7.6% to +3.5% at M and −7.8% to +14.3% at L in the six "
+     "activations and deltas: −0.5% to +14.3% at M and −3.2% to +9.6% at L in the six "
      "full runs of this code."),
     (("D", "scikit-learn"), "fastbp.sklearn spends about 85 µs of Python an epoch "
      "(its epoch loop, scikit-learn's), besides the compiled epoch's ~100 µs a batch "
@@ -201,8 +207,8 @@ PRODUCTS_SECTION = [
     "in registers, nothing packed) where C has at most 256 rows and the sums at "
     "least 32 terms, and OpenBLAS elsewhere (float64 too). Measured apart from "
     "this run (1 thread, µs, OpenBLAS / outer.c, C rows × columns, sum of k): "
-    "M's ∇W pieces 64×784 of 64 rows 31-33 / 26-28, 10×128 of 64 0.70-0.76 / "
-    "0.68-0.70; L's last ∇W 10×1024 of 256 72-95 / 24-26, its δ pieces 256×512 "
+    "M's ∇W pieces 64×784 of 64 rows 31-33 / 26-28, 10×128 of 64 (M's output "
+    "layer before its cut by the hidden pieces) 0.70-0.76 / 0.68-0.70; L's last ∇W 10×1024 of 256 72-95 / 24-26, its δ pieces 256×512 "
     "of 1024 1133-1196 / 1076-1162. It loses at L's other ∇W pieces (512×784 of "
     "256: 895-922 / 946-980), for short sums (64×784 of 10: 5.0 / 5.6) and at "
     "the float64 shapes of S and the digits (0.88-1.15×), which stay OpenBLAS's.",
