@@ -86,12 +86,12 @@ def test_layer_cut_by_inputs_matches_reference(options, dtype, threads):
 # A network of two layers whose hidden layer is cut by units (130 in 2 pieces)
 # and whose 3 outputs are cut by rows (batches of 70: 2 pieces of 35): ∇W_1
 # is cut by its inputs as the hidden units are, and no barrier follows δ_0
-# (_core._grad_input_pieces); each update path through it, and DP-SGD's
-# clipping, which keeps that barrier.
+# (_core._grad_input_pieces) or ends a batch; each update path through it,
+# and DP-SGD's clipping, which keeps both barriers.
 @pytest.mark.parametrize("options", [
     {}, {"l1": 1e-3, "l2": 1e-2}, {"max_norm": 0.5}, {"dropout": 0.3},
-    {"optimizer": "adam", "l1": 1e-4, "l2": 1e-3}, {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5},
-    {"clip": 0.3, "noise": 0.7}],
+    {"optimizer": "adam", "l1": 1e-4, "l2": 1e-3},
+    {"optimizer": "adam", "l2": 1e-3, "max_norm": 1.5}, {"clip": 0.3, "noise": 0.7}],
     ids=["sgd", "sgd-l1-l2", "sgd-maxnorm", "sgd-dropout", "adam-l1-l2", "adam-l2-maxnorm", "dp"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_output_cut_by_rows_matches_reference(options, dtype, threads):
@@ -121,13 +121,17 @@ def test_output_cut_by_rows_matches_reference(options, dtype, threads):
         assert rel_err(mine, ref) <= (1e-11 if dtype == "float64" else 1e-4)
 
 
-# Layers of 259 and 130 units are cut into several pieces, and so are 300 rows of
-# inference and batches of 64 at the 3 outputs: with 2 or 3 threads each
-# thread takes whole pieces, and
-# the BLAS sees the same calls whatever the count; 300-20 is cut by inputs.
-# In float32 their backward products take csrc/outer.c's kernel where it runs.
-@pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [9, 130, 3], [300, 20, 3]],
-                         ids=["units", "units-2-layers", "inputs"])
+# Layers of 259 and 130 units are cut into several pieces, and so are 300 rows
+# of inference and batches of 64 at the 3 outputs: with 2 or 3 threads each
+# thread takes whole pieces, and the BLAS sees the same calls whatever the
+# count; 300-20 is cut by inputs, and so is 300-70 (its inputs at multiples
+# of 16, the 300 units in halves: its threads step W columns others read for
+# δ_0 unless a barrier comes first); 9-130-3 crosses two barriers a batch
+# with SGD (_core._batch_ends_in_barrier). In float32 their backward
+# products take csrc/outer.c's kernel where it runs.
+@pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [9, 130, 3], [300, 20, 3],
+                                   [9, 300, 70, 3]],
+                         ids=["units", "units-2-layers", "inputs", "inputs-3-layers"])
 @pytest.mark.parametrize("options", [{}, {"optimizer": "adam", "l1": 1e-4, "dropout": 0.2},
                                      {"optimizer": "adam", "l2": 1e-3, "dropout": 0.2,
                                       "max_norm": 2.0}, {"batch_norm": True}],

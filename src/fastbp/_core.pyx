@@ -52,9 +52,9 @@ from fastbp._costs cimport (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, QUADRATIC, cost
 
 cnp.import_array()
 
-from fastbp._blas cimport (PACK_UNITS, PACKED_MIN_ROWS, PACKED_MIN_UNITS_DOUBLE, SMALL_GEMM, fastbp_blas_bind,
-                           fastbp_kernels_on, fastbp_kernels_ready, fastbp_souter, gemm,
-                           gemm_abt, outer_runs)
+from fastbp._blas cimport (PACK_UNITS, PACKED_MIN_ROWS, PACKED_MIN_UNITS_DOUBLE, SMALL_GEMM,
+                           fastbp_blas_bind, fastbp_kernels_on, fastbp_kernels_ready,
+                           fastbp_souter, gemm, gemm_abt, outer_runs)
 from fastbp import _blas
 
 cdef extern from "fastbp.h" nogil:
@@ -685,6 +685,14 @@ cdef inline int _grad_input_pieces(const Net *net, int l) noexcept nogil:
     return 1
 
 
+cdef inline bint _cut_as_hidden(const Net *net) noexcept nogil:
+    """Is this a network of two layers whose ∇W_1 is cut by the pieces of the
+    hidden units (_grad_input_pieces), those of its δ_0? Not where W_1 is cut
+    by inputs (in_pieces, at multiples of 16): the columns a thread steps
+    would not be those it read."""
+    return net.n_layers == 2 and net.in_pieces[1] == 1 and _grad_input_pieces(net, 1) > 1
+
+
 cdef inline void _grad_input_piece(const Net *net, int l, int pieces, int p, Py_ssize_t *lo,
                                    Py_ssize_t *hi) noexcept nogil:
     """Piece p of layer l's inputs in _grad_input_pieces' cut."""
@@ -704,9 +712,8 @@ cdef inline bint _batch_ends_in_barrier(const Net *net, const Train *tr,
     and writes only what it alone uses in the batch before (its rows of W_0
     and b_0, its columns of a_1, δ_0 and of the dropout mask, its copy of x),
     and W_1, b_1, δ_1 and the costs are read after that barrier."""
-    return not (net.n_layers == 2 and net.in_pieces[1] == 1 and _grad_input_pieces(net, 1) > 1
-                and not net.batch_norm and tr.clip == 0 and tr.loss_memory == NULL
-                and not weight_sums)
+    return not (_cut_as_hidden(net) and not net.batch_norm and tr.clip == 0
+                and tr.loss_memory == NULL and not weight_sums)
 
 
 cdef inline bint _fusable(const Net *net, int l) noexcept nogil:
@@ -962,7 +969,7 @@ cdef void _delta_phase(const Net *net, const floating *P, floating *G, Py_ssize_
                             G + net.b_off[l - 1])
         # δ_0 is read by no other thread when ∇W_1 is cut by these pieces
         # (but by DP-SGD's clipping, which needs every row's whole gradient)
-        if l > 1 or _grad_input_pieces(net, 1) == 1 or (tr != NULL and tr.clip > 0):
+        if l > 1 or not _cut_as_hidden(net) or (tr != NULL and tr.clip > 0):
             _barrier(T)
 
 

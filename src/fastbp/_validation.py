@@ -257,9 +257,9 @@ def warn_if_unscaled(X, activation, stacklevel=3):
         return
     rows = X[:: max(1, X.shape[0] // _SAMPLE_ROWS)]
     # in X's own precision (no float64 copy of the rows: 3x faster); |x| >
-    # 1e19 in float32, 1e154 in float64: inf, which is far from 1 too
-    with np.errstate(over="ignore"):
-        rms = np.sqrt(np.einsum("ij,ij->j", rows, rows) / rows.shape[0])
+    # 1e19 in float32, 1e154 in float64: inf (einsum warns of no overflow),
+    # which is far from 1 too
+    rms = np.sqrt(np.einsum("ij,ij->j", rows, rows) / rows.shape[0])
     largest = float(rms.max()) if rms.size else 1.0
     if SCALE_LOW <= largest <= SCALE_HIGH:
         return

@@ -208,8 +208,9 @@ PRODUCTS_SECTION = [
     "least 32 terms, and OpenBLAS elsewhere (float64 too). Measured apart from "
     "this run (1 thread, µs, OpenBLAS / outer.c, C rows × columns, sum of k): "
     "M's ∇W pieces 64×784 of 64 rows 31-33 / 26-28, 10×128 of 64 (M's output "
-    "layer before its cut by the hidden pieces) 0.70-0.76 / 0.68-0.70; L's last ∇W 10×1024 of 256 72-95 / 24-26, its δ pieces 256×512 "
-    "of 1024 1133-1196 / 1076-1162. It loses at L's other ∇W pieces (512×784 of "
+    "layer before its cut by the hidden pieces) 0.70-0.76 / 0.68-0.70; L's last "
+    "∇W 10×1024 of 256 72-95 / 24-26, its δ pieces 256×512 of 1024 1133-1196 / "
+    "1076-1162. It loses at L's other ∇W pieces (512×784 of "
     "256: 895-922 / 946-980), for short sums (64×784 of 10: 5.0 / 5.6) and at "
     "the float64 shapes of S and the digits (0.88-1.15×), which stay OpenBLAS's.",
     "",
