@@ -214,11 +214,17 @@ while _max_pieces * 2 <= min(os.cpu_count() or 1, 8):
 _max_pieces = max(_max_pieces, 2)  # and the threads tests see a cut on 1 core
 
 
-cdef inline int _pieces_for(Py_ssize_t extent) noexcept nogil:
+cdef inline int _pieces_of(Py_ssize_t extent, Py_ssize_t min_piece) noexcept nogil:
+    """Pieces of at least min_piece: doubled while each would still be that
+    large, up to the machine's _max_pieces."""
     cdef int p = 1
-    while p < _max_pieces and extent >= 2 * p * MIN_PIECE:
+    while p < _max_pieces and extent >= 2 * p * min_piece:
         p *= 2
     return p
+
+
+cdef inline int _pieces_for(Py_ssize_t extent) noexcept nogil:
+    return _pieces_of(extent, MIN_PIECE)
 
 
 def pieces_for(Py_ssize_t extent):
@@ -645,10 +651,7 @@ cdef inline bint _output_by_rows(const Net *net) noexcept nogil:
 
 cdef inline int _output_row_pieces(Py_ssize_t n) noexcept nogil:
     """The pieces of n rows of an output layer cut by rows."""
-    cdef int pieces = 1
-    while pieces < _max_pieces and n >= 2 * pieces * PACKED_MIN_ROWS:
-        pieces *= 2
-    return pieces
+    return _pieces_of(n, PACKED_MIN_ROWS)
 
 
 cdef inline void _output_rows(const Net *net, Py_ssize_t n, int t, int T, Py_ssize_t *r0,
@@ -1099,12 +1102,7 @@ cdef void _step_columns(const Net *net, floating *P, floating *G, const Train *t
     cdef Py_ssize_t j, at, n_in = net.sizes[l]
     for j in range(net.sizes[l + 1]):
         at = net.w_off[l] + j * n_in + k0
-        if tr.l1 != 0 or tr.l2 != 0:
-            if floating is float:
-                fastbp_sadd_penalty(G + at, P + at, k1 - k0, tr.l1, tr.l2)
-            else:
-                fastbp_dadd_penalty(G + at, P + at, k1 - k0, tr.l1, tr.l2)
-        _step_slice(tr, P + at, G + at, at, k1 - k0, NULL)
+        _penalized_step(tr, P + at, G + at, at, k1 - k0)
 
 
 cdef bint _panel_steps = True
@@ -1145,10 +1143,8 @@ cdef void _step_panel(void *ctx, Py_ssize_t i, Py_ssize_t rows) noexcept nogil:
     optimizer step, as _update_rows applies them to the whole piece (element
     by element: the same bits)."""
     cdef PanelStep *s = <PanelStep *> ctx
-    cdef Py_ssize_t at = i * s.n_in, count = rows * s.n_in
-    if s.tr.l1 != 0 or s.tr.l2 != 0:
-        fastbp_sadd_penalty(s.gw + at, s.w + at, count, s.tr.l1, s.tr.l2)
-    _step_slice(s.tr, s.w + at, s.gw + at, s.at + at, count, NULL)
+    cdef Py_ssize_t at = i * s.n_in
+    _penalized_step(s.tr, s.w + at, s.gw + at, s.at + at, rows * s.n_in)
 
 
 cdef void _param_rest(const Net *net, floating *P, floating *G, Py_ssize_t n,
@@ -1207,14 +1203,22 @@ cdef void _update_rows(const Train *tr, floating *w, floating *gw, floating *b,
             gw[i] += <floating> (tr.noise_std * fastbp_dp_normal(tr.noise_seed, tr.step, w_at + i))
         for j in range(rows):
             gb[j] += <floating> (tr.noise_std * fastbp_dp_normal(tr.noise_seed, tr.step, b_at + j))
-    if tr.l1 != 0 or tr.l2 != 0:
-        # ∂/∂W of λ2/2·‖W‖² + λ1·Σ|W| (weights only, not biases)
-        if floating is float:
-            fastbp_sadd_penalty(gw, w, rows * n_in, tr.l1, tr.l2)
-        else:
-            fastbp_dadd_penalty(gw, w, rows * n_in, tr.l1, tr.l2)
-    _step_slice(tr, w, gw, w_at, rows * n_in, NULL)
+    _penalized_step(tr, w, gw, w_at, rows * n_in)
     _step_slice(tr, b, gb, b_at, rows, NULL)
+
+
+cdef inline void _penalized_step(const Train *tr, floating *w, floating *gw, Py_ssize_t at,
+                                 Py_ssize_t count) noexcept nogil:
+    """The step of count weights (params[at:at+count]) after the L1/L2 terms,
+    ∂/∂W of λ2/2·‖W‖² + λ1·Σ|W|, join their gradient (biases take none):
+    element by element, so any grouping gives the same bits (whole rows,
+    _step_panel's panels, _step_columns' columns)."""
+    if tr.l1 != 0 or tr.l2 != 0:
+        if floating is float:
+            fastbp_sadd_penalty(gw, w, count, tr.l1, tr.l2)
+        else:
+            fastbp_dadd_penalty(gw, w, count, tr.l1, tr.l2)
+    _step_slice(tr, w, gw, at, count, NULL)
 
 
 cdef void _step_slice(const Train *tr, floating *p, const floating *g, Py_ssize_t at,
