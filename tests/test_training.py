@@ -156,6 +156,50 @@ def test_results_identical_for_1_2_and_3_threads(own, dtype, options, sizes):
             assert np.array_equal(a, b)
 
 
+# 784-30-10 in small: on 2 or 3 threads every thread computes the output
+# layer, its cost and δ_0 for all rows in copies of its own, and the batch
+# crosses two barriers (_core.output_everywhere; not with dropout); the bits
+# of one thread for each update path (max-norm and the last batch's gradient
+# norms step whole rows, with a barrier more), batches of 1, 7 and 10 (the
+# last one short), sample weights, and a batch whose cost is not finite, at
+# which every thread must stop.
+@pytest.mark.parametrize("options", [
+    {}, {"optimizer": "adam", "l1": 1e-4, "l2": 1e-3}, {"optimizer": "rmsprop", "l2": 1e-3},
+    {"max_norm": 0.5}, {"sample_weight": True}, {"dropout": 0.2}, {"nonfinite": True}],
+    ids=["sgd", "adam-l1-l2", "rmsprop-l2", "sgd-maxnorm", "weighted", "dropout", "nonfinite"])
+@pytest.mark.parametrize("batch", [1, 7, 10])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_everywhere_identical_for_1_2_and_3_threads(own, dtype, batch, options):
+    assert _core.output_everywhere([300, 20, 3], False)
+    assert not _core.output_everywhere([300, 20, 3], True)
+    assert not _core.output_everywhere([300, 20, 50], False)  # the output layer too big
+    options = dict(options)
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((73, 300))
+    y = rng.integers(0, 3, 73)
+    if options.pop("sample_weight", False):
+        options["sample_weight"] = rng.random(73)
+    if options.pop("nonfinite", False):  # the weights overflow in the first batches
+        options.update(on_nonfinite="stop", lr=float(np.finfo(dtype).max) / 4)
+    results = []
+    for n in (1, 2, 3):
+        set_threads(n)
+        net = fastbp.Network([300, 20, 3], activation="sigmoid", output_activation="softmax",
+                             cost="cross_entropy", dtype=dtype, seed=6)
+        assert net.plan(batch).team_everywhere == n
+        kw = dict(options)
+        if kw.get("optimizer") == "adam":
+            kw["optimizer"] = optim.Adam(lr=0.01)
+        history = net.fit(X.astype(dtype), y, epochs=2, batch_size=batch, seed=1,
+                          **{"lr": 0.05, **kw}).history
+        assert len(history.get("loss", [])) == (0 if "on_nonfinite" in kw else 2)
+        results.append((history.get("loss"), history.get("grad_norm"), net.params.copy()))
+    set_threads(fastbp.get_num_threads())
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
 # An optimizer steps W panel by panel as csrc/outer.c makes its float32
 # gradient (_core._steps_in_panels): element by element the arithmetic of the
 # step after the whole product, so the same bits. 2 and 3 batches an epoch
@@ -341,6 +385,27 @@ def test_early_stopping_when_val_loss_is_never_finite():
                    validation_data=(X * 1e200, y), early_stopping=2)
     assert len(hist) == 2 and np.isinf(hist["val_loss"]).all()  # no improvement twice
     assert np.isfinite(net.params).all()
+
+
+def test_small_batches_of_784_30_10_train_on_two_threads():
+    # every thread computes its output layer (_core.output_everywhere): two
+    # barriers a batch, worth a second thread from batches of 2 (47.6k
+    # multiply-adds); one thread for everything else of the plan
+    from fastbp import _threads
+    net = fastbp.Network([784, 30, 10])
+    old_n, old_adaptive = fastbp.get_num_threads(), _threads.adaptive
+    try:
+        _threads.adaptive = True
+        fastbp.set_num_threads(2)
+        assert (net.plan(10).n_threads, net.plan(10).team_everywhere) == (1, 2)
+        assert (net.plan(2).n_threads, net.plan(2).team_everywhere) == (1, 2)
+        assert net.plan(1).team_everywhere == 1
+        assert fastbp.Network([784, 30, 10], batch_norm=True).plan(10).team_everywhere == 1
+        fastbp.set_num_threads(1)
+        assert net.plan(10).team_everywhere == 1
+    finally:
+        _threads.adaptive = old_adaptive
+        fastbp.set_num_threads(old_n)
 
 
 def test_threads_are_capped_by_the_pieces():

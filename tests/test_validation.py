@@ -529,6 +529,15 @@ def test_compiled_finiteness_check(dtype):
                 x = np.ones(n, dtype=dtype)
                 x[where] = bad
                 assert not _core.all_finite(x)
+    # large inputs are cut among threads (each a contiguous part): a bad
+    # number in any part, or at a cut, is found
+    n = 3 * 2**18 + 5
+    assert _core.all_finite(np.ones(n, dtype=dtype), 3)
+    for threads in (1, 2, 3, 8):
+        for where in (0, n // 3 - 1, n // 3, n // 2, 2 * n // 3, n - 1):
+            x = np.ones(n, dtype=dtype)
+            x[where] = np.nan
+            assert not _core.all_finite(x, threads)
 
 
 # Targets are classes (accuracy is reported) when their rows are one-hot, or

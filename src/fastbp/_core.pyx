@@ -25,13 +25,16 @@ and the gradient and the optimizer step of those rows of W, which therefore
 stay in its core's cache from one batch to the next. The cost (softmax over
 whole rows) is split by rows, and so is an output layer too narrow to cut
 by units (10 classes), whose rows go straight on to their cost on the same
-thread (_output_by_rows). Inference without batch norm cuts the batch
-into pieces of rows instead, which go through every layer with no barrier.
+thread (_output_by_rows); where it is small beside a first layer cut by
+inputs (784-30-10), every thread computes it, its cost and δ_0 for all rows
+in copies of its own instead (_everywhere). Inference without batch norm
+cuts the batch into pieces of rows, which go through every layer with no
+barrier.
 The compiled side assumes inputs validated by fastbp._validation; it
 allocates nothing once a Plan exists.
 """
 from cython cimport floating
-from cython.parallel cimport parallel
+from cython.parallel cimport parallel, prange
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy, memset
@@ -176,13 +179,30 @@ def build_info():
     }
 
 
-def all_finite(const floating[::1] x):
+# A check of more numbers than this a thread is cut among threads, each a
+# contiguous part: the pass over X before a fit is memory-bound, and a second
+# core reads its half alongside (S's 5,000 × 784 float64: 0.94 ms on one).
+cdef enum:
+    MIN_FINITE_PER_THREAD = 1 << 18
+
+
+def all_finite(const floating[::1] x, int threads=1):
     """No NaN or inf in x (flat, contiguous): the input check of every call,
-    a pass over x without the temporary array of np.isfinite(x).all()."""
-    cdef bint ok
+    a pass over x without the temporary array of np.isfinite(x).all(); on up
+    to `threads` threads where x is large."""
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int i, bad = 0, T = max(1, min(threads, n // MIN_FINITE_PER_THREAD))
+    if n == 0:
+        return True
     with nogil:
-        ok = _finite(&x[0], x.shape[0])  # (x[0] is not read when x is empty)
-    return ok
+        if T == 1:
+            bad = not _finite(&x[0], n)
+        else:
+            for i in prange(T, num_threads=T, schedule="static"):
+                lo = n * i // T
+                hi = n * (i + 1) // T
+                bad += not _finite(&x[lo], hi - lo)
+    return bad == 0
 
 
 cdef inline bint _finite(const floating *x, Py_ssize_t n) noexcept nogil:
@@ -258,6 +278,16 @@ cdef inline void _input_piece(Py_ssize_t total, int pieces, int p, Py_ssize_t *l
     hi[0] = total if p == pieces - 1 else total * (p + 1) // pieces // 16 * 16
 
 
+def output_everywhere(sizes, bint batch_norm):
+    """Can train_epoch run a network of these layer `sizes` with every thread
+    computing the whole output layer (_everywhere)? Two layers, the first
+    cut by inputs (784-30-10), the second too narrow to cut (10 classes) and
+    small beside it, without batch norm."""
+    return (len(sizes) == 3 and not batch_norm and _input_pieces_for(sizes[0], sizes[1]) > 1
+            and _pieces_for(sizes[2]) == 1 and _input_pieces_for(sizes[1], sizes[2]) == 1
+            and 8 * sizes[2] <= sizes[0])
+
+
 def aligned_zeros(n, dtype):
     """np.zeros(n, dtype) that starts at a 64-byte boundary (a cache line),
     for the buffers that threads write pieces of (NumPy aligns to 16)."""
@@ -279,7 +309,7 @@ cdef class Plan:
     Offsets into the flat parameter buffer and the work buffers are computed
     once here; the buffers are allocated once and reused by every batch.
     """
-    cdef readonly int n_layers, cost, n_threads
+    cdef readonly int n_layers, cost, n_threads, team_everywhere
     cdef readonly bint batch_norm
     cdef readonly Py_ssize_t cap, n_params
     cdef readonly object dtype
@@ -299,9 +329,16 @@ cdef class Plan:
     cdef Py_ssize_t pack_stride   # numbers of pack a thread (0: no packing)
     cdef object zhat              # batch norm's ẑ, laid out like acts
     cdef object bn_stats          # float64 (4, units): μ, 1/√(σ²+ε), two sums
+    # per thread of a team_everywhere, its copy of acts, deltas and zout, of
+    # loss (float64) and correct (int8) (train_epoch's _everywhere schedule)
+    cdef object own, own_loss, own_correct
+    cdef Py_ssize_t own_stride
 
     def __init__(self, sizes, w_off, b_off, act, int cost, Py_ssize_t cap,
-                 int n_threads, dtype, g_off=None):
+                 int n_threads, dtype, g_off=None, int team_everywhere=1):
+        """n_threads: the team for everything but train_epoch's _everywhere
+        schedule, which takes a team of team_everywhere where the shape
+        allows it (output_everywhere)."""
         cdef Py_ssize_t l, total = 0
         self.n_layers = len(sizes) - 1
         self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
@@ -311,6 +348,9 @@ cdef class Plan:
         self.cost = cost
         self.cap = cap
         self.n_threads = n_threads
+        everywhere = output_everywhere(sizes, g_off is not None and any(g >= 0 for g in g_off))
+        self.team_everywhere = max(n_threads, team_everywhere) if everywhere else n_threads
+        teams = self.team_everywhere
         self.dtype = np.dtype(dtype)
         a_off = np.zeros(self.n_layers + 1, dtype=np.intp)
         for l in range(1, self.n_layers + 1):
@@ -335,18 +375,25 @@ cdef class Plan:
         self.acts = aligned_zeros(total, self.dtype)
         self.deltas = aligned_zeros(total, self.dtype)
         self.zout = aligned_zeros(cap * self.sizes[self.n_layers], self.dtype)
-        self.xb = aligned_zeros(n_threads * cap * self.sizes[0], self.dtype).reshape(
-            n_threads, cap, self.sizes[0])
+        self.xb = aligned_zeros(teams * cap * self.sizes[0], self.dtype).reshape(
+            teams, cap, self.sizes[0])
         self.loss = np.zeros(cap, dtype=np.float64)
         self.correct = np.zeros(cap, dtype=np.int8)
         self.kept = np.zeros(total, dtype=np.uint8)
-        self.flags = np.zeros(1 + n_threads, dtype=np.intc)
+        self.flags = np.zeros(1 + teams, dtype=np.intc)
         self.pack_stride = _pack_stride(self.sizes)
-        self.pack = aligned_zeros(max(1, n_threads * self.pack_stride), self.dtype)
+        self.pack = aligned_zeros(max(1, teams * self.pack_stride), self.dtype)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
         self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
         self.bn_stats = np.zeros((4, self.unit_off[self.n_layers] if self.batch_norm else 1))
+        owners = teams if everywhere and teams > 1 else 0
+        # whole cache lines apart (0: no copies)
+        self.own_stride = ((2 * total + cap * self.sizes[self.n_layers] + 15) // 16 * 16
+                           if owners else 0)
+        self.own = aligned_zeros(max(1, owners * self.own_stride), self.dtype)
+        self.own_loss = aligned_zeros(max(1, owners * _own_rows(cap)), np.float64)
+        self.own_correct = aligned_zeros(max(1, owners * _own_rows(cap)), np.int8)
 
     def a_offset(self, int l):
         """Offset of layer l's activations (and of δ_{l-1}) in acts/deltas."""
@@ -358,6 +405,7 @@ cdef struct Net:
     int n_layers
     int cost
     int n_threads
+    int team_everywhere       # the team of train_epoch's _everywhere schedule
     Py_ssize_t cap
     const Py_ssize_t *sizes
     const Py_ssize_t *w_off
@@ -389,6 +437,11 @@ cdef struct Net:
     double *run_mean          # running estimates, per unit (hidden layers)
     double *run_var
     int bn_mode               # BN_RUNNING, BN_BATCH or BN_BATCH_UPDATE
+    # per thread of a team_everywhere (_thread_net)
+    void *own
+    double *own_loss
+    signed char *own_correct
+    Py_ssize_t own_stride
 
 
 # GNU libgomp's thread pool does not survive fork(): a team of more than one
@@ -402,6 +455,7 @@ cdef Net _net(Plan plan):
     net.n_layers = plan.n_layers
     net.cost = plan.cost
     net.n_threads = plan.n_threads if getpid() == _pid else 1
+    net.team_everywhere = plan.team_everywhere if getpid() == _pid else 1
     net.cap = plan.cap
     net.sizes = &plan.sizes[0]
     net.w_off = &plan.w_off[0]
@@ -433,6 +487,10 @@ cdef Net _net(Plan plan):
     net.run_mean = NULL
     net.run_var = NULL
     net.bn_mode = BN_RUNNING
+    net.own = cnp.PyArray_DATA(plan.own)
+    net.own_loss = <double *> cnp.PyArray_DATA(plan.own_loss)
+    net.own_correct = <signed char *> cnp.PyArray_DATA(plan.own_correct)
+    net.own_stride = plan.own_stride
     plan.flags[...] = 0
     return net
 
@@ -719,6 +777,47 @@ cdef inline bint _batch_ends_in_barrier(const Net *net, const Train *tr,
                 and tr.loss_memory == NULL and not weight_sums)
 
 
+# A network of two layers whose first is cut by inputs and whose output layer
+# is one small piece (784-30-10, output_everywhere) would cross five barriers
+# a batch: after the partial products, after their sum, after the output
+# layer (one thread computes it), after δ_0, at the end. Instead every thread
+# computes the sum, σ, the output layer, its cost and δ_0 for all rows in
+# copies of its own (_thread_net): the same calls on the same numbers, so the
+# same bits on each; it then makes and steps its pieces of ∇W_0 from its
+# copy, and thread 0 the rest. Two barriers a batch: after the partial
+# products, and once every thread has read W_1, the snapshot and the partial
+# products (before anyone steps W_1 or the next batch writes them).
+
+
+cdef inline bint _everywhere(const Net *net, const Train *tr, bint weight_sums) noexcept nogil:
+    """Does train_epoch take the _everywhere schedule? For a shape that allows
+    it, on more than one thread, where nothing else is shared within a
+    batch: not with dropout (its mask), DP-SGD's clipping, iRprop+'s cost
+    memory or per-batch weight sums."""
+    return (net.own_stride > 0 and net.team_everywhere > 1 and tr.clip == 0
+            and tr.loss_memory == NULL and not weight_sums and not _dropped(tr, 0))
+
+
+cdef inline Net _thread_net(const Net *net, int t, const floating *like) noexcept nogil:
+    """net with thread t's own copies of acts, deltas, zout, loss and correct
+    (_everywhere), of the type of `like`."""
+    cdef Net own = net[0]
+    cdef Py_ssize_t total = net.a_off[net.n_layers] + net.cap * net.sizes[net.n_layers]
+    cdef floating *base = <floating *> net.own + t * net.own_stride
+    own.acts = base
+    own.deltas = base + total
+    own.zout = base + 2 * total
+    own.loss = net.own_loss + t * _own_rows(net.cap)
+    own.correct = net.own_correct + t * _own_rows(net.cap)
+    return own
+
+
+cdef inline Py_ssize_t _own_rows(Py_ssize_t cap) noexcept nogil:
+    """Rows between two threads' copies of loss and correct: whole cache lines
+    of either (no two threads write one)."""
+    return (cap + 63) // 64 * 64
+
+
 cdef inline bint _fusable(const Net *net, int l) noexcept nogil:
     """Can layer l's bias and σ be applied in the forward product's
     registers (gemm_abt)? For hidden layers (whose z is their a) without
@@ -755,16 +854,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         if l == L - 1 and _output_by_rows(net):
             # this thread's pieces of rows, which its _output_phase takes on
             # (the same rows): no barrier between them
-            pieces = _output_row_pieces(n)
-            _own_pieces(pieces, t, T, &p0, &p1)
-            for p in range(p0, p1):
-                _piece(n, pieces, p, &lo, &hi)
-                gemm_abt(<int> (hi - lo), <int> n_out, <int> n_in, a_in + lo * n_in, <int> n_in,
-                         P + net.w_off[l], <int> n_in, z + lo * n_out, <int> n_out,
-                         <floating *> net.deltas + net.a_off[l + 1] + lo * n_out,
-                         _pack(net, t, P), NULL, net.act[l], NULL)
-                bias_activate(acts + net.a_off[l + 1] + lo * n_out, z + lo * n_out,
-                              P + net.b_off[l], hi - lo, n_out, n_out, net.act[l])
+            _output_by_rows_product(net, P, a_in, n, t, T, _pack(net, t, P))
             continue
         _own_pieces(net.pieces[l], t, T, &p0, &p1)
         for p in range(p0, p1):
@@ -788,34 +878,89 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
         _barrier(T)
 
 
+cdef void _forward_everywhere(const Net *net, const Net *own, const floating *P,
+                              const floating *x, Py_ssize_t n, int t, int T) noexcept nogil:
+    """_forward_phase in the _everywhere schedule: this thread's partial
+    products of layer 0 (in net's buffers), the barrier, then for all rows in
+    its copy `own`: their sum in piece order, + b, σ, and the output layer,
+    with _forward_phase's calls (so its bits)."""
+    cdef Py_ssize_t h = net.sizes[1]
+    cdef floating *a = <floating *> own.acts + own.a_off[1]
+    _input_products(net, P, x, <floating *> net.acts + net.a_off[1], n, 0, t, T)
+    _barrier(T)
+    _sum_inputs(net, <floating *> net.acts + net.a_off[1], a, n, 0, 0, n)
+    bias_activate(a, a, P + net.b_off[0], n, h, h, net.act[0])
+    _output_by_rows_product(own, P, a, n, 0, 1, _pack(net, t, P))
+
+
+cdef void _output_by_rows_product(const Net *net, const floating *P, const floating *a_in,
+                                  Py_ssize_t n, int t, int T, floating *pack) noexcept nogil:
+    """z_L and σ of the pieces of rows of the output layer (_output_by_rows)
+    that thread t of a team of T takes, from its input a_in, packing W into
+    pack."""
+    cdef int p, p0, p1, l = net.n_layers - 1, pieces = _output_row_pieces(n)
+    cdef Py_ssize_t lo, hi, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    cdef floating *a = <floating *> net.acts + net.a_off[l + 1]
+    cdef floating *z = <floating *> net.zout
+    _own_pieces(pieces, t, T, &p0, &p1)
+    for p in range(p0, p1):
+        _piece(n, pieces, p, &lo, &hi)
+        # scratch: the output's slot of δ, not yet written in this batch
+        gemm_abt(<int> (hi - lo), <int> n_out, <int> n_in, a_in + lo * n_in, <int> n_in,
+                 P + net.w_off[l], <int> n_in, z + lo * n_out, <int> n_out,
+                 <floating *> net.deltas + net.a_off[l + 1] + lo * n_out,
+                 pack, NULL, net.act[l], NULL)
+        bias_activate(a + lo * n_out, z + lo * n_out, P + net.b_off[l], hi - lo, n_out, n_out,
+                      net.act[l])
+
+
 cdef void _forward_by_inputs(const Net *net, const floating *P, const floating *a_in,
                              floating *z, Py_ssize_t n, int l, int t, int T, const Train *tr,
                              const Py_ssize_t *rows) noexcept nogil:
     """_forward_phase's layer l when it is cut by inputs: the partial product
     of each piece of inputs (piece 0 into z, the others into net.partial),
     then for this thread's rows their sum in piece order, + b, σ, dropout."""
-    cdef int p, p0, p1, pieces = net.in_pieces[l]
-    cdef Py_ssize_t i, k0, k1, r0, r1, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    cdef Py_ssize_t r0, r1, n_out = net.sizes[l + 1]
     cdef floating *acts = <floating *> net.acts
-    cdef floating *part = <floating *> net.partial
-    cdef Py_ssize_t stride = n * n_out  # between the partial products
-    _own_pieces(pieces, t, T, &p0, &p1)
-    for p in range(p0, p1):
-        _input_piece(n_in, pieces, p, &k0, &k1)
-        gemm_abt(<int> n, <int> n_out, <int> (k1 - k0), a_in + k0, <int> n_in,
-                 P + net.w_off[l] + k0, <int> n_in, z if p == 0 else part + (p - 1) * stride,
-                 <int> n_out, NULL, _pack(net, t, P), NULL, IDENTITY, NULL)
+    _input_products(net, P, a_in, z, n, l, t, T)
     _barrier(T)
     _slice(n, t, T, &r0, &r1)
-    for p in range(1, pieces):
-        for i in range(r0 * n_out, r1 * n_out):
-            z[i] += part[(p - 1) * stride + i]
+    _sum_inputs(net, z, z, n, l, r0, r1)
     bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z + r0 * n_out, P + net.b_off[l],
                   r1 - r0, n_out, n_out, net.act[l])
     if l < net.n_layers - 1 and _dropped(tr, l):
         _dropout(acts + net.a_off[l + 1] + r0 * n_out, net.kept + net.a_off[l + 1] + r0 * n_out,
                  r1 - r0, n_out, 0, n_out, tr, l, rows + r0)
     _barrier(T)
+
+
+cdef void _input_products(const Net *net, const floating *P, const floating *a_in,
+                          floating *z, Py_ssize_t n, int l, int t, int T) noexcept nogil:
+    """The partial products of this thread's pieces of layer l's inputs
+    (layer cut by inputs): piece 0 into z, piece p into net.partial's p-1."""
+    cdef int p, p0, p1, pieces = net.in_pieces[l]
+    cdef Py_ssize_t k0, k1, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    cdef floating *part = <floating *> net.partial
+    _own_pieces(pieces, t, T, &p0, &p1)
+    for p in range(p0, p1):
+        _input_piece(n_in, pieces, p, &k0, &k1)
+        gemm_abt(<int> n, <int> n_out, <int> (k1 - k0), a_in + k0, <int> n_in,
+                 P + net.w_off[l] + k0, <int> n_in, z if p == 0 else part + (p - 1) * n * n_out,
+                 <int> n_out, NULL, _pack(net, t, P), NULL, IDENTITY, NULL)
+
+
+cdef inline void _sum_inputs(const Net *net, const floating *z, floating *out, Py_ssize_t n, int l, Py_ssize_t r0,
+                             Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of the sum of _input_products' pieces, in piece order, into
+    out (which may be z)."""
+    cdef int p
+    cdef Py_ssize_t i, n_out = net.sizes[l + 1], stride = n * n_out
+    cdef const floating *part = <floating *> net.partial
+    if out != z:
+        memcpy(out + r0 * n_out, z + r0 * n_out, (r1 - r0) * n_out * sizeof(floating))
+    for p in range(1, net.in_pieces[l]):
+        for i in range(r0 * n_out, r1 * n_out):
+            out[i] += part[(p - 1) * stride + i]
 
 
 cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
@@ -1036,7 +1181,7 @@ cdef void _param_phase(const Net *net, floating *P, floating *G, const floating 
                     _step_columns(net, P, G, tr, l, lo, hi)
             # the rest is ∇b (of the deltas) and the steps of whole rows of W:
             # those after their whole gradient only
-            if tr != NULL and (tr.max_norm > 0 or not (_fused(tr) or _steps_by_columns(tr))):
+            if _rows_after_columns(tr):
                 _barrier(T)
             pieces = 1
         else:
@@ -1083,6 +1228,13 @@ cdef bint _weight_product(const Net *net, floating *P, floating *G, const floati
         gemm(True, False, <int> (hi - lo), <int> (k1 - k0), <int> n, <floating> 1, d,
              <int> n_out, a_in, <int> n_in, <floating> 0, G + at, <int> n_in)
     return False
+
+
+cdef inline bint _rows_after_columns(const Train *tr) noexcept nogil:
+    """Are whole rows of a layer cut by inputs stepped (or their max-norm
+    taken) once every piece of their columns' gradient is made, which
+    takes a barrier in between?"""
+    return tr != NULL and (tr.max_norm > 0 or not (_fused(tr) or _steps_by_columns(tr)))
 
 
 cdef inline bint _steps_by_columns(const Train *tr) noexcept nogil:
@@ -1585,7 +1737,10 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef Train tr = _train(settings, params.shape[0],
                            np.float32 if floating is float else np.float64, net.unit_off)
     cdef bint online = _online_fits(&net, &tr)
-    cdef bint end_barrier = _batch_ends_in_barrier(&net, &tr, weight_sq != NULL)
+    cdef bint everywhere = _everywhere(&net, &tr, weight_sq != NULL)
+    cdef bint end_barrier = not everywhere and _batch_ends_in_barrier(&net, &tr,
+                                                                       weight_sq != NULL)
+    cdef Net own
     # results, written by thread 0: total, correct, batches, updates, reason
     cdef double result[5]
     result[:] = [0, 0, 0, 0, STOP_COMPLETED]
@@ -1593,10 +1748,11 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     if watch_interrupt:
         fastbp_interrupt_begin()
     try:
-        with nogil, parallel(num_threads=net.n_threads):
+        with nogil, parallel(num_threads=net.team_everywhere if everywhere else net.n_threads):
             t = fastbp_thread_num()
             T = fastbp_num_threads()
             xb = <floating *> net.xb + t * net.cap * w_in
+            own = _thread_net(&net, t, &params[0]) if everywhere else net
             mine = tr  # a private copy: its per-batch fields need no barrier
             start = 0
             done = 0
@@ -1639,6 +1795,12 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     _online_forward(&net, &params[0], x, &Y[order[start], 0],
                                     <floating> ((1 / batch_weight) * sw[order[start]]
                                                 if sw != NULL else 1 / batch_weight))
+                elif everywhere:
+                    if t == 0:  # read by all between _forward_everywhere's barrier
+                        # and the batch's second (after the delta phase)
+                        net.flags[0] = watch_interrupt and fastbp_interrupted()
+                    _forward_everywhere(&net, &own, &params[0], x, nb, t, T)
+                    _output_phase(&own, &Y[0, 0], &order[start], sw, nb, 1 / batch_weight, 0, 1)
                 else:
                     _forward_phase(&net, &params[0], x, nb, t, T, &mine, &order[start])
                     # the Ctrl-C snapshot, read by all after _output_phase's
@@ -1651,7 +1813,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 # assigned here so that Cython makes it private to each
                 # thread (a variable only passed by address stays shared)
                 batch_correct = 0
-                batch_total = _batch_sums(&net, nb, sw, &order[start], &batch_correct)
+                # (own is net but in the _everywhere schedule)
+                batch_total = _batch_sums(&own, nb, sw, &order[start], &batch_correct)
                 if net.flags[0]:
                     stop = STOP_INTERRUPTED
                 elif not isfinite(batch_total):
@@ -1666,6 +1829,13 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                                   and batch_total / batch_weight + penalty > tr.loss_memory[0])
                     if one_row:
                         _online_update(&net, &params[0], x, mine.lr)
+                    elif everywhere:
+                        _delta_phase(&own, &params[0], &grads[0], nb, 0, 1, &mine, &order[start])
+                        _barrier(T)  # all have read W_1, the partial products, the snapshot
+                        _param_phase(&own, &params[0], &grads[0], x, nb, &mine, t, T)
+                        if _rows_after_columns(&mine):
+                            _barrier(T)  # thread 0 stepped whole rows of W_0, whose
+                            # columns the next batch's products read by pieces
                     else:
                         _delta_phase(&net, &params[0], &grads[0], nb, t, T, &mine, &order[start])
                         if clip > 0:

@@ -119,16 +119,17 @@ def _numeric_array(X, argname):
     return arr
 
 
-def _finite_copy(arr, dtype, argname, finite=True):
+def _finite_copy(arr, dtype, argname, finite=True, threads=1):
     """C-contiguous array of dtype (a copy only when needed), checked finite
-    (unless finite is False: the caller has the core check it on the way)."""
+    (unless finite is False: the caller has the core check it on the way),
+    on up to `threads` threads."""
     if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
         out = arr  # what np.require gives, without its cost at every call
     else:
         with np.errstate(over="ignore", invalid="ignore"):
             # aligned too: the kernels load whole floats from these addresses
             out = np.require(arr, dtype=dtype, requirements=["C", "A"])
-    if finite and not (_core.all_finite(out.reshape(-1))
+    if finite and not (_core.all_finite(out.reshape(-1), threads)
                        if out.dtype in (np.float32, np.float64) else np.isfinite(out).all()):
         raise not_finite(argname, dtype)
     return out
@@ -159,9 +160,10 @@ def check_values(value, shape, dtype, argname):
     return _finite_copy(arr, dtype, argname)
 
 
-def check_inputs(X, n_features, dtype, argname="X", finite=True):
+def check_inputs(X, n_features, dtype, argname="X", finite=True, threads=1):
     """X of shape (n, n_features), or one sample (n_features,) -> (n, n_features);
-    finite=False leaves its finiteness to the caller (see _finite_copy)."""
+    finite=False leaves its finiteness to the caller (see _finite_copy), which
+    is checked on up to `threads` threads."""
     arr = _numeric_array(X, argname)
     if arr.ndim == 1 and arr.shape[0] == n_features:
         arr = arr.reshape(1, -1)
@@ -171,7 +173,7 @@ def check_inputs(X, n_features, dtype, argname="X", finite=True):
         raise ValueError(f"{argname} is empty: it has no samples")
     if arr.shape[1] != n_features:
         raise ValueError(f"{argname} has {arr.shape[1]} features per sample; the network takes {n_features}")
-    return _finite_copy(arr, dtype, argname, finite)
+    return _finite_copy(arr, dtype, argname, finite, threads)
 
 
 def check_targets(Y, n_samples, n_outputs, dtype, argname="Y", cost=None):

@@ -28,7 +28,8 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._layout import ParamList, layout
-from ._threads import batch_work, forget_dead_owners, threads_for
+from ._threads import (MIN_WORK_EVERYWHERE, batch_work, forget_dead_owners, get_num_threads,
+                       threads_for)
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
                           check_seed, check_sizes, check_targets, check_values, encode_labels,
@@ -139,16 +140,22 @@ class Model:
         """Work buffers for batches of up to `cap` rows, made once and reused;
         on at most `most_threads` threads if given (a caller that runs
         several at once), else on what fastbp's setting gives this work."""
-        threads = threads_for(*batch_work(tuple(self._sizes), cap))
-        key = (cap, min(threads, most_threads) if most_threads else threads)
+        work = batch_work(tuple(self._sizes), cap)
+        threads = threads_for(*work)
+        # the team of train_epoch where every thread computes the output layer
+        everywhere = (threads_for(*work, min_work=MIN_WORK_EVERYWHERE)
+                      if _core.output_everywhere(self._sizes, self._batch_norm) else threads)
+        if most_threads:
+            threads, everywhere = min(threads, most_threads), min(everywhere, most_threads)
+        key = (cap, threads, everywhere)
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= 4:  # keep the cache small: drop the oldest
                 self._plans.pop(next(iter(self._plans)))
             codes = [_core.ACTIVATION_CODES[a] for a in self.layer_activations()]
             plan = _core.Plan(self._sizes, self._w_off, self._b_off, codes,
-                              _core.COST_CODES[self._cost], cap, key[1], self._dtype,
-                              self._g_off)
+                              _core.COST_CODES[self._cost], cap, threads, self._dtype,
+                              self._g_off, everywhere)
             self._plans[key] = plan
         return plan
 
@@ -232,7 +239,7 @@ class Model:
     def checked_inputs(self, X, argname="X", finite=True):
         """X checked (C-contiguous, finite, of the model's dtype), 2-d;
         finite=False: all but the finiteness (which forward checks on the way)."""
-        return check_inputs(X, self._sizes[0], self._dtype, argname, finite)
+        return check_inputs(X, self._sizes[0], self._dtype, argname, finite, get_num_threads())
 
     def checked_data(self, X, Y, xname="X", yname="Y"):
         """(X, Y) checked against the model's shapes and dtype."""
