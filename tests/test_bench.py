@@ -143,4 +143,4 @@ def test_results_say_what_limits_each_target_missed():
     # each limit is said once, and each is some missed target's
     assert sorted(notes[3:]) == sorted(f"- {text}" for _, text in report.LIMITS)
     s_peak = [t for t in missed if t[0] == "S" and "peak" in t[1]]
-    assert report.limits(s_peak)[3].startswith("- S trains on one thread")
+    assert report.limits(s_peak)[3].startswith("- S trains on two threads")

@@ -86,14 +86,15 @@ def targets(rows):
 # the limit, measured apart from the runs on the 2-core AVX-512 Zen 5 these
 # were made on (perf, timings of the parts); printed for the targets missed.
 LIMITS = [
-    (("S", "peak"), "S trains on one thread: its batch of 10 rows is 238k multiply-adds, "
-     "and two threads meet at a barrier every ~2-3 µs, so a batch under 500k multiply-adds "
-     "a thread stays on one (`_threads.MIN_WORK_PER_THREAD`). Forced onto two (2026-12-02, "
-     "this code), S ran 1.19× as fast as one in a bench process of the S section, and "
-     "0.97-1.30× in five processes of its own (two of them about equal), which is not "
-     "enough to make it the default. One thread runs S at 46-62 GFLOP/s, 51-61% of one "
-     "core's share of the float64 peak (183-206 in the six full runs of this code): 40% of "
-     "both cores' peak would take 1.3-1.6× that from a second thread."),
+    (("S", "peak"), "S trains on two threads where every thread computes the output layer, "
+     "its cost and δ_0 for all rows (`_core.output_everywhere`): two barriers a batch of "
+     "~11 µs, 1.38-1.46× as fast as one thread (850-871k samples/s, 43.3-43.6% of the "
+     "peak) in the three full runs of this code (2026-12-02). In that batch each thread "
+     "waits 0.6-1.3 µs at the barriers (rdtsc around them), repeats the ~1 µs of the "
+     "output layer, its cost and δ_0, and reads its half of the batch's 62 kB of X from "
+     "memory (one thread takes 14.7 µs a batch, 12.5 with X in cache). The float64 peak "
+     "read 188-192 GFLOP/s in those runs and 183-208 before: at 208, 40% is 868k "
+     "samples/s."),
     (("M", "peak"), "One thread runs M at 190-195 GFLOP/s, 81-92% of one core's share of "
      "the float32 peak (417-477 in the six full runs of this code); two threads reached "
      "1.63-1.90× of one. A batch of 64 rows takes ~75 µs on two threads and crosses two "
@@ -106,7 +107,8 @@ LIMITS = [
      "the peak, its kernels at 200-230: packing W for the forward products takes 3.7% of "
      "the time, OpenBLAS's copies of its operands at L's 512-unit ∇W pieces 3.4%, the "
      "element-wise passes and ∇b about 2% (perf, 1 thread); two threads reached 1.71-2.00× "
-     "of one in the six full runs of this code, and 79.0-90.3% of the peak."),
+     "of one in the six full runs of this code, and 79.0-90.3% of the peak (1.87-1.96× and "
+     "88.0-90.1% in three more, 2026-12-02)."),
     (("L", "JAX"), "As L's share of the peak; JAX's epoch reached 70-77% of it in the six "
      "full runs of this code."),
     (("L", "threads"), "L's threads meet at a barrier after each layer's phase of a batch "
@@ -123,7 +125,9 @@ LIMITS = [
      "(800 KB) read and written each batch and its gradient written and read again, where "
      "SGD's step is fused into the ∇W product; M's SGD batch takes ~75 µs on two threads. "
      "+11.8% to +25.8% in the three full runs since each thread steps its own columns of "
-     "the output layer's weights (no barrier for whole rows)."),
+     "the output layer's weights (no barrier for whole rows), +28.1% to +30.4% in three "
+     "more (2026-12-02), whose SGD ran at 847-880k samples/s (683-921k before) and Adam "
+     "at 648-699k (664-721k before)."),
     (("L", "adam"), "Adam's step at L reads and writes about 60 MB a batch (parameters, "
      "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
      "1.1-1.5 ms at the ~40 GB/s a core streams here, against 5.7-6.8 ms for SGD's whole "
