@@ -949,8 +949,8 @@ cdef void _input_products(const Net *net, const floating *P, const floating *a_i
                  <int> n_out, NULL, _pack(net, t, P), NULL, IDENTITY, NULL)
 
 
-cdef inline void _sum_inputs(const Net *net, const floating *z, floating *out, Py_ssize_t n, int l, Py_ssize_t r0,
-                             Py_ssize_t r1) noexcept nogil:
+cdef inline void _sum_inputs(const Net *net, const floating *z, floating *out, Py_ssize_t n,
+                             int l, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """Rows r0:r1 of the sum of _input_products' pieces, in piece order, into
     out (which may be z)."""
     cdef int p

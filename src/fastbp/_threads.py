@@ -99,8 +99,10 @@ def get_num_threads():
 # 1.13-1.28x in 10 of 10 processes that ran only it, but 0.73x in each of
 # three full `fastbp bench` processes (and in an earlier session 0.72-0.79x
 # in half the processes, all fast with OMP_PROC_BIND=true: where the
-# threads are placed, with a barrier every ~2 µs). So S stays on one.
-# Results never depend on the count, so the core may use fewer than allowed.
+# threads are placed, with a barrier every ~2 µs, five a batch). So such a
+# batch stays on one thread in this schedule; S now trains on two in its own
+# (MIN_WORK_EVERYWHERE). Results never depend on the count, so the core may
+# use fewer threads than allowed.
 MIN_WORK_PER_THREAD = 500_000
 # Where every thread computes the output layer (_core.output_everywhere),
 # training crosses two barriers a batch instead of five, and a second thread
