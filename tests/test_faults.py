@@ -101,16 +101,20 @@ def test_bad_on_nonfinite_is_refused(value, exc):
 
 # ------------------------------------------------------------------ Ctrl-C
 
-def long_problem():
+def long_problem(sizes=(784, 128, 10)):
     """10 batches of 500 rows an epoch, each a few ms (tens on a loaded
     machine): 200 epochs run far longer than the 0.5 s before the signal."""
     rng = np.random.default_rng(0)
     X = rng.random((5000, 784))
-    return fastbp.Network([784, 128, 10], seed=0), X, rng.integers(0, 10, 5000), 500
+    return fastbp.Network(list(sizes), seed=0), X, rng.integers(0, 10, 5000), 500
 
 
-def test_ctrl_c_stops_fit_promptly_after_a_whole_batch():
-    net, X, y, batch_size = long_problem()
+# 784-30-10 on more than one thread: every thread computes the output layer
+# and its cost, and each must see the Ctrl-C at the same batch
+# (_core.output_everywhere), or a thread would wait at a barrier forever
+@pytest.mark.parametrize("sizes", [(784, 128, 10), (784, 30, 10)])
+def test_ctrl_c_stops_fit_promptly_after_a_whole_batch(sizes):
+    net, X, y, batch_size = long_problem(sizes)
     start_params = net.params.copy()
     sent = []
     armed = threading.Event()
@@ -147,7 +151,7 @@ def test_ctrl_c_stops_fit_promptly_after_a_whole_batch():
     # batch, and every replayed batch is one. So: the nearest replayed state
     # within rounding, while one update moves the params far more.
     epochs_done = len(info.value.history)
-    replay = fastbp.Network([784, 128, 10], seed=0)
+    replay = fastbp.Network(list(sizes), seed=0)
     assert np.array_equal(replay.params, start_params)
     if epochs_done:
         replay.fit(X, y, epochs=epochs_done, batch_size=batch_size, lr=0.1, shuffle=False)

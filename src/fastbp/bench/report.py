@@ -127,7 +127,10 @@ LIMITS = [
      "+11.8% to +25.8% in the three full runs since each thread steps its own columns of "
      "the output layer's weights (no barrier for whole rows), +28.1% to +30.4% in three "
      "more (2026-12-02), whose SGD ran at 847-880k samples/s (683-921k before) and Adam "
-     "at 648-699k (664-721k before)."),
+     "at 648-699k (664-721k before); +22.5% in the options section run alone. perf of "
+     "fits one after another (2 threads): the step is 10% of Adam's time, and the "
+     "products take 9% longer than SGD's, writing the gradient where SGD's step is "
+     "fused."),
     (("L", "adam"), "Adam's step at L reads and writes about 60 MB a batch (parameters, "
      "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
      "1.1-1.5 ms at the ~40 GB/s a core streams here, against 5.7-6.8 ms for SGD's whole "
