@@ -89,12 +89,14 @@ LIMITS = [
     (("S", "peak"), "S trains on two threads where every thread computes the output layer, "
      "its cost and δ_0 for all rows (`_core.output_everywhere`): two barriers a batch of "
      "~11 µs, 1.38-1.46× as fast as one thread (850-871k samples/s, 43.3-43.6% of the "
-     "peak) in the three full runs of this code (2026-12-02). In that batch each thread "
+     "peak) in three full runs of this code (2026-12-02), but 1.15-1.20× (34.8-37.9%) in "
+     "two on a busier host (NumPy at 0.86-0.87 of its quiet rate at S): a thread waits at "
+     "each barrier for one the host has preempted. In that batch each thread "
      "waits 0.6-1.3 µs at the barriers (rdtsc around them), repeats the ~1 µs of the "
      "output layer, its cost and δ_0, and reads its half of the batch's 62 kB of X from "
      "memory (one thread takes 14.7 µs a batch, 12.5 with X in cache). The float64 peak "
-     "read 188-192 GFLOP/s in those runs and 183-208 before: at 208, 40% is 868k "
-     "samples/s."),
+     "read 188-192 GFLOP/s in the three (170-179 on the busier host) and 183-208 "
+     "before: at 208, 40% is 868k samples/s."),
     (("M", "peak"), "One thread runs M at 190-195 GFLOP/s, 81-92% of one core's share of "
      "the float32 peak (417-477 in the six full runs of this code); two threads reached "
      "1.63-1.90× of one. A batch of 64 rows takes ~75 µs on two threads and crosses two "
@@ -108,7 +110,7 @@ LIMITS = [
      "the time, OpenBLAS's copies of its operands at L's 512-unit ∇W pieces 3.4%, the "
      "element-wise passes and ∇b about 2% (perf, 1 thread); two threads reached 1.71-2.00× "
      "of one in the six full runs of this code, and 79.0-90.3% of the peak (1.87-1.96× and "
-     "88.0-90.1% in three more, 2026-12-02)."),
+     "88.0-90.1% in three more on a quieter host, 2026-12-02)."),
     (("L", "JAX"), "As L's share of the peak; JAX's epoch reached 70-77% of it in the six "
      "full runs of this code."),
     (("L", "threads"), "L's threads meet at a barrier after each layer's phase of a batch "
@@ -125,9 +127,10 @@ LIMITS = [
      "(800 KB) read and written each batch and its gradient written and read again, where "
      "SGD's step is fused into the ∇W product; M's SGD batch takes ~75 µs on two threads. "
      "+11.8% to +25.8% in the three full runs since each thread steps its own columns of "
-     "the output layer's weights (no barrier for whole rows), +28.1% to +30.4% in three "
-     "more (2026-12-02), whose SGD ran at 847-880k samples/s (683-921k before) and Adam "
-     "at 648-699k (664-721k before); +22.5% in the options section run alone. perf of "
+     "the output layer's weights (no barrier for whole rows), +28.1% to +32.2% in five "
+     "more (2026-12-02), the three on a quieter host with SGD at 847-880k samples/s "
+     "(683-921k before) and Adam at 648-699k (664-721k before); +22.5% in the options "
+     "section run alone. perf of "
      "fits one after another (2 threads): the step is 10% of Adam's time, and the "
      "products take 9% longer than SGD's, writing the gradient where SGD's step is "
      "fused."),
