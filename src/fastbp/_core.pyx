@@ -348,9 +348,6 @@ cdef class Plan:
         self.cost = cost
         self.cap = cap
         self.n_threads = n_threads
-        everywhere = output_everywhere(sizes, g_off is not None and any(g >= 0 for g in g_off))
-        self.team_everywhere = max(n_threads, team_everywhere) if everywhere else n_threads
-        teams = self.team_everywhere
         self.dtype = np.dtype(dtype)
         a_off = np.zeros(self.n_layers + 1, dtype=np.intp)
         for l in range(1, self.n_layers + 1):
@@ -364,6 +361,10 @@ cdef class Plan:
         # batch norm: γ of layer l at g_off[l] in params (-1: no batch norm)
         self.g_off = np.ascontiguousarray(g_off if g_off is not None else [-1] * self.n_layers,
                                           dtype=np.intp)
+        self.batch_norm = any(g >= 0 for g in self.g_off)
+        everywhere = output_everywhere(sizes, self.batch_norm)
+        self.team_everywhere = max(n_threads, team_everywhere) if everywhere else n_threads
+        teams = self.team_everywhere
         # pieces of layer l's units (sizes[l + 1]); layer 0 is the input
         self.pieces = np.array([_pieces_for(self.sizes[l + 1]) for l in range(self.n_layers)],
                                dtype=np.intc)
@@ -384,7 +385,6 @@ cdef class Plan:
         self.pack_stride = _pack_stride(self.sizes)
         self.pack = aligned_zeros(max(1, teams * self.pack_stride), self.dtype)
         self.unit_off = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.intp)
-        self.batch_norm = any(g >= 0 for g in self.g_off)
         self.zhat = np.zeros(total if self.batch_norm else 1, dtype=self.dtype)
         self.bn_stats = np.zeros((4, self.unit_off[self.n_layers] if self.batch_norm else 1))
         owners = teams if everywhere and teams > 1 else 0
@@ -837,7 +837,7 @@ cdef void _forward_phase(const Net *net, const floating *P, const floating *x,
     dropout (training only) hidden units are dropped and the kept ones scaled
     by 1/(1−p). Row i is sample rows[i] of the data (keys the dropout mask)."""
     # x is (n, sizes[0]); layer l's activations are (n, sizes[l]) at acts + a_off[l]
-    cdef int l, p, p0, p1, pieces, L = net.n_layers
+    cdef int l, p, p0, p1, L = net.n_layers
     cdef bint fused
     cdef Py_ssize_t lo, hi, n_in, n_out
     cdef floating *acts = <floating *> net.acts
