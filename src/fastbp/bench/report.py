@@ -138,8 +138,9 @@ LIMITS = [
      "kept): a 64×784 piece of 64 rows with its step took 48.6 µs against 51.6 (product "
      "35.0, step 16.0; 1 thread, timed apart), but fits of M's network with it (random "
      "inputs, 2 threads) ran 0.86× as fast (0.76-0.88×, 6 rounds alternating the "
-     "builds), perf putting most of its samples on the instructions after its square "
-     "roots and divisions; with subnormal moments the piece took 117 µs against 68."),
+     "builds); perf of fits on MNIST put a third of its samples on the instructions "
+     "after its square roots and divisions, and with subnormal moments the piece took "
+     "117 µs against 68."),
     (("L", "adam"), "Adam's step at L reads and writes about 60 MB a batch (parameters, "
      "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
      "1.1-1.5 ms at the ~40 GB/s a core streams here, against 5.7-6.8 ms for SGD's whole "
