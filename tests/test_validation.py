@@ -210,6 +210,120 @@ def test_forward_finds_a_non_finite_input_anywhere(sizes, batch_norm, activation
     assert net.forward(huge).shape == (n, 3)
 
 
+# fit leaves X's finiteness to its first epoch, each thread checking its
+# slice of a batch's rows as it reads them: a NaN or ±inf in any row, with
+# the rows in order or shuffled, in each schedule of the core (Nielsen's
+# 784-30-10, whose threads share the inputs; units cut among threads; one
+# layer; batch norm; online rows), on 1, 2 and 3 threads, raises fit's
+# ValueError and changes nothing: the parameters, the optimizer's state and
+# steps (a fresh optimizer's none), the model's record of its optimizer and
+# penalty, its labels. So does one in a batch whose weights are all zero
+# (skipped, last or not), and one after a batch that diverged first.
+FIT_SCHEDULES = {
+    "shared-inputs": ([784, 30, 10], False, 10),
+    "units": ([20, 100, 3], False, 32),
+    "one-layer": ([20, 3], False, 16),
+    "batch-norm": ([20, 40, 3], True, 8),
+    "online": ([20, 5, 3], False, 1),
+}
+
+
+def _fit_state(net, opt):
+    return (net.params.copy(), None if opt.state is None else opt.state.copy(), opt.steps,
+            net.optimizer, net.penalty, None if net.classes is None else list(net.classes))
+
+
+def _assert_fit_state(net, opt, before):
+    params, state, steps, optimizer, penalty, classes = before
+    assert bitwise_equal(net.params, params)
+    assert (opt.state is None) if state is None else bitwise_equal(opt.state, state)
+    assert (opt.steps, net.penalty) == (steps, penalty)
+    assert net.optimizer is optimizer
+    assert (None if net.classes is None else list(net.classes)) == classes
+
+
+@pytest.mark.parametrize("schedule", FIT_SCHEDULES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fit_finds_a_non_finite_input_anywhere_and_changes_nothing(schedule, threads):
+    sizes, batch_norm, batch = FIT_SCHEDULES[schedule]
+    n = 15 * batch + 3  # a short last batch
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, sizes[0])) * 0.1
+    y = rng.integers(0, sizes[-1], n)
+    labels = np.array(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"])[:sizes[-1]]
+    net = Network(sizes, batch_norm=batch_norm, seed=0)
+    old = fastbp.get_num_threads()
+    fastbp.set_num_threads(threads)
+    try:
+        trained = fastbp.optim.Adam(lr=0.01)
+        net.fit(X, labels[y], epochs=1, batch_size=batch, optimizer=trained, l2=1e-3)
+        fresh = fastbp.optim.Adam(lr=0.01)
+        for row in (0, n // 2, n - 1):
+            for value in (np.nan, np.inf, -np.inf):
+                bad = X.copy()
+                bad[row, row % sizes[0]] = value
+                for opt in (trained, fresh):
+                    for shuffle in (False, True):
+                        before = _fit_state(net, opt)
+                        with pytest.raises(ValueError, match="X contains NaN or inf"):
+                            net.fit(bad, y, epochs=2, batch_size=batch, optimizer=opt,
+                                    shuffle=shuffle, seed=3, l1=1e-4)
+                        _assert_fit_state(net, opt, before)
+        # a bad row in a batch of zero weight: skipped, in the middle or last
+        for row in (batch + 1, n - 1):
+            bad = X.copy()
+            bad[row, 0] = np.nan
+            weight = np.ones(n)
+            weight[row // batch * batch:(row // batch + 1) * batch] = 0
+            before = _fit_state(net, trained)
+            with pytest.raises(ValueError, match="X contains NaN or inf"):
+                net.fit(bad, y, epochs=1, batch_size=batch, optimizer=trained, shuffle=False,
+                        sample_weight=weight)
+            _assert_fit_state(net, trained, before)
+        # the cost is not finite in the first batch, before the bad row
+        wild = Network(sizes, output_activation="identity", batch_norm=batch_norm, seed=0)
+        wild.weights[-1][...] = np.finfo(np.float64).max
+        bad = X.copy()
+        bad[n - 1, 0] = np.nan
+        opt = fastbp.optim.SGD(lr=0.1)
+        before = _fit_state(wild, opt)
+        with pytest.raises(ValueError, match="X contains NaN or inf"):
+            wild.fit(bad, y, epochs=1, batch_size=batch, optimizer=opt, shuffle=False)
+        _assert_fit_state(wild, opt, before)
+        with pytest.raises(FloatingPointError):  # and without it, the divergence
+            wild.fit(X, y, epochs=1, batch_size=batch, optimizer=opt, shuffle=False)
+    finally:
+        fastbp.set_num_threads(old)
+
+
+def test_fit_interrupted_after_a_non_finite_input_keeps_none_of_its_updates(monkeypatch):
+    """A Ctrl-C that stops the first epoch after it read an inf: the
+    KeyboardInterrupt goes on, none of the epoch's updates stays."""
+    from fastbp import _core
+    real = _core.train_epoch
+
+    def interrupted(*args):
+        result = real(*args)
+        if result[4] == _core.BAD_INPUT:  # as the compiled loop's Ctrl-C says it
+            e = KeyboardInterrupt()
+            e.updates, e.bad_input = result[3], True
+            raise e
+        return result
+
+    monkeypatch.setattr(_core, "train_epoch", interrupted)
+    net = Network(SIZES, seed=0)  # sigmoid: the cost of a row with an inf stays finite
+    before = net.params.copy()
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(with_value(X0, np.inf), y0, epochs=2, batch_size=2, shuffle=False)
+    assert bitwise_equal(net.params, before)
+
+
+def test_lbfgs_checks_x_before_it_starts():
+    net = Network(SIZES, seed=0)
+    assert_rejected(net, ValueError, "X",
+                    lambda: net.fit(with_value(X0, np.nan), y0, epochs=2, optimizer="lbfgs"))
+
+
 BAD_Y = {
     "labels too short": (y0[:5], ValueError),
     "labels too long": (np.append(y0, 0), ValueError),

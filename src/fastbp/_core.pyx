@@ -146,10 +146,12 @@ cdef enum:
     BN_RUNNING, BN_BATCH, BN_BATCH_UPDATE
 cdef double _BN_MOMENTUM = 0.1, _BN_EPS = 1e-5   # torch's BatchNorm1d defaults
 BN_MOMENTUM, BN_EPS = _BN_MOMENTUM, _BN_EPS
-# Why train_epoch stopped.
+# Why train_epoch stopped. BAD_INPUT: a row of X it was to check
+# (TrainSettings.check_inputs) holds a NaN or ±inf.
 cdef enum:
-    STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED
-COMPLETED, NONFINITE, INTERRUPTED = STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED
+    STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED, STOP_BAD_INPUT
+COMPLETED, NONFINITE, INTERRUPTED, BAD_INPUT = (STOP_COMPLETED, STOP_NONFINITE, STOP_INTERRUPTED,
+                                                STOP_BAD_INPUT)
 
 _sgemm, _dgemm = _blas.addresses()
 fastbp_blas_bind(<void *> <size_t> _sgemm, <void *> <size_t> _dgemm)
@@ -566,6 +568,8 @@ cdef class TrainSettings:
     each update, for that loss. loss_memory: float64 (1,), the objective of
     the last batch updated (its mean cost + penalty), for iRprop+. clip,
     noise, noise_seed: DP-SGD (0 = off). watch_interrupt: stop at a Ctrl-C.
+    check_inputs: train_epoch checks the rows of its first epoch finite as
+    it reads them (fit's X, not checked before: see train_epoch).
     """
     cdef fastbp_hyper hyper
     cdef readonly int kind
@@ -575,7 +579,7 @@ cdef class TrainSettings:
     cdef readonly long epoch
     cdef readonly Py_ssize_t batch_size
     cdef readonly unsigned long long seed, noise_seed
-    cdef readonly bint watch_interrupt, penalty_per_weight
+    cdef readonly bint watch_interrupt, penalty_per_weight, check_inputs
     cdef double[::1] dropout, row_sq, sample_weight, loss_memory, weight_sq
     cdef double[:, ::1] running
 
@@ -586,7 +590,8 @@ cdef class TrainSettings:
                  double[::1] sample_weight=None, double[::1] loss_memory=None,
                  double penalty=0, double clip=0, double noise=0,
                  unsigned long long noise_seed=0, bint watch_interrupt=False,
-                 bint penalty_per_weight=False, double[::1] weight_sq=None):
+                 bint penalty_per_weight=False, double[::1] weight_sq=None,
+                 bint check_inputs=False):
         values = dict(_NO_HYPER)
         unknown = set(hyper or ()) - set(values)
         if unknown:
@@ -605,6 +610,7 @@ cdef class TrainSettings:
         self.clip, self.noise, self.noise_seed = clip, noise, noise_seed
         self.watch_interrupt = watch_interrupt
         self.penalty_per_weight, self.weight_sq = penalty_per_weight, weight_sq
+        self.check_inputs = check_inputs
 
     @property
     def hyper_parameters(self):
@@ -1696,11 +1702,19 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     and N(0, (noise·clip)²) noise keyed by (noise_seed, step, parameter) is
     added to the sum of each batch's clipped gradients.
 
+    With settings.check_inputs, the rows of the first epoch are checked
+    finite as they are read, each thread its slice of a batch just before
+    the batch's products read it (fit's X: a pass over X fewer than a check
+    before the call), and BAD_INPUT is returned, whatever else stopped the
+    loop, if one holds a NaN or ±inf: the updates are then the caller's to
+    undo. The rows after a stop are not checked.
+
     Stops before the update of a batch whose cost is not finite, or, with
-    watch_interrupt, at the first batch after a Ctrl-C. Returns (sum of
+    watch_interrupt, at the first batch after a Ctrl-C (its KeyboardInterrupt
+    carries `updates`, and `bad_input`: BAD_INPUT's finding). Returns (sum of
     per-sample costs, number correct, batches done (updated or skipped),
     updates, COMPLETED | NONFINITE
-    | INTERRUPTED), the sums weighted by sample_weight if given; the cost
+    | INTERRUPTED | BAD_INPUT), the sums weighted by sample_weight if given; the cost
     and correctness of each sample are measured before its batch's update,
     as Keras does. The sums and counts are over all the epochs; with
     epoch_loss, its first `epochs` entries receive each epoch's sum of
@@ -1726,6 +1740,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef double penalty = settings.penalty, noise = settings.noise, clip = settings.clip
     cdef bint watch_interrupt = settings.watch_interrupt
     cdef bint per_weight = settings.penalty_per_weight
+    cdef bint check = settings.check_inputs
+    cdef Py_ssize_t r0, r1
     cdef double *weight_sq = &settings.weight_sq[0] if settings.weight_sq is not None else NULL
     cdef const double *sw = (&settings.sample_weight[0] if settings.sample_weight is not None
                              else NULL)
@@ -1780,6 +1796,13 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 if x == xb:
                     for i in range(nb):
                         memcpy(xb + i * w_in, &X[order[start + i], 0], w_in * sizeof(floating))
+                if check and ep == 0:
+                    # this thread's slice, into its cache before the products
+                    # read the batch (read after the loop: a NaN or inf goes
+                    # on to stop it as a cost that is not finite, or not)
+                    _slice(nb, t, T, &r0, &r1)
+                    if not _finite(x + r0 * w_in, (r1 - r0) * w_in):
+                        net.flags[1 + t] = 1
                 batch_weight = _weight_sum(sw, &order[start], nb)
                 if batch_weight == 0:  # all weights zero: nothing to learn here
                     done = done + 1
@@ -1860,6 +1883,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     finally:
         if watch_interrupt:
             fastbp_interrupt_end()
+    for i in range(1, plan.flags.shape[0] if check else 1):
+        if net.flags[i]:
+            result[4] = STOP_BAD_INPUT
     try:
         # raises the KeyboardInterrupt Python saw, also for a Ctrl-C that came
         # just before the loop's own handler was installed: the updates the
@@ -1870,6 +1896,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             raise KeyboardInterrupt()  # SIGINT had no Python handler to chain to
     except KeyboardInterrupt as e:
         e.updates = int(result[3])  # the caller's optimizer step count needs them
+        e.bad_input = result[4] == STOP_BAD_INPUT  # (and then to undo them)
         raise
     return result[0], result[1], int(result[2]), int(result[3]), int(result[4])
 

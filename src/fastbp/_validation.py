@@ -135,10 +135,15 @@ def _finite_copy(arr, dtype, argname, finite=True, threads=1):
     return out
 
 
-def not_finite(argname, dtype):
+def not_finite(argname, dtype, error=ValueError):
     """The error of an input with NaN or inf (after conversion to dtype)."""
-    return ValueError(f"{argname} contains NaN or inf (or values too large for "
-                      f"{np.dtype(dtype).name})")
+    return error(f"{argname} contains NaN or inf (or values too large for "
+                 f"{np.dtype(dtype).name})")
+
+
+class FoundNotFinite(ValueError):
+    """fit's X holds NaN or inf, found as its first epoch read the rows (not
+    before: FitSettings.x_checked): whoever set the fit up undoes that."""
 
 
 def check_seed(seed, argname="seed"):
@@ -265,6 +270,8 @@ def warn_if_unscaled(X, activation, stacklevel=3):
     largest = float(rms.max()) if rms.size else 1.0
     if SCALE_LOW <= largest <= SCALE_HIGH:
         return
+    if not np.isfinite(largest) and not np.isfinite(rows).all():
+        return  # X holds NaN or inf, which fit refuses when it reads it
     act = activation if isinstance(activation, str) else activation[0]
     if largest > SCALE_HIGH:
         effect = (f"{act} units saturate and training can stay at chance"

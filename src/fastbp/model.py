@@ -241,9 +241,10 @@ class Model:
         finite=False: all but the finiteness (which forward checks on the way)."""
         return check_inputs(X, self._sizes[0], self._dtype, argname, finite, get_num_threads())
 
-    def checked_data(self, X, Y, xname="X", yname="Y"):
-        """(X, Y) checked against the model's shapes and dtype."""
-        X = self.checked_inputs(X, xname)
+    def checked_data(self, X, Y, xname="X", yname="Y", x_finite=True):
+        """(X, Y) checked against the model's shapes and dtype; x_finite=False:
+        all of X but its finiteness (see checked_inputs)."""
+        X = self.checked_inputs(X, xname, x_finite)
         Y = Y if self._classes is None else encode_labels(Y, self._classes, self._sizes[-1], yname)
         return X, check_targets(Y, X.shape[0], self._sizes[-1], self._dtype, yname, self._cost)
 

@@ -16,9 +16,9 @@ from numpy.typing import ArrayLike
 
 from . import _io, derivatives, distributed, optim, trainer
 from ._settings import check_fit
-from ._validation import (check_name, check_non_negative_float, check_positive_float,
-                          check_positive_int, check_values, label_classes, warn_if_out_of_range,
-                          warn_if_unscaled)
+from ._validation import (FoundNotFinite, check_name, check_non_negative_float,
+                          check_positive_float, check_positive_int, check_values, label_classes,
+                          warn_if_out_of_range, warn_if_unscaled)
 from .model import EVAL_BLOCK, Model  # noqa: F401  (EVAL_BLOCK: fastbp.network's, as before)
 from .trainer import History  # noqa: F401  (fastbp.network.History, as before)
 
@@ -176,13 +176,18 @@ class Network(Model):
         try:
             if comm is not None:
                 return distributed.fit(self, **args, comm=comm)
-            settings = check_fit(self, **args)
+            # X's finiteness: checked by the first epoch as it reads X
+            settings = check_fit(self, **args, x_as_read=True)
         except Exception:
             self._classes = previous
             raise
         warn_if_unscaled(settings.X, self.activation)
         warn_if_out_of_range(settings.Y, self._output_activation)
-        return trainer.fit(self, settings)
+        try:
+            return trainer.fit(self, settings)
+        except FoundNotFinite as e:  # nothing trained: the rest trainer.fit put back
+            self._classes = previous
+            raise ValueError(str(e)) from None  # as if check_fit had found it
 
     def __call__(self, X: ArrayLike) -> np.ndarray:
         """`forward(X)`: the network's outputs.

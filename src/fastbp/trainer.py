@@ -22,7 +22,8 @@ import numpy as np
 
 from . import _core, _progress, optim
 from ._settings import FitSettings
-from ._validation import check_positive_float, is_classification
+from ._threads import get_num_threads
+from ._validation import FoundNotFinite, check_positive_float, is_classification, not_finite
 
 # Rows per compiled gradient call of L-BFGS's objective: bounds the work
 # buffers, not the result.
@@ -268,9 +269,17 @@ def fit(model, s: FitSettings) -> History:
                 end = EpochEnd(s, model, bar, label="iteration")
                 return fit_lbfgs(model, s, end)
             end = EpochEnd(s, model, bar)
-            with model.compute_lock:
-                trainer = Trainer(model, s, end)
-            return trainer.run()
+            # what the Trainer sets up (the optimizer's state, the model's
+            # record of it), put back if its first epoch finds X not finite
+            before = (s.optimizer.state, s.optimizer.steps, model.optimizer, model.penalty)
+            try:
+                with model.compute_lock:
+                    trainer = Trainer(model, s, end)
+                return trainer.run()
+            except FoundNotFinite:
+                s.optimizer.state, s.optimizer.steps = before[:2]
+                model.trained_with(before[2], *before[3])
+                raise
     except KeyboardInterrupt as e:
         # in the compiled loop or between epochs: the epochs done so far
         e.history = History() if end is None else end.history  # type: ignore[attr-defined]
@@ -360,6 +369,7 @@ class Trainer:
             assert isinstance(seq, np.random.SeedSequence)  # default_rng's always is
             self.dropout_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
             self.noise_seed = int(seq.spawn(1)[0].generate_state(1, np.uint64)[0])
+        self.x_checked = s.x_checked  # (else by the first epoch, as it reads X)
         self.unit_off = np.concatenate([[0], np.cumsum(model.sizes[1:])]).astype(np.intp)
         self.row_sq = np.zeros(self.unit_off[-1])
         self.grads = _core.aligned_zeros(model.params.size, model.dtype)
@@ -398,6 +408,7 @@ class Trainer:
             epoch=epoch, row_sq=None if replay else self.row_sq, running=model.running,
             sample_weight=s.sample_weight, loss_memory=memory, clip=s.clip, noise=s.noise,
             noise_seed=self.noise_seed, watch_interrupt=watch,
+            check_inputs=not (self.x_checked or replay),
             penalty_per_weight=s.penalty_per_weight, weight_sq=None if replay else s.weight_sq,
             # iRprop+ compares objectives: the data cost plus this
             penalty=model.loss(s.X[:1], s.Y[:1], regularized=True)
@@ -427,9 +438,19 @@ class Trainer:
                 self.plan, model.params, self.grads, s.X, s.Y, order, settings)
         except KeyboardInterrupt as e:  # Ctrl-C: the updates done count as steps
             opt.steps += getattr(e, "updates", 0)
+            if getattr(e, "bad_input", False):  # but none made after a NaN or inf in X
+                self._put(self._buffers(memory), backup)
             raise
         seconds = time.perf_counter() - start
         opt.steps += updates
+        if not self.x_checked:
+            # the rows after a stop were not read: the rest of X is checked
+            # before a NaN or inf in the parameters is blamed on the rates
+            if stop == _core.BAD_INPUT or (stop == _core.NONFINITE and not _core.all_finite(
+                    s.X.reshape(-1), get_num_threads())):
+                self._put(self._buffers(memory), backup)
+                raise not_finite("X", model.dtype, FoundNotFinite)
+            self.x_checked = stop != _core.INTERRUPTED  # (which ends the fit)
         if stop == _core.NONFINITE or not _core.all_finite(model.params):
             kept = self.restore_finite(backup, order, lr, done, epoch, memory)
             failure = diverged(lost_in_epoch(epoch, kept, kept), s.on_nonfinite,
@@ -459,7 +480,7 @@ class Trainer:
         if _core.all_finite(params):
             return done
         last = list(backup)  # params, state, steps, running, memory: finite
-        buffers = (params, self.state, None, model.running, memory)
+        buffers = self._buffers(memory)
         kept = 0
         try:
             self._put(buffers, last)
@@ -476,6 +497,11 @@ class Trainer:
         finally:
             self._put(buffers, last)
         return kept
+
+    def _buffers(self, memory):
+        """Where the epoch's backup (params, state, steps, running, memory) goes
+        back to (steps: the optimizer's count, which _put sets)."""
+        return self.model.params, self.state, None, self.model.running, memory
 
     def _put(self, buffers, values):
         """Copy a saved (params, state, steps, running, memory) into place."""

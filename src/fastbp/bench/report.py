@@ -121,8 +121,9 @@ LIMITS = [
      "fastbp's forward packs each thread's W at every call (4.8% of M's inference on one "
      "thread, perf), as a Network's parameters are arrays its user may write between "
      "calls. Both run near the peak at M and L (fastbp 68-99% of it in the six full runs "
-     "of this code), so the ratio swings with the host's load: 0.97-1.13× at M, "
-     "0.91-1.17× at L."),
+     "before fit checked X as it reads it, 71.5-99.4% in the three since), so the ratio "
+     "swings with the host's load: 0.97-1.13× at M, 0.91-1.17× at L before; 0.87-1.08× "
+     "and 0.90-1.10× in the three (2026-12-02)."),
     (("M", "adam"), "Adam's step takes a square root and a division a weight: 15-17 µs "
      "for M's 100k weights on one thread (0.15-0.17 ns a weight, timed apart), its two "
      "moments (800 KB) read and written each batch and its gradient written and read "
@@ -131,7 +132,9 @@ LIMITS = [
      "columns of the output layer's weights (no barrier for whole rows), +28.1% to +32.2% "
      "in five more (2026-12-02), the three on a quieter host with SGD at 847-880k "
      "samples/s (683-921k before) and Adam at 648-699k (664-721k before), and +40.0% in a "
-     "sixth, a session later; +22.5% in the options section run alone. perf of fits one "
+     "sixth, a session later; +28.4%, +13.4% and +32.0% in three full runs of the code "
+     "whose fit checks X as it reads it (the second with SGD's rows slow: M at 67.9% of "
+     "the peak); +22.5% in the options section run alone. perf of fits one "
      "after another (2 threads): the step is 10% of Adam's time, and the products take 9% "
      "longer than SGD's, writing the gradient where SGD's step is fused. perf of such fits "
      "again (2026-12-02): the step 16% of Adam's time, 18.5 µs a batch for each thread's "
