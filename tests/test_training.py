@@ -122,7 +122,8 @@ def test_output_cut_by_rows_matches_reference(options, dtype, threads):
 
 
 # Layers of 259 and 130 units are cut into several pieces, and so are 300 rows
-# of inference and batches of 64 at the 3 outputs: with 2 or 3 threads each
+# of inference (70 too, where every layer is narrower: 300-20-3) and batches
+# of 64 at the 3 outputs: with 2 or 3 threads each
 # thread takes whole pieces, and the BLAS sees the same calls whatever the
 # count; 300-20 is cut by inputs, and so is 300-70 (its inputs at multiples
 # of 16, the 300 units in halves: its threads step W columns others read for
@@ -149,7 +150,7 @@ def test_results_identical_for_1_2_and_3_threads(own, dtype, options, sizes):
         results.append((net.forward(X), net.gradients(X, Y)[1][0].copy(),
                         net.fit(X, Y, epochs=2, batch_size=64, lr=0.05, seed=1,
                                 **options)["loss"],
-                        net.params.copy(), net.forward(X[:1])))
+                        net.params.copy(), net.forward(X[:1]), net.forward(X[:70])))
     set_threads(fastbp.get_num_threads())
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -420,6 +421,30 @@ def test_threads_are_capped_by_the_pieces():
         plan = net.plan(256)
         assert plan.n_threads == _core.pieces_for(1024) < 64
         assert plan.xb.shape[0] == plan.n_threads
+    finally:
+        _threads.adaptive = old_adaptive
+        fastbp.set_num_threads(old_n)
+
+
+def test_inference_takes_only_the_threads_its_pieces_keep_busy():
+    # a thread without a piece would only wait at the barriers, and one that
+    # sleeps there is slow to wake: forward and evaluate take a team of at
+    # most the pieces of their products (the bits are those of any team)
+    from fastbp import _threads
+    old_n, old_adaptive = fastbp.get_num_threads(), _threads.adaptive
+    try:
+        _threads.adaptive = False  # plans of 3 threads whatever the work
+        fastbp.set_num_threads(3)
+        narrow = fastbp.Network([784, 30, 10])  # by rows: pieces of 32 rows or more
+        assert [_core.infer_team(narrow.plan(n), n) for n in (30, 63, 64, 500)] == [1, 1, 2, 2]
+        assert _core.infer_team(narrow.plan(1), 1) == 2  # by units: 784 inputs in two
+        assert _core.infer_team(narrow.plan(64), 10**6) == 2  # blocks of the plan's 64
+        wide = fastbp.Network([784, 128, 10])
+        assert _core.infer_team(wide.plan(1), 1) == 2  # 128 units in two
+        assert _core.infer_team(fastbp.Network([7, 5, 3]).plan(200), 200) == 2  # rows
+        assert _core.infer_team(fastbp.Network([7, 5, 3]).plan(20), 20) == 1
+        fastbp.set_num_threads(1)
+        assert _core.infer_team(wide.plan(1), 1) == 1
     finally:
         _threads.adaptive = old_adaptive
         fastbp.set_num_threads(old_n)

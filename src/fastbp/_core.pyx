@@ -29,7 +29,8 @@ thread (_output_by_rows); where it is small beside a first layer cut by
 inputs (784-30-10), every thread computes it, its cost and δ_0 for all rows
 in copies of its own instead (_everywhere). Inference without batch norm
 cuts the batch into pieces of rows, which go through every layer with no
-barrier.
+barrier; it takes no more threads than its products have pieces
+(_infer_team).
 The compiled side assumes inputs validated by fastbp._validation; it
 allocates nothing once a Plan exists.
 """
@@ -702,10 +703,11 @@ cdef inline void _slice(Py_ssize_t total, int t, int T, Py_ssize_t *lo,
 # An output layer of one piece of units (10 classes) would be computed by one
 # thread while the others wait at a barrier; it is cut by rows instead, and
 # each thread takes its rows on to their cost in _output_phase with no
-# barrier in between. The pieces depend on the batch's size only (the bits
-# then do not depend on the threads) and have at least PACKED_MIN_ROWS rows
-# (a row's outputs are then the same bits in any batch of that many rows or
-# more: the packed kernel computes each piece, or dot.c every size).
+# barrier in between (and inference by rows cuts every layer so). The pieces
+# depend on the batch's size only (the bits then do not depend on the
+# threads) and have at least PACKED_MIN_ROWS rows (a row's outputs are then
+# the same bits in any batch of that many rows or more: the packed kernel
+# computes each piece, or dot.c every size).
 
 
 cdef inline bint _output_by_rows(const Net *net) noexcept nogil:
@@ -713,8 +715,8 @@ cdef inline bint _output_by_rows(const Net *net) noexcept nogil:
     return net.pieces[l] == 1 and net.in_pieces[l] == 1 and net.g_off[l] < 0
 
 
-cdef inline int _output_row_pieces(Py_ssize_t n) noexcept nogil:
-    """The pieces of n rows of an output layer cut by rows."""
+cdef inline int _row_pieces(Py_ssize_t n) noexcept nogil:
+    """The pieces of n rows of a product cut by rows."""
     return _pieces_of(n, PACKED_MIN_ROWS)
 
 
@@ -728,7 +730,7 @@ cdef inline void _output_rows(const Net *net, Py_ssize_t n, int t, int T, Py_ssi
     if not _output_by_rows(net):
         _slice(n, t, T, r0, r1)
         return
-    pieces = _output_row_pieces(n)
+    pieces = _row_pieces(n)
     _own_pieces(pieces, t, T, &p0, &p1)
     r0[0] = r1[0] = 0
     if p1 > p0:
@@ -904,7 +906,7 @@ cdef void _output_by_rows_product(const Net *net, const floating *P, const float
     """z_L and σ of the pieces of rows of the output layer (_output_by_rows)
     that thread t of a team of T takes, from its input a_in, packing W into
     pack."""
-    cdef int p, p0, p1, l = net.n_layers - 1, pieces = _output_row_pieces(n)
+    cdef int p, p0, p1, l = net.n_layers - 1, pieces = _row_pieces(n)
     cdef Py_ssize_t lo, hi, n_in = net.sizes[l], n_out = net.sizes[l + 1]
     cdef floating *a = <floating *> net.acts + net.a_off[l + 1]
     cdef floating *z = <floating *> net.zout
@@ -979,7 +981,7 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
     none of x·W₀ᵀ is NaN or ±inf, so x is finite; only where it does not
     look, or finds one (x's or an overflow), x itself is checked. The
     output's softmax is left to _output_phase."""
-    cdef int l, p, p0, p1, L = net.n_layers, pieces = _pieces_for(n)
+    cdef int l, p, p0, p1, L = net.n_layers, pieces = _row_pieces(n)
     cdef int nonfinite
     cdef Py_ssize_t r0, r1, n_in, n_out
     cdef floating *acts = <floating *> net.acts
@@ -1008,20 +1010,59 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
     _barrier(T)
 
 
+cdef inline bint _infer_by_rows(const Net *net, Py_ssize_t n) noexcept nogil:
+    """Does inference on n rows cut them into pieces (_forward_rows)? When
+    every layer has fewer units than the batch has rows (a piece then packs
+    all of W, the smaller operand, for its rows), and without batch norm
+    (whose statistics are per unit)."""
+    cdef int l
+    if net.batch_norm:
+        return False
+    for l in range(net.n_layers):
+        if net.sizes[l + 1] > n:
+            return False
+    return True
+
+
+cdef int _infer_pieces(const Net *net, Py_ssize_t n) noexcept nogil:
+    """The most pieces a product of inference on a block of n rows is cut
+    into (_infer_phase's cut)."""
+    cdef int l, most = 1, L = net.n_layers
+    if _infer_by_rows(net, n):
+        return _row_pieces(n)
+    for l in range(L):
+        if net.in_pieces[l] > 1:
+            most = max(most, net.in_pieces[l])
+        elif l == L - 1 and _output_by_rows(net):
+            most = max(most, _row_pieces(n))
+        else:
+            most = max(most, net.pieces[l])
+    return most
+
+
+cdef int _infer_team(const Net *net, Py_ssize_t n) noexcept nogil:
+    """The threads inference on n rows (in blocks of net.cap) keeps busy: at
+    most the most pieces one of its products is cut into. A thread more
+    would only wait at the barriers, and one that waits long enough to
+    sleep is slow to wake: 784-30-10's forward of 64 rows in one piece took
+    60-76 µs on two threads, 40 on one."""
+    return min(net.n_threads, _infer_pieces(net, min(n, net.cap)))
+
+
+def infer_team(Plan plan, Py_ssize_t n):
+    """The threads forward and evaluate take for n rows with this plan."""
+    cdef Net net = _net(plan)
+    return _infer_team(&net, n)
+
+
 cdef inline void _infer_phase(const Net *net, const floating *P, const floating *x,
                              Py_ssize_t n, int t, int T, bint check) noexcept nogil:
-    """The forward pass of inference: by pieces of rows when every layer has
-    fewer units than the batch has rows (a piece then packs all of W, the
-    smaller operand, for its rows); by pieces of units as in training when
-    a layer is wider than the batch (a piece packs all rows instead), and
-    with batch norm (whose statistics are per unit). With check, each thread
-    checks its rows (or slice of rows) of x finite: net.flags[1 + t]."""
-    cdef int l
+    """The forward pass of inference: by pieces of rows where
+    _infer_by_rows, else by pieces of units as in training (a piece packs
+    all rows). With check, each thread checks its rows (or slice of rows)
+    of x finite: net.flags[1 + t]."""
     cdef Py_ssize_t r0, r1
-    cdef bint by_rows = not net.batch_norm
-    for l in range(net.n_layers):
-        by_rows = by_rows and net.sizes[l + 1] <= n
-    if by_rows:
+    if _infer_by_rows(net, n):
         _forward_rows(net, P, x, n, t, T, check)
         return
     if check:
@@ -1590,7 +1631,7 @@ cdef void _infer_blocks(Net *net, const floating *P, const floating *X, const fl
     cdef Py_ssize_t r, nb, w_in = net.sizes[0], w_out = net.sizes[net.n_layers]
     cdef const floating *a_L = <floating *> net.acts + net.a_off[net.n_layers]
     cdef int t, T
-    with parallel(num_threads=net.n_threads):
+    with parallel(num_threads=_infer_team(net, n)):
         t = fastbp_thread_num()
         T = fastbp_num_threads()
         r = 0
