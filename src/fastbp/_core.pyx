@@ -39,7 +39,6 @@ from cython.parallel cimport parallel, prange
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy, memset
-from posix.unistd cimport getpid
 cimport numpy as cnp
 import os
 import signal
@@ -327,7 +326,7 @@ cdef class Plan:
     cdef readonly object loss     # float64 (cap,) per-sample cost
     cdef readonly object correct  # int8 (cap,)
     cdef object kept              # uint8, laid out like acts: dropout's mask of the batch
-    cdef object flags             # int32: [interrupt snapshot, then per thread: X not finite]
+    cdef int[::1] flags           # [interrupt snapshot, then per thread: X not finite]
     cdef object pack              # per thread, W packed for the forward product (_blas.pxd)
     cdef Py_ssize_t pack_stride   # numbers of pack a thread (0: no packing)
     cdef object zhat              # batch norm's ẑ, laid out like acts
@@ -450,15 +449,23 @@ cdef struct Net:
 # GNU libgomp's thread pool does not survive fork(): a team of more than one
 # thread in a forked child waits forever at its first barrier. A Plan made
 # before the fork (a fit that goes on in the child) runs on one thread there.
-cdef int _pid = getpid()
+cdef bint _forked = False
+
+
+def _after_fork_in_child():
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 cdef Net _net(Plan plan):
     cdef Net net
     net.n_layers = plan.n_layers
     net.cost = plan.cost
-    net.n_threads = plan.n_threads if getpid() == _pid else 1
-    net.team_everywhere = plan.team_everywhere if getpid() == _pid else 1
+    net.n_threads = 1 if _forked else plan.n_threads
+    net.team_everywhere = 1 if _forked else plan.team_everywhere
     net.cap = plan.cap
     net.sizes = &plan.sizes[0]
     net.w_off = &plan.w_off[0]
@@ -475,7 +482,7 @@ cdef Net _net(Plan plan):
     net.loss = <double *> cnp.PyArray_DATA(plan.loss)
     net.correct = <signed char *> cnp.PyArray_DATA(plan.correct)
     net.kept = <unsigned char *> cnp.PyArray_DATA(plan.kept)
-    net.flags = <int *> cnp.PyArray_DATA(plan.flags)
+    net.flags = &plan.flags[0]
     net.pack = cnp.PyArray_DATA(plan.pack)
     net.pack_stride = plan.pack_stride
     net.g_off = &plan.g_off[0]
@@ -494,7 +501,7 @@ cdef Net _net(Plan plan):
     net.own_loss = <double *> cnp.PyArray_DATA(plan.own_loss)
     net.own_correct = <signed char *> cnp.PyArray_DATA(plan.own_correct)
     net.own_stride = plan.own_stride
-    plan.flags[...] = 0
+    memset(net.flags, 0, plan.flags.shape[0] * sizeof(int))
     return net
 
 

@@ -113,6 +113,12 @@ MIN_WORK_EVERYWHERE = 20_000
 adaptive = True  # the test suite turns it off to exercise every thread count
 
 
+def thread_setting():
+    """What threads_for chooses from besides the work: a choice made under
+    this setting stays right while it holds."""
+    return _num_threads, adaptive
+
+
 def threads_for(macs_per_batch, pieces, min_work=MIN_WORK_PER_THREAD):
     """Threads to use for batches of this many multiply-adds, whose products
     are cut into at most `pieces` pieces (more threads would only wait),

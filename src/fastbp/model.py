@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 from . import _core
 from ._layout import ParamList, layout
 from ._threads import (MIN_WORK_EVERYWHERE, batch_work, forget_dead_owners, get_num_threads,
-                       threads_for)
+                       thread_setting, threads_for)
 from ._validation import (COST_OUTPUT, COSTS, ACTIVATIONS, INITS, check_activations,
                           check_dtype, check_inputs, check_name, check_sample_weight,
                           check_seed, check_sizes, check_targets, check_values, encode_labels,
@@ -140,16 +140,18 @@ class Model:
         """Work buffers for batches of up to `cap` rows, made once and reused;
         on at most `most_threads` threads if given (a caller that runs
         several at once), else on what fastbp's setting gives this work."""
-        work = batch_work(tuple(self._sizes), cap)
-        threads = threads_for(*work)
-        # the team of train_epoch where every thread computes the output layer
-        everywhere = (threads_for(*work, min_work=MIN_WORK_EVERYWHERE)
-                      if _core.output_everywhere(self._sizes, self._batch_norm) else threads)
-        if most_threads:
-            threads, everywhere = min(threads, most_threads), min(everywhere, most_threads)
-        key = (cap, threads, everywhere)
+        # keyed by what the threads are chosen from, not by the choice: a
+        # forward of one row would spend a tenth of its time making it again
+        key = (cap, most_threads, thread_setting())
         plan = self._plans.get(key)
         if plan is None:
+            work = batch_work(tuple(self._sizes), cap)
+            threads = threads_for(*work)
+            # the team of train_epoch where every thread computes the output layer
+            everywhere = (threads_for(*work, min_work=MIN_WORK_EVERYWHERE)
+                          if _core.output_everywhere(self._sizes, self._batch_norm) else threads)
+            if most_threads:
+                threads, everywhere = min(threads, most_threads), min(everywhere, most_threads)
             if len(self._plans) >= 4:  # keep the cache small: drop the oldest
                 self._plans.pop(next(iter(self._plans)))
             codes = [_core.ACTIVATION_CODES[a] for a in self.layer_activations()]
