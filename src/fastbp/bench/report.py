@@ -83,86 +83,64 @@ def targets(rows):
 
 
 # What holds back each target a run can miss: (config, words of its target) ->
-# the limit, measured apart from the runs on the 2-core AVX-512 Zen 5 these
-# were made on (perf, timings of the parts); printed for the targets missed.
+# the limit, measured on the 2-core AVX-512 Zen 5 the committed runs were made
+# on (perf, timings of the parts apart from the runs, and the twelve full runs
+# of 2026-12-02, the last three of the current code); printed for the targets
+# missed.
 LIMITS = [
     (("S", "peak"), "S trains on two threads where every thread computes the output layer, "
      "its cost and δ_0 for all rows (`_core.output_everywhere`): two barriers a batch of "
-     "~11 µs, 1.38-1.46× as fast as one thread (850-871k samples/s, 43.3-43.6% of the "
-     "peak) in three full runs of this code (2026-12-02), but 1.15-1.20× (34.8-37.9%) in "
-     "two on a busier host (NumPy at 0.86-0.87 of its quiet rate at S) and 1.29× (34.3%) "
-     "in a sixth, whose peers ran slower at S too (JAX at 0.65× of its rate in the first): "
-     "a thread waits at each barrier for one the host has preempted. In that batch each "
-     "thread waits 0.6-1.3 µs at the barriers (rdtsc around them), repeats the ~1 µs of the "
-     "output layer, its cost and δ_0, and reads its half of the batch's 62 kB of X from "
-     "memory (one thread takes 14.7 µs a batch, 12.5 with X in cache). The float64 peak "
-     "read 188-192 GFLOP/s in the three (170-179 on the busier host) and 183-208 "
-     "before: at 208, 40% is 868k samples/s."),
-    (("M", "peak"), "One thread runs M at 190-195 GFLOP/s, 81-92% of one core's share of "
-     "the float32 peak (417-477 in the six full runs of this code); two threads reached "
-     "1.63-1.90× of one. A batch of 64 rows takes ~75 µs on two threads and crosses two "
-     "barriers with SGD (three with Adam): after the hidden layer's forward product and "
-     "after the costs; the 10-unit output layer is cut by rows, its ∇W by the hidden "
-     "layer's pieces, and no barrier ends a batch. What remains is each thread's share "
-     "of the host's slow spells: 69.0-81.7% of the peak in the six runs."),
-    (("M", "JAX"), "As M's share of the peak: the second thread (1.63-1.90× of one)."),
-    (("L", "peak"), "One thread runs L at 199-220 GFLOP/s, 88-97% of one core's share of "
-     "the peak, its kernels at 200-230: packing W for the forward products takes 3.7% of "
-     "the time, OpenBLAS's copies of its operands at L's 512-unit ∇W pieces 3.4%, the "
-     "element-wise passes and ∇b about 2% (perf, 1 thread); two threads reached 1.71-2.00× "
-     "of one in the six full runs of this code, and 79.0-90.3% of the peak (1.87-1.96× and "
-     "88.0-90.1% in three more on a quieter host, 2026-12-02)."),
-    (("L", "JAX"), "As L's share of the peak; JAX's epoch reached 70-77% of it in the six "
-     "full runs of this code."),
+     "~11 µs. Two threads ran 1.36-1.46× as fast as one in the nine of the twelve full runs "
+     "that reached 40% (43.3-46.4% of the float64 peak), 1.15-1.29× (34.3-37.9%) in three "
+     "on a busier host, where a thread waits at each barrier for one the host has "
+     "preempted. In a batch each thread waits 0.6-1.3 µs at the barriers (rdtsc), repeats "
+     "the ~1 µs of the output layer, its cost and δ_0, and reads its half of the batch's "
+     "62 kB of X from memory (one thread: 14.7 µs a batch, 12.5 with X in cache)."),
+    (("M", "peak"), "One thread runs M at 174-215 GFLOP/s, 83-93% of one core's share of "
+     "the float32 peak. A batch of 64 rows takes ~70 µs on two threads and crosses two "
+     "barriers with SGD (three with Adam), so a thread the host preempts stalls the other: "
+     "two threads ran 1.28-1.85× as fast as one, and M at 54.1-85.9% of the peak, in the "
+     "twelve full runs (7 of them at 70% or more)."),
+    (("M", "JAX"), "As M's share of the peak: the second thread (1.28-1.85× of one)."),
+    (("L", "peak"), "One thread runs L at 181-230 GFLOP/s, 86-97% of one core's share of "
+     "the peak: packing W for the forward products takes 3.7% of its time, OpenBLAS's "
+     "copies of its operands at L's 512-unit ∇W pieces 3.4%, the element-wise passes and "
+     "∇b about 2% (perf, 1 thread). Two threads ran 1.73-2.01× as fast as one (1.07× in a "
+     "run on a busy host), and L at 78.3-95.9% of the peak, in the twelve full runs (4 of "
+     "them at 90% or more)."),
+    (("L", "JAX"), "As L's share of the peak; JAX's epoch ran at 67.7-83.7% of it in the "
+     "twelve full runs."),
     (("L", "threads"), "L's threads meet at a barrier after each layer's phase of a batch "
-     "of 5-7 ms; two threads reached 1.71-2.00× of one in the six full runs of this code, "
-     "as the host's load varied."),
+     "of 5-7 ms; two threads ran 1.73-2.01× as fast as one in the twelve full runs, as "
+     "the host's load varied (1.07× in one on a busy host)."),
     (("any", "ONNX"), "ONNX Runtime packs the weights once, when it loads the model; "
-     "fastbp's forward packs each thread's W at every call (4.8% of M's inference on one "
-     "thread, perf), as a Network's parameters are arrays its user may write between "
-     "calls. Both run near the peak at M and L (fastbp 68-99% of it in the six full runs "
-     "before fit checked X as it reads it, 71.5-99.4% in the three since), so the ratio "
-     "swings with the host's load: 0.97-1.13× at M, 0.91-1.17× at L before; 0.87-1.08× "
-     "and 0.90-1.10× in the three (2026-12-02)."),
-    (("M", "adam"), "Adam's step takes a square root and a division a weight: 15-17 µs "
-     "for M's 100k weights on one thread (0.15-0.17 ns a weight, timed apart), its two "
-     "moments (800 KB) read and written each batch and its gradient written and read "
-     "again, where SGD's step is fused into the ∇W product; M's SGD batch takes ~75 µs on "
-     "two threads. +11.8% to +25.8% in the three full runs since each thread steps its own "
-     "columns of the output layer's weights (no barrier for whole rows), +28.1% to +32.2% "
-     "in five more (2026-12-02), the three on a quieter host with SGD at 847-880k "
-     "samples/s (683-921k before) and Adam at 648-699k (664-721k before), and +40.0% in a "
-     "sixth, a session later; +28.4%, +13.4% and +32.0% in three full runs of the code "
-     "whose fit checks X as it reads it (the second with SGD's rows slow: M at 67.9% of "
-     "the peak); +22.5% in the options section run alone. perf of fits one "
-     "after another (2 threads): the step is 10% of Adam's time, and the products take 9% "
-     "longer than SGD's, writing the gradient where SGD's step is fused. perf of such fits "
-     "again (2026-12-02): the step 16% of Adam's time, 18.5 µs a batch for each thread's "
-     "50k weights, 2.4× the 7.5 µs it takes with its arrays in its core's 1 MB L2 (0.15 ns "
-     "a weight, a C harness); after 512 KB or more of other data the harness's step takes "
-     "13.3-14.2 µs, and a thread's batch at M touches about 1.2 MB (by count: its W, its "
-     "packed copy, its gradient and moments, the batch's inputs). Taking 200 KB off it "
-     "(the gradient made a panel at a time in the thread's pack buffer) left the step's "
-     "perf samples as they were (4986-5043 against 4620-5319 in 150 fits, two runs each; "
-     "not kept). W's and the state's rows prefetched into L2 while each panel of the "
-     "gradient is made took the step's samples to 4883-5376 (5522-6041 without) and the "
-     "product's up by 1000-1700: not kept either. Adam's step made in registers between "
-     "the ∇W tiles (each tile's step during the next tile's multiply-adds, no gradient "
-     "stored; tried 2026-12-02, not kept): fits of M's network with it (random inputs, 2 "
-     "threads) ran 0.86× as fast (0.76-0.88×, 6 rounds alternating the builds), and with "
-     "subnormal moments a 64×784 piece took 117 µs against 68 for its product and step "
-     "apart."),
+     "fastbp packs each thread's W at every call (4.8% of M's inference on one thread, "
+     "perf), as a Network's parameters are arrays its user may write between calls. Both "
+     "run near the peak (fastbp at 71.5-93.0% of it at M and 81.6-104.7% at L, ONNX "
+     "Runtime at 63.4-91.4% and 74.4-101.2%), so the ratio swings with the host's load: "
+     "0.87-1.23× at M and 0.90-1.14× at L in the twelve full runs."),
+    (("M", "adam"), "Adam's step takes a square root and a division a weight: 7.5 µs for "
+     "each thread's 50k weights with its arrays in its core's 1 MB L2 (0.15 ns a weight, a "
+     "C harness), a tenth of M's ~70 µs SGD batch on two threads before any memory "
+     "traffic, where SGD's step is fused into the ∇W product. In a fit it takes 18.5 µs "
+     "(perf): a thread's batch touches about 1.2 MB (its W and W's packed copy, its "
+     "gradient and two moments, the batch's inputs), so the moments come from L3. Adam "
+     "ran +25.7% to +40.0% slower than SGD in eleven of the twelve full runs, +13.4% in "
+     "one whose SGD rows ran slow. Tried, not kept: the gradient made a panel at a time in "
+     "the thread's pack buffer (200 KB less; the step no faster); the state's rows "
+     "prefetched into L2 during the product (the product slower by as much); the step made "
+     "in registers between the ∇W tiles (fits 0.86× as fast)."),
     (("L", "adam"), "Adam's step at L reads and writes about 60 MB a batch (parameters, "
      "gradient and two moments, 1.86M floats each) where SGD's fused step moves 15 MB: "
      "1.1-1.5 ms at the ~40 GB/s a core streams here, against 5.7-6.8 ms for SGD's whole "
-     "batch (+7.0% to +19.3% in the three full runs of the final code)."),
+     "batch (+3.9% to +22.3% in the twelve full runs)."),
     (("any", "l2"), "With SGD, l2 shrinks each piece of W just before the ∇W product "
      "that updates it (a pass over the piece, which the product then finds in cache; with "
-     "an optimizer, its term joins each panel's step): −12.5% to +21.7% at M and −1.8% to "
-     "+2.8% at L in the six full runs of this code."),
+     "an optimizer, its term joins each panel's step): +2.3% to +21.4% at M and −10.1% to "
+     "+8.2% at L in the twelve full runs."),
     (("any", "dropout"), "Dropout draws a mask bit a unit and row and applies it to the "
-     "activations and deltas: −0.5% to +14.3% at M and −3.2% to +9.6% at L in the six "
-     "full runs of this code."),
+     "activations and deltas: −1.7% to +31.8% at M and −8.4% to +7.8% at L in the twelve "
+     "full runs."),
     (("D", "scikit-learn"), "fastbp.sklearn spends about 85 µs of Python an epoch "
      "(its epoch loop, scikit-learn's), besides the compiled epoch's ~100 µs a batch "
      "of 200."),
