@@ -123,13 +123,13 @@ def test_output_cut_by_rows_matches_reference(options, dtype, threads):
 
 # Layers of 259 and 130 units are cut into several pieces, and so are 300 rows
 # of inference (70 too, where every layer is narrower: 300-20-3) and batches
-# of 64 at the 3 outputs: with 2 or 3 threads each
-# thread takes whole pieces, and the BLAS sees the same calls whatever the
-# count; 300-20 is cut by inputs, and so is 300-70 (its inputs at multiples
-# of 16, the 300 units in halves: its threads step W columns others read for
-# δ_0 unless a barrier comes first); 9-130-3 crosses two barriers a batch
-# with SGD (_core._batch_ends_in_barrier). In float32 their backward
-# products take csrc/outer.c's kernel where it runs.
+# of 64 at the 3 outputs: with 2 or 3 threads each thread takes whole pieces,
+# and the BLAS sees the same calls whatever the count; 300-20 is cut by
+# inputs, and so is 300-70 (its inputs at multiples of 16, the 300 units in
+# halves: its threads step W columns others read for δ_0 unless a barrier
+# comes first); 9-130-3 crosses two barriers a batch with SGD
+# (_core._batch_ends_in_barrier). In float32 their backward products take
+# csrc/outer.c's kernel where it runs.
 @pytest.mark.parametrize("sizes", [[9, 259, 130, 3], [9, 130, 3], [300, 20, 3],
                                    [9, 300, 70, 3]],
                          ids=["units", "units-2-layers", "inputs", "inputs-3-layers"])
@@ -435,14 +435,16 @@ def test_inference_takes_only_the_threads_its_pieces_keep_busy():
     try:
         _threads.adaptive = False  # plans of 3 threads whatever the work
         fastbp.set_num_threads(3)
-        narrow = fastbp.Network([784, 30, 10])  # by rows: pieces of 32 rows or more
-        assert [_core.infer_team(narrow.plan(n), n) for n in (30, 63, 64, 500)] == [1, 1, 2, 2]
-        assert _core.infer_team(narrow.plan(1), 1) == 2  # by units: 784 inputs in two
+        # by rows: pieces of 32 rows or more (two from 64 rows to 127 on any machine)
+        narrow = fastbp.Network([784, 30, 10])
+        assert [_core.infer_team(narrow.plan(n), n) for n in (30, 63, 64, 127)] == [1, 1, 2, 2]
         assert _core.infer_team(narrow.plan(64), 10**6) == 2  # blocks of the plan's 64
-        wide = fastbp.Network([784, 128, 10])
-        assert _core.infer_team(wide.plan(1), 1) == 2  # 128 units in two
-        assert _core.infer_team(fastbp.Network([7, 5, 3]).plan(200), 200) == 2  # rows
+        assert _core.infer_team(fastbp.Network([7, 5, 3]).plan(100), 100) == 2
         assert _core.infer_team(fastbp.Network([7, 5, 3]).plan(20), 20) == 1
+        # by units (a layer wider than the batch): the pieces of its inputs or units
+        assert _core.infer_team(narrow.plan(1), 1) == min(3, _core.input_pieces_for(784, 30)) > 1
+        wide = fastbp.Network([784, 128, 10])
+        assert _core.infer_team(wide.plan(1), 1) == min(3, _core.pieces_for(128)) > 1
         fastbp.set_num_threads(1)
         assert _core.infer_team(wide.plan(1), 1) == 1
     finally:
