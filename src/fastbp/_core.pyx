@@ -425,6 +425,7 @@ cdef struct Net:
     signed char *correct
     unsigned char *kept
     int *flags
+    int n_flags               # 1 + the most threads of a team
     void *pack                # thread t's at pack + t·pack_stride numbers
     Py_ssize_t pack_stride
     # batch norm
@@ -483,6 +484,7 @@ cdef Net _net(Plan plan):
     net.correct = <signed char *> cnp.PyArray_DATA(plan.correct)
     net.kept = <unsigned char *> cnp.PyArray_DATA(plan.kept)
     net.flags = &plan.flags[0]
+    net.n_flags = plan.flags.shape[0]
     net.pack = cnp.PyArray_DATA(plan.pack)
     net.pack_stride = plan.pack_stride
     net.g_off = &plan.g_off[0]
@@ -501,8 +503,25 @@ cdef Net _net(Plan plan):
     net.own_loss = <double *> cnp.PyArray_DATA(plan.own_loss)
     net.own_correct = <signed char *> cnp.PyArray_DATA(plan.own_correct)
     net.own_stride = plan.own_stride
-    memset(net.flags, 0, plan.flags.shape[0] * sizeof(int))
+    memset(net.flags, 0, net.n_flags * sizeof(int))
     return net
+
+
+cdef inline void _check_rows(const Net *net, const floating *x, Py_ssize_t r0, Py_ssize_t r1,
+                             int t) noexcept nogil:
+    """net.flags[1 + t] = 1 (thread t's finding) if rows r0:r1 of x, input
+    rows of the network, hold a NaN or ±inf."""
+    if not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0]):
+        net.flags[1 + t] = 1
+
+
+cdef inline bint _found_bad_input(const Net *net) noexcept nogil:
+    """Did a thread's _check_rows find a NaN or ±inf?"""
+    cdef int i
+    for i in range(1, net.n_flags):
+        if net.flags[i]:
+            return True
+    return False
 
 
 cdef Py_ssize_t _pack_stride(const Py_ssize_t[::1] sizes):
@@ -1011,9 +1030,8 @@ cdef void _forward_rows(const Net *net, const floating *P, const floating *x,
                             net.act[l], &nonfinite if check and l == 0 else NULL):
                 bias_activate(acts + net.a_off[l + 1] + r0 * n_out, z, P + net.b_off[l],
                               r1 - r0, n_out, n_out, net.act[l])
-        if (check and nonfinite != 0
-                and not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0])):
-            net.flags[1 + t] = 1
+        if check and nonfinite != 0:
+            _check_rows(net, x, r0, r1, t)
     _barrier(T)
 
 
@@ -1074,8 +1092,7 @@ cdef inline void _infer_phase(const Net *net, const floating *P, const floating 
         return
     if check:
         _slice(n, t, T, &r0, &r1)
-        if not _finite(x + r0 * net.sizes[0], (r1 - r0) * net.sizes[0]):
-            net.flags[1 + t] = 1
+        _check_rows(net, x, r0, r1, t)
     _forward_phase(net, P, x, n, t, T, NULL, NULL)
 
 
@@ -1664,7 +1681,6 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     (one pass over X fewer than a check before the call): returns whether
     X was finite (out is then not to be used), else True."""
     cdef Net net = _net(plan)
-    cdef int t
     _sized(plan, params.shape[0], -1, X.shape[1], out.shape[1])
     if out.shape[0] < X.shape[0]:
         raise ValueError("out has fewer rows than X")
@@ -1672,10 +1688,7 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     with nogil:
         _infer_blocks(&net, &params[0], &X[0, 0], <floating *> NULL, X.shape[0], &out[0, 0],
                       NULL, NULL, check_finite)
-    for t in range(1, plan.flags.shape[0]):
-        if net.flags[t]:
-            return False
-    return True
+    return not _found_bad_input(&net)
 
 
 def evaluate(Plan plan, const floating[::1] params, const floating[:, ::1] X,
@@ -1849,8 +1862,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                     # read the batch (read after the loop: a NaN or inf goes
                     # on to stop it as a cost that is not finite, or not)
                     _slice(nb, t, T, &r0, &r1)
-                    if not _finite(x + r0 * w_in, (r1 - r0) * w_in):
-                        net.flags[1 + t] = 1
+                    _check_rows(&net, x, r0, r1, t)
                 batch_weight = _weight_sum(sw, &order[start], nb)
                 if batch_weight == 0:  # all weights zero: nothing to learn here
                     done = done + 1
@@ -1931,9 +1943,8 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     finally:
         if watch_interrupt:
             fastbp_interrupt_end()
-    for i in range(1, plan.flags.shape[0] if check else 1):
-        if net.flags[i]:
-            result[4] = STOP_BAD_INPUT
+    if check and _found_bad_input(&net):
+        result[4] = STOP_BAD_INPUT
     try:
         # raises the KeyboardInterrupt Python saw, also for a Ctrl-C that came
         # just before the loop's own handler was installed: the updates the

@@ -15,8 +15,10 @@ import numpy as np
 
 from . import optim
 from .optim import schedules
-from ._validation import (check_name, check_non_negative_float, check_positive_float,
-                          check_positive_int, check_sample_weight, check_seed)
+from ._threads import get_num_threads
+from ._validation import (check_finite, check_name, check_non_negative_float,
+                          check_positive_float, check_positive_int, check_sample_weight,
+                          check_seed)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def check_fit(model: Any, X, Y, *, epochs, batch_size, lr, shuffle, seed, valida
     opt = optim.get(optimizer, lr)
     x_checked = not x_as_read or isinstance(opt, optim.LBFGS)  # (L-BFGS reads X in blocks)
     if x_checked:
-        X = model.checked_inputs(X)
+        check_finite(X, "X", get_num_threads())
     if model.batch_norm and (X.shape[0] if opt.full_batch else min(batch_size, X.shape[0])) == 1:
         # as torch: a batch of one has no variance to normalize by
         raise ValueError("batch_norm needs more than one sample per batch; got batches of 1")

@@ -129,10 +129,17 @@ def _finite_copy(arr, dtype, argname, finite=True, threads=1):
         with np.errstate(over="ignore", invalid="ignore"):
             # aligned too: the kernels load whole floats from these addresses
             out = np.require(arr, dtype=dtype, requirements=["C", "A"])
-    if finite and not (_core.all_finite(out.reshape(-1), threads)
-                       if out.dtype in (np.float32, np.float64) else np.isfinite(out).all()):
-        raise not_finite(argname, dtype)
+    if finite:
+        check_finite(out, argname, threads)
     return out
+
+
+def check_finite(arr, argname, threads=1):
+    """not_finite's error if arr (an array of its final dtype) holds a NaN or
+    inf, looked for on up to `threads` threads."""
+    if not (_core.all_finite(arr.reshape(-1), threads)
+            if arr.dtype in (np.float32, np.float64) else np.isfinite(arr).all()):
+        raise not_finite(argname, arr.dtype)
 
 
 def not_finite(argname, dtype, error=ValueError):

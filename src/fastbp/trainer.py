@@ -271,14 +271,15 @@ def fit(model, s: FitSettings) -> History:
             end = EpochEnd(s, model, bar)
             # what the Trainer sets up (the optimizer's state, the model's
             # record of it), put back if its first epoch finds X not finite
-            before = (s.optimizer.state, s.optimizer.steps, model.optimizer, model.penalty)
+            state, steps = s.optimizer.state, s.optimizer.steps
+            optimizer, penalty = model.optimizer, model.penalty
             try:
                 with model.compute_lock:
                     trainer = Trainer(model, s, end)
                 return trainer.run()
             except FoundNotFinite:
-                s.optimizer.state, s.optimizer.steps = before[:2]
-                model.trained_with(before[2], *before[3])
+                s.optimizer.state, s.optimizer.steps = state, steps
+                model.trained_with(optimizer, *penalty)
                 raise
     except KeyboardInterrupt as e:
         # in the compiled loop or between epochs: the epochs done so far
